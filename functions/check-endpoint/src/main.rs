@@ -1,0 +1,20 @@
+//! check-endpoint: does the endpoint exist, and what is its status.
+//!
+//! - Trigger: the state machine (to choose create or update, and in the wait loop).
+//! - Input: `shared::contract::CheckEndpointInput`. Output: `shared::contract::CheckEndpointOutput`.
+//! - Environment: none of its own.
+//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
+
+mod handler;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = shared::config::load(handler::Config::from_env)?;
+    let sdk = shared::aws::sdk_config().await;
+    let state = handler::State::new(config, &sdk);
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        handler::handle(&state, event)
+    }))
+    .await
+}

@@ -1,0 +1,179 @@
+//! SDK configuration, and the mapping from SDK errors to [`ErrorName`]s.
+
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{ErrorName, Failure};
+
+/// The shared SDK configuration, loaded once per cold start.
+///
+/// It follows the standard chain, so `AWS_ENDPOINT_URL` (the moto server in
+/// tests and the local run) and `AWS_REGION` apply without code here. The SDK's
+/// standard retry (exponential backoff with jitter) handles throttling and 5xx.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Error codes AWS services use for throttling.
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+];
+
+const NOT_FOUND: &[&str] = &[
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "PipelineNotFoundException",
+    "NotFound",
+    "NotFoundException",
+    "NoSuchKey",
+    "NoSuchBucket",
+    "StateMachineDoesNotExist",
+    "ExecutionDoesNotExist",
+];
+
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "AuthorizationError",
+];
+
+const TRANSIENT: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// The error name for an error code and HTTP status from AWS.
+pub fn classify_code(code: Option<&str>, status: Option<u16>) -> ErrorName {
+    let code = code.unwrap_or_default();
+    if THROTTLING.contains(&code) || status == Some(429) {
+        ErrorName::Throttled
+    } else if ACCESS_DENIED.contains(&code) || status == Some(403) {
+        ErrorName::AccessDenied
+    } else if NOT_FOUND.contains(&code) {
+        ErrorName::ResourceNotFound
+    } else if TRANSIENT.contains(&code) || status.is_some_and(|s| s >= 500) {
+        ErrorName::AwsUnavailable
+    } else {
+        ErrorName::AwsRequestRejected
+    }
+}
+
+/// The error name for a failed SDK call.
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> ErrorName
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            classify_code(ctx.err().code(), Some(ctx.raw().status().as_u16()))
+        }
+        // Timeouts, connection failures and unreadable responses may pass.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorName::AwsUnavailable
+        }
+        // The request could not be built: our input was wrong.
+        _ => ErrorName::InvalidInput,
+    }
+}
+
+/// A [`Failure`] for a failed SDK call, with what was being done.
+pub fn failure<E>(doing: &str, err: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    Failure::new(
+        classify(err),
+        format!("{doing}: {}", DisplayErrorContext(err)),
+    )
+}
+
+/// The service's error code, if the call reached the service.
+pub fn error_code<E>(err: &SdkError<E, HttpResponse>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(ctx) => ctx.err().code(),
+        _ => None,
+    }
+}
+
+/// SageMaker answers a describe of a missing endpoint, config or model with a
+/// `ValidationException` "Could not find ..." rather than a not-found code.
+pub fn is_sagemaker_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            ctx.err().code() == Some("ValidationException")
+                && ctx
+                    .err()
+                    .message()
+                    .is_some_and(|m| m.starts_with("Could not find"))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_recognised_by_code_or_status() {
+        assert_eq!(
+            classify_code(Some("ThrottlingException"), Some(400)),
+            ErrorName::Throttled
+        );
+        assert_eq!(classify_code(None, Some(429)), ErrorName::Throttled);
+    }
+
+    #[test]
+    fn server_faults_are_transient_and_client_faults_are_not() {
+        assert_eq!(
+            classify_code(Some("Whatever"), Some(503)),
+            ErrorName::AwsUnavailable
+        );
+        assert!(classify_code(Some("Whatever"), Some(503)).is_transient());
+        assert_eq!(
+            classify_code(Some("ValidationException"), Some(400)),
+            ErrorName::AwsRequestRejected
+        );
+        assert!(!classify_code(Some("ValidationException"), Some(400)).is_transient());
+    }
+
+    #[test]
+    fn missing_resources_and_denials_are_named() {
+        assert_eq!(
+            classify_code(Some("PipelineNotFoundException"), Some(400)),
+            ErrorName::ResourceNotFound
+        );
+        assert_eq!(
+            classify_code(Some("AccessDeniedException"), Some(400)),
+            ErrorName::AccessDenied
+        );
+    }
+}

@@ -1,0 +1,468 @@
+//! The JSON contracts between the state machine and the Lambdas (camelCase).
+//!
+//! Every Lambda's input and output is a type here, so the state machine's
+//! paths, the sample events in `events/` and the code are checked against one
+//! another (see the contract tests).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::naming::RunNames;
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    S3,
+    Git,
+    Schedule,
+    Manual,
+}
+
+/// The state machine's execution input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionInput {
+    pub commit_id: String,
+    pub image_uri: String,
+    pub training_data_uri: String,
+    pub test_data_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version_id: Option<String>,
+    pub trigger: Trigger,
+}
+
+impl ExecutionInput {
+    /// Checks what serde cannot: non-empty values, `s3://` URIs, held-out data
+    /// that is not the training data.
+    pub fn validate(&self) -> Result<(), Failure> {
+        non_empty("commitId", &self.commit_id)?;
+        non_empty("imageUri", &self.image_uri)?;
+        s3_uri("trainingDataUri", &self.training_data_uri)?;
+        s3_uri("testDataUri", &self.test_data_uri)?;
+        if self.training_data_uri == self.test_data_uri {
+            return Err(Failure::invalid_input(
+                "testDataUri must be held-out data, not the training data",
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn non_empty(field: &str, value: &str) -> Result<(), Failure> {
+    if value.trim().is_empty() {
+        Err(Failure::invalid_input(format!("{field} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Splits `s3://bucket/key` into bucket and key (the key may be empty: a prefix).
+pub fn parse_s3_uri(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, key))
+}
+
+fn s3_uri(field: &str, value: &str) -> Result<(), Failure> {
+    parse_s3_uri(value).map(|_| ()).ok_or_else(|| {
+        Failure::invalid_input(format!(
+            "{field} must be an s3://bucket/key URI, got {value:?}"
+        ))
+    })
+}
+
+// ---------------------------------------------------------------- check-endpoint
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckEndpointInput {
+    pub endpoint_name: String,
+}
+
+/// SageMaker's endpoint status, spelled as SageMaker spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndpointStatus {
+    OutOfService,
+    Creating,
+    Updating,
+    SystemUpdating,
+    RollingBack,
+    InService,
+    Deleting,
+    Failed,
+    UpdateRollbackFailed,
+    #[serde(other)]
+    Unknown,
+}
+
+impl EndpointStatus {
+    pub fn from_sagemaker(status: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(status.to_owned()))
+            .unwrap_or(EndpointStatus::Unknown)
+    }
+}
+
+/// A missing endpoint is an answer (`exists: false`), not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckEndpointOutput {
+    pub endpoint_name: String,
+    pub exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<EndpointStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_config_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}
+
+// ---------------------------------------------------------------- deploy-endpoint
+
+/// How traffic moves to the new config on an update (SageMaker deployment guardrails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeploymentStrategy {
+    AllAtOnce,
+    Canary,
+    Linear,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentPolicy {
+    pub strategy: DeploymentStrategy,
+    /// Canary size, or linear step, in percent of capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_percent: Option<u8>,
+    /// Bake time between traffic shifts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_interval_seconds: Option<u32>,
+    /// CloudWatch alarms that roll the deployment back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback_alarm_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataCapture {
+    pub destination_s3_uri: String,
+    pub sampling_percentage: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployEndpointInput {
+    pub endpoint_name: String,
+    pub model_name: String,
+    pub instance_type: String,
+    pub initial_instance_count: u32,
+    #[serde(default = "default_variant")]
+    pub variant_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_capture: Option<DataCapture>,
+    /// For tags: the endpoint's history is traceable from SageMaker.
+    pub execution_name: String,
+    pub commit_id: String,
+}
+
+fn default_variant() -> String {
+    "AllTraffic".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployAction {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployEndpointOutput {
+    pub action: DeployAction,
+    pub endpoint_config_name: String,
+}
+
+// ---------------------------------------------------------------- approval
+
+/// Training metrics by name (SageMaker's `FinalMetricDataList`, flattened).
+pub type Metrics = BTreeMap<String, f64>;
+
+/// request-approval's input, sent with `.waitForTaskToken`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestApprovalInput {
+    /// `$$.Task.Token`. Stored in the approval item only; never logged.
+    pub task_token: String,
+    pub execution_arn: String,
+    pub execution_name: String,
+    pub commit_id: String,
+    pub model_name: String,
+    pub training_job_name: String,
+    #[serde(default)]
+    pub metrics: Metrics,
+    pub transform_output_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version_id: Option<String>,
+    /// The approval state's `TimeoutSeconds`: the approval expires with it.
+    pub timeout_seconds: u64,
+}
+
+// Hand-written so that the task token can never reach a log line through `{:?}`.
+impl std::fmt::Debug for RequestApprovalInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestApprovalInput")
+            .field("task_token", &"<redacted>")
+            .field("execution_name", &self.execution_name)
+            .field("model_name", &self.model_name)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestApprovalOutput {
+    pub approval_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approved,
+    Rejected,
+}
+
+/// What a person decided: the output of the approval task (`SendTaskSuccess`),
+/// and what the audit trail records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalDecision {
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub decided_at: String,
+}
+
+// ---------------------------------------------------------------- record-metadata
+
+/// The stage a record-metadata call reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stage {
+    Started,
+    Trained,
+    QualityGate,
+    Transformed,
+    ApprovalRequested,
+    Approved,
+    Rejected,
+    Deployed,
+    Failed,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Started => "started",
+            Stage::Trained => "trained",
+            Stage::QualityGate => "qualityGate",
+            Stage::Transformed => "transformed",
+            Stage::ApprovalRequested => "approvalRequested",
+            Stage::Approved => "approved",
+            Stage::Rejected => "rejected",
+            Stage::Deployed => "deployed",
+            Stage::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Rejected,
+    TimedOut,
+}
+
+/// What a stage knows; every field is optional and recorded when present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_job_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_output_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalDecision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_config_name: Option<String>,
+    /// The error name of a failure (`States.Timeout`, `QualityGateFailed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordInput {
+    pub execution_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    pub stage: Stage,
+    pub status: RunStatus,
+    /// `$$.State.EnteredTime`: with the stage, it makes a retried call land on
+    /// the same event instead of a second one.
+    pub entered_time: String,
+    #[serde(default)]
+    pub details: RunDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordOutput {
+    /// False when this stage was already recorded (a retry).
+    pub recorded: bool,
+    pub notified: bool,
+    /// The run's SageMaker names, derived from the execution name, so the state
+    /// machine takes them from the first step instead of building them itself.
+    pub names: RunNames,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input() -> ExecutionInput {
+        serde_json::from_value(json!({
+            "commitId": "abc123",
+            "imageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:abc123",
+            "trainingDataUri": "s3://data/training/iris.csv",
+            "testDataUri": "s3://data/test/iris.csv",
+            "trigger": "s3"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_execution_input_is_camel_case() {
+        let value = serde_json::to_value(input()).unwrap();
+        assert_eq!(value["commitId"], "abc123");
+        assert_eq!(value["trigger"], "s3");
+        assert!(value.get("dataVersionId").is_none());
+        assert!(input().validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_in_the_execution_input_are_refused() {
+        let mut value = serde_json::to_value(input()).unwrap();
+        value["commitID"] = json!("typo");
+        assert!(serde_json::from_value::<ExecutionInput>(value).is_err());
+    }
+
+    #[test]
+    fn held_out_data_must_differ_from_training_data() {
+        let mut i = input();
+        i.test_data_uri = i.training_data_uri.clone();
+        let err = i.validate().unwrap_err();
+        assert_eq!(err.name, crate::ErrorName::InvalidInput);
+    }
+
+    #[test]
+    fn uris_must_be_s3() {
+        let mut i = input();
+        i.training_data_uri = "https://example.com/iris.csv".into();
+        assert!(
+            i.validate()
+                .unwrap_err()
+                .message
+                .contains("trainingDataUri")
+        );
+        assert_eq!(parse_s3_uri("s3://b/k/x.csv"), Some(("b", "k/x.csv")));
+        assert_eq!(parse_s3_uri("s3:///k"), None);
+    }
+
+    #[test]
+    fn endpoint_statuses_are_spelled_as_sagemaker_spells_them() {
+        assert_eq!(
+            EndpointStatus::from_sagemaker("InService"),
+            EndpointStatus::InService
+        );
+        assert_eq!(
+            EndpointStatus::from_sagemaker("Brand-new"),
+            EndpointStatus::Unknown
+        );
+        assert_eq!(
+            serde_json::to_value(EndpointStatus::RollingBack).unwrap(),
+            "RollingBack"
+        );
+    }
+
+    #[test]
+    fn the_task_token_never_shows_in_debug_output() {
+        let input = RequestApprovalInput {
+            task_token: "secret-token-value".into(),
+            execution_arn: "arn".into(),
+            execution_name: "e".into(),
+            commit_id: "c".into(),
+            model_name: "m".into(),
+            training_job_name: "t".into(),
+            metrics: Metrics::new(),
+            transform_output_uri: "s3://b/o".into(),
+            data_version_id: None,
+            timeout_seconds: 60,
+        };
+        assert!(!format!("{input:?}").contains("secret-token-value"));
+    }
+
+    #[test]
+    fn stage_names_match_their_serialized_form() {
+        for stage in [
+            Stage::Started,
+            Stage::Trained,
+            Stage::QualityGate,
+            Stage::Transformed,
+            Stage::ApprovalRequested,
+            Stage::Approved,
+            Stage::Rejected,
+            Stage::Deployed,
+            Stage::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(stage).unwrap(), stage.as_str());
+        }
+    }
+}

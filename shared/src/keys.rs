@@ -1,0 +1,88 @@
+//! The DynamoDB single-table key layout (DESIGN.md, "One DynamoDB table").
+//! Handlers build keys only through these functions.
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// The table's TTL attribute (epoch seconds).
+pub const TTL: &str = "expiresAt";
+
+pub const SUMMARY_SK: &str = "SUMMARY";
+pub const APPROVAL_SK: &str = "APPROVAL";
+pub const TRIGGER_SK: &str = "TRIGGER";
+
+/// A primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+/// The partition of one run: its events and its summary.
+pub fn run_pk(execution_name: &str) -> String {
+    format!("RUN#{execution_name}")
+}
+
+/// One audit event. `time` is RFC 3339 UTC with fixed-width fraction (as Step
+/// Functions' `$$.State.EnteredTime`), so sort order is time order.
+pub fn run_event(execution_name: &str, time: &str, stage: &str) -> Key {
+    Key {
+        pk: run_pk(execution_name),
+        sk: format!("EVENT#{time}#{stage}"),
+    }
+}
+
+/// The sort-key prefix shared by all events of a run, for queries.
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+pub fn run_summary(execution_name: &str) -> Key {
+    Key {
+        pk: run_pk(execution_name),
+        sk: SUMMARY_SK.to_owned(),
+    }
+}
+
+pub fn approval(id: &str) -> Key {
+    Key {
+        pk: format!("APPROVAL#{id}"),
+        sk: APPROVAL_SK.to_owned(),
+    }
+}
+
+/// One pipeline start per object version (or per event sequencer when unversioned).
+pub fn trigger(bucket: &str, key: &str, version_or_sequencer: &str) -> Key {
+    Key {
+        pk: format!("TRIGGER#{bucket}/{key}#{version_or_sequencer}"),
+        sk: TRIGGER_SK.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_design() {
+        assert_eq!(
+            run_event("exec-1", "2026-11-21T10:00:00.000Z", "started"),
+            Key {
+                pk: "RUN#exec-1".into(),
+                sk: "EVENT#2026-11-21T10:00:00.000Z#started".into()
+            }
+        );
+        assert_eq!(run_summary("exec-1").sk, "SUMMARY");
+        assert_eq!(approval("abc").pk, "APPROVAL#abc");
+        assert_eq!(
+            trigger("bucket", "training/iris.csv", "v1").pk,
+            "TRIGGER#bucket/training/iris.csv#v1"
+        );
+    }
+
+    #[test]
+    fn events_of_a_run_sort_by_time() {
+        let a = run_event("e", "2026-11-21T10:00:00.000Z", "trained").sk;
+        let b = run_event("e", "2026-11-21T10:00:01.000Z", "approvalRequested").sk;
+        assert!(a < b && a.starts_with(EVENT_PREFIX));
+    }
+}

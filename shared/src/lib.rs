@@ -1,0 +1,18 @@
+//! Types and pure logic shared by the pipeline's seven Lambdas.
+//!
+//! - [`config`]: typed configuration from environment variables, read once at init.
+//! - [`error`]: the fixed set of error names a failed invocation carries as its `errorType`.
+//! - [`contract`]: the JSON (camelCase) between the state machine and each Lambda.
+//! - [`naming`]: SageMaker and CodePipeline names derived deterministically.
+//! - [`keys`]: the DynamoDB single-table key layout.
+//! - [`aws`]: SDK configuration and classification of SDK errors into error names.
+
+pub mod aws;
+pub mod config;
+pub mod contract;
+pub mod error;
+pub mod keys;
+pub mod naming;
+
+pub use config::{ConfigError, Env};
+pub use error::{ErrorName, Failure};

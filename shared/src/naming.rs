@@ -1,0 +1,199 @@
+//! Names derived deterministically, so a retried step reuses its own name
+//! instead of colliding with itself, and two executions never share one.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// SageMaker's limit for job, model and endpoint config names.
+pub const SAGEMAKER_NAME_MAX: usize = 63;
+/// SageMaker's limit for hyperparameter tuning job names.
+pub const TUNING_JOB_NAME_MAX: usize = 32;
+/// CodePipeline's limit for `clientRequestToken`.
+pub const CLIENT_REQUEST_TOKEN_MAX: usize = 128;
+
+/// Hex characters of the digest appended to every derived name (48 bits).
+const DIGEST_HEX: usize = 12;
+
+/// Hex SHA-256 of the parts, each length-prefixed so that ("ab","c") and ("a","bc") differ.
+fn digest(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `source` reduced to `[a-zA-Z0-9-]`, runs of anything else folded to one `-`,
+/// without leading or trailing `-`, at most `max` characters.
+fn sanitize(source: &str, max: usize) -> String {
+    let mut out = String::with_capacity(source.len().min(max));
+    for c in source.chars() {
+        if out.len() == max {
+            break;
+        }
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// A SageMaker name `<kind>-<readable part of source>-<digest>`, at most `max` characters.
+///
+/// Valid for SageMaker (`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`), the same for the
+/// same input, and different for different inputs (the digest covers the whole
+/// source, so sources that sanitize alike still differ).
+pub fn sagemaker_name(kind: &str, source: &str, max: usize) -> String {
+    let hash = digest(&[kind, source]);
+    // The digest always fits (callers' limits are >= 32); kind and readable part share the rest.
+    let kind = sanitize(kind, 12.min(max.saturating_sub(DIGEST_HEX + 1)));
+    let kind = if kind.is_empty() {
+        "x".to_owned()
+    } else {
+        kind
+    };
+    // kind + '-' + readable + '-' + digest
+    let room = max.saturating_sub(kind.len() + DIGEST_HEX + 2);
+    let readable = sanitize(source, room);
+    let mut name = kind;
+    if !readable.is_empty() {
+        name.push('-');
+        name.push_str(&readable);
+    }
+    name.push('-');
+    name.push_str(&hash[..DIGEST_HEX]);
+    name
+}
+
+/// The SageMaker names of one run, derived from the Step Functions execution name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunNames {
+    pub training_job_name: String,
+    pub model_name: String,
+    pub transform_job_name: String,
+}
+
+impl RunNames {
+    pub fn for_execution(execution_name: &str) -> Self {
+        RunNames {
+            training_job_name: sagemaker_name("train", execution_name, SAGEMAKER_NAME_MAX),
+            model_name: sagemaker_name("model", execution_name, SAGEMAKER_NAME_MAX),
+            transform_job_name: sagemaker_name("transform", execution_name, SAGEMAKER_NAME_MAX),
+        }
+    }
+}
+
+/// The endpoint config for a model: one config per model, so a retry finds its own.
+pub fn endpoint_config_name(model_name: &str) -> String {
+    sagemaker_name("config", model_name, SAGEMAKER_NAME_MAX)
+}
+
+/// CodePipeline's `clientRequestToken` for one object version (or, in an
+/// unversioned bucket, one event sequencer): 1–128 characters of `[a-zA-Z0-9-]`.
+pub fn client_request_token(bucket: &str, key: &str, version_or_sequencer: &str) -> String {
+    format!("s3-{}", digest(&[bucket, key, version_or_sequencer]))
+}
+
+/// Whether `name` is a valid SageMaker name of at most `max` characters.
+pub fn is_valid_sagemaker_name(name: &str, max: usize) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= max
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn names_read_as_their_execution() {
+        let names = RunNames::for_execution("run-2026-11-21-abc123");
+        assert!(
+            names
+                .training_job_name
+                .starts_with("train-run-2026-11-21-abc123-")
+        );
+        assert!(names.model_name.starts_with("model-run-2026-11-21-abc123-"));
+        assert_ne!(names.training_job_name, names.transform_job_name);
+    }
+
+    #[test]
+    fn a_long_execution_name_is_cut_to_the_limit() {
+        let exec = "e".repeat(80);
+        let name = sagemaker_name("transform", &exec, SAGEMAKER_NAME_MAX);
+        assert_eq!(name.len(), SAGEMAKER_NAME_MAX);
+        assert!(is_valid_sagemaker_name(&name, SAGEMAKER_NAME_MAX));
+    }
+
+    #[test]
+    fn executions_that_sanitize_alike_still_differ() {
+        assert_ne!(
+            sagemaker_name("train", "a_b", 63),
+            sagemaker_name("train", "a.b", 63)
+        );
+    }
+
+    #[test]
+    fn tokens_are_valid_for_codepipeline() {
+        let token = client_request_token("bucket", "training/data.csv", "v1");
+        assert!(token.len() <= CLIENT_REQUEST_TOKEN_MAX);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn derived_names_are_always_valid(exec in "\\PC{0,120}", max in 20usize..=63) {
+            for kind in ["train", "model", "transform", "config", "tune"] {
+                let name = sagemaker_name(kind, &exec, max);
+                prop_assert!(is_valid_sagemaker_name(&name, max), "{name:?}");
+            }
+        }
+
+        #[test]
+        fn derived_names_are_stable(exec in "\\PC{0,120}") {
+            prop_assert_eq!(RunNames::for_execution(&exec), RunNames::for_execution(&exec));
+        }
+
+        #[test]
+        fn distinct_executions_get_distinct_names(a in "\\PC{0,100}", b in "\\PC{0,100}") {
+            prop_assume!(a != b);
+            prop_assert_ne!(RunNames::for_execution(&a).training_job_name,
+                            RunNames::for_execution(&b).training_job_name);
+        }
+
+        #[test]
+        fn tuning_names_fit_their_shorter_limit(exec in "[a-zA-Z0-9-]{0,80}") {
+            let name = sagemaker_name("tune", &exec, TUNING_JOB_NAME_MAX);
+            prop_assert!(is_valid_sagemaker_name(&name, TUNING_JOB_NAME_MAX), "{name:?}");
+        }
+
+        #[test]
+        fn distinct_objects_get_distinct_tokens(
+            k1 in "\\PC{1,60}", k2 in "\\PC{1,60}", v in "[a-zA-Z0-9._]{0,32}"
+        ) {
+            prop_assume!(k1 != k2);
+            prop_assert_ne!(client_request_token("b", &k1, &v), client_request_token("b", &k2, &v));
+        }
+    }
+}
