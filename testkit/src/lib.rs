@@ -27,7 +27,6 @@ pub struct Moto {
 impl Moto {
     /// The moto server named by `AWS_ENDPOINT_URL`, which must be on 127.0.0.1
     /// so that a test can never reach real AWS.
-    #[allow(clippy::panic)]
     pub fn from_env() -> Moto {
         let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
         if !endpoint.starts_with("http://127.0.0.1:") {
@@ -150,4 +149,42 @@ pub async fn create_service_role(sdk: &SdkConfig, service: &str) -> Result<Strin
     role.role()
         .map(|r| r.arn().to_owned())
         .ok_or_else(|| "create_role answered no role".to_owned())
+}
+
+/// Runs a function's real binary with only `env` set and returns what it
+/// printed, after checking that it exited with a failure within ten seconds.
+/// The runtime API address points at a closed port, so a binary whose
+/// configuration was accepted would fail differently (and the caller's
+/// assertion on the message catches that).
+pub fn init_failure_output(binary: &str, env: &[(&str, &str)]) -> String {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_default() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("{binary} did not exit within 10 s of a bad configuration");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{binary}: {e}"));
+    assert!(!status.success(), "{binary} accepted a bad configuration");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

@@ -1,0 +1,26 @@
+# The commands a newcomer needs. Each is a script in scripts/ that installs
+# what it lacks (scripts/setup) first.
+.PHONY: test local setup build events fmt
+
+## make test: format, clippy, unit + emulator tests (moto), template and ASL lint
+test:
+	scripts/test
+
+## make local: run the functions locally against the emulator and print their answers
+local:
+	scripts/local
+
+## make setup: install the Python and node tools into the project (.venv, node_modules)
+setup:
+	scripts/setup
+
+## make build: release binaries for Lambda with cargo-lambda (see README for the target)
+build: setup
+	scripts/build
+
+## make events: regenerate events/ from `sam local generate-event`
+events: setup
+	scripts/make-events
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,66 @@
+//! Every state-machine payload in `events/` is its shared type, field for
+//! field: it parses, and serializes back to the same JSON (nothing dropped,
+//! nothing renamed).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::contract::*;
+
+fn events(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no events in {}", dir.display());
+    files
+}
+
+fn round_trips<T: DeserializeOwned + Serialize>(dir: &str) -> Vec<T> {
+    events(dir)
+        .into_iter()
+        .map(|path| {
+            let raw: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let typed: T = serde_json::from_value(raw.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{}", path.display());
+            typed
+        })
+        .collect()
+}
+
+#[test]
+fn check_endpoint_events_are_its_input() {
+    round_trips::<CheckEndpointInput>("check-endpoint");
+}
+
+#[test]
+fn deploy_endpoint_events_are_its_input() {
+    let inputs = round_trips::<DeployEndpointInput>("deploy-endpoint");
+    assert!(inputs.iter().any(|i| i.deployment.is_some()));
+}
+
+#[test]
+fn request_approval_events_are_its_input() {
+    for input in round_trips::<RequestApprovalInput>("request-approval") {
+        assert!(input.timeout_seconds > 0);
+    }
+}
+
+#[test]
+fn record_metadata_events_are_its_input() {
+    let inputs = round_trips::<RecordInput>("record-metadata");
+    assert!(inputs.iter().any(|i| i.stage == Stage::Failed && i.details.error.is_some()));
+}
+
+#[test]
+fn the_sample_execution_input_is_valid() {
+    for input in round_trips::<ExecutionInput>("pipeline") {
+        input.validate().unwrap();
+    }
+}
