@@ -120,6 +120,24 @@ where
     }
 }
 
+/// SageMaker answers a create of a name in use with a `ValidationException`
+/// "Cannot create already existing ...".
+pub fn is_sagemaker_already_existing<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(ctx) => {
+            ctx.err().code() == Some("ValidationException")
+                && ctx
+                    .err()
+                    .message()
+                    .is_some_and(|m| m.contains("already exist"))
+        }
+        _ => false,
+    }
+}
+
 /// SageMaker answers a describe of a missing endpoint, config or model with a
 /// `ValidationException` "Could not find ..." rather than a not-found code.
 pub fn is_sagemaker_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool

@@ -94,9 +94,15 @@ impl RunNames {
     }
 }
 
-/// The endpoint config for a model: one config per model, so a retry finds its own.
-pub fn endpoint_config_name(model_name: &str) -> String {
-    sagemaker_name("config", model_name, SAGEMAKER_NAME_MAX)
+/// The endpoint config for a model and the config's content (variant, instance
+/// type and count, data capture, canonically serialized by the caller): a retry
+/// finds its own config, and a changed content gets a new one.
+pub fn endpoint_config_name(model_name: &str, content: &str) -> String {
+    sagemaker_name(
+        "config",
+        &format!("{model_name}|{content}"),
+        SAGEMAKER_NAME_MAX,
+    )
 }
 
 /// CodePipeline's `clientRequestToken` for one object version (or, in an

@@ -2,6 +2,11 @@
 //! field: it parses, and serializes back to the same JSON (nothing dropped,
 //! nothing renamed).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -9,7 +14,9 @@ use serde::de::DeserializeOwned;
 use shared::contract::*;
 
 fn events(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -28,7 +35,12 @@ fn round_trips<T: DeserializeOwned + Serialize>(dir: &str) -> Vec<T> {
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             let typed: T = serde_json::from_value(raw.clone())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(serde_json::to_value(&typed).unwrap(), raw, "{}", path.display());
+            assert_eq!(
+                serde_json::to_value(&typed).unwrap(),
+                raw,
+                "{}",
+                path.display()
+            );
             typed
         })
         .collect()
@@ -55,7 +67,11 @@ fn request_approval_events_are_its_input() {
 #[test]
 fn record_metadata_events_are_its_input() {
     let inputs = round_trips::<RecordInput>("record-metadata");
-    assert!(inputs.iter().any(|i| i.stage == Stage::Failed && i.details.error.is_some()));
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i.stage == Stage::Failed && i.details.error.is_some())
+    );
 }
 
 #[test]

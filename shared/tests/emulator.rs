@@ -2,6 +2,11 @@
 //! through the shared crate's own code: its SDK configuration, key layout,
 //! naming rules, contract types and error classification.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{ExecutionInput, Trigger, parse_s3_uri};
 use shared::keys::{self, PK, SK};

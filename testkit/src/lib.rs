@@ -180,11 +180,241 @@ pub fn init_failure_output(binary: &str, env: &[(&str, &str)]) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{binary}: {e}"));
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{binary}: {e}"));
     assert!(!status.success(), "{binary} accepted a bad configuration");
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// cargo-lambda's Lambda runtime API (`cargo lambda watch --only-lambda-apis`)
+/// on 127.0.0.1, with function binaries started by the test. Dropping it stops
+/// the functions and the runtime by PID.
+#[derive(Debug)]
+pub struct LambdaRuntime {
+    port: u16,
+    watch: std::process::Child,
+    functions: Vec<std::process::Child>,
+    agent: ureq::Agent,
+}
+
+/// A function started under a [`LambdaRuntime`].
+#[derive(Debug, Clone)]
+pub struct Function {
+    url: String,
+    pub name: String,
+}
+
+/// What an invocation answered: the function's output, or its error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    Ok(serde_json::Value),
+    Err { error_type: String, message: String },
+}
+
+impl Invocation {
+    #[track_caller]
+    pub fn output(self) -> serde_json::Value {
+        match self {
+            Invocation::Ok(v) => v,
+            Invocation::Err {
+                error_type,
+                message,
+            } => panic!("function failed: {error_type}: {message}"),
+        }
+    }
+
+    #[track_caller]
+    pub fn error_type(self) -> String {
+        match self {
+            Invocation::Err { error_type, .. } => error_type,
+            Invocation::Ok(v) => panic!("function succeeded where it should fail: {v}"),
+        }
+    }
+}
+
+fn log_sink() -> std::process::Stdio {
+    if std::env::var("FUNCTION_LOGS").is_ok_and(|v| v == "1") {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+fn wait_for_port(port: u16, child: &mut std::process::Child, what: &str) {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+impl LambdaRuntime {
+    /// Starts `cargo lambda watch --only-lambda-apis` on 127.0.0.1:<free port>.
+    pub fn start() -> LambdaRuntime {
+        let cargo_lambda = std::env::var("CARGO_LAMBDA").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/cargo-lambda").to_owned()
+        });
+        let port = free_port();
+        let mut watch = std::process::Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args(["--invoke-port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cargo_lambda} (run `make setup`): {e}"));
+        wait_for_port(port, &mut watch, "cargo lambda watch");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        LambdaRuntime {
+            port,
+            watch,
+            functions: Vec::new(),
+            agent,
+        }
+    }
+
+    /// Starts a function's real binary (`env!("CARGO_BIN_EXE_<name>")`), with the test's AWS environment (moto) and `env`.
+    /// Its logs go to the test's output when `FUNCTION_LOGS=1`.
+    pub fn function(&mut self, binary: &str, env: &[(&str, &str)]) -> Function {
+        let base = std::path::Path::new(binary)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "function".into());
+        // cargo-lambda accepts only the workspace's binary names; each test has
+        // its own runtime, so the real name cannot collide with another test's.
+        let name = base;
+        let child = std::process::Command::new(binary)
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{}/.rt/{name}", self.port),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .envs(aws_env())
+            .envs(env.iter().copied())
+            .stdout(log_sink())
+            .stderr(log_sink())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        self.functions.push(child);
+        Function {
+            url: format!(
+                "http://127.0.0.1:{}/2015-03-31/functions/{name}/invocations",
+                self.port
+            ),
+            name,
+        }
+    }
+
+    /// Invokes a function as Lambda's Invoke API would, and waits for its answer.
+    pub fn invoke(&self, function: &Function, payload: &serde_json::Value) -> Invocation {
+        // Until the binary has polled the runtime once, cargo-lambda may answer 404.
+        let started = std::time::Instant::now();
+        let (status, text) = loop {
+            let mut response = self
+                .agent
+                .post(&function.url)
+                .header("content-type", "application/json")
+                .send(payload.to_string())
+                .unwrap_or_else(|e| panic!("invoke {}: {e}", function.name));
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            if status == 404 && started.elapsed() < std::time::Duration::from_secs(15) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            break (status, text);
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        if status == 200 {
+            Invocation::Ok(body)
+        } else {
+            Invocation::Err {
+                error_type: body["errorType"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("<HTTP {status}: {body}>")),
+                message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+            }
+        }
+    }
+}
+
+impl Drop for LambdaRuntime {
+    fn drop(&mut self) {
+        for child in self
+            .functions
+            .iter_mut()
+            .chain(std::iter::once(&mut self.watch))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The test's AWS environment for a function: moto's endpoint, region, dummy keys.
+fn aws_env() -> Vec<(&'static str, String)> {
+    [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .into_iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| (k, v)))
+    .collect()
+}
+
+/// Creates a SageMaker model in moto (deploy and check tests need one) and returns its name.
+pub async fn create_model(sdk: &SdkConfig) -> Result<String, String> {
+    let name = unique("model");
+    aws_sdk_sagemaker::Client::new(sdk)
+        .create_model()
+        .model_name(&name)
+        .execution_role_arn("arn:aws:iam::123456789012:role/sagemaker")
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-model:0123abc")
+                .model_data_url("s3://artifacts/models/model.tar.gz")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("create_model: {e:?}"))?;
+    Ok(name)
 }

@@ -1,9 +1,17 @@
+use aws_sdk_sagemaker::types::{
+    Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, CaptureMode,
+    CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,
+    ProductionVariantInstanceType, Tag, TrafficRoutingConfig, TrafficRoutingConfigType,
+};
 use lambda_runtime::LambdaEvent;
-use shared::contract::{DeployEndpointInput, DeployEndpointOutput};
-use shared::{ConfigError, Env, Failure};
+use shared::contract::{
+    DeployAction, DeployEndpointInput, DeployEndpointOutput, DeploymentStrategy, EndpointStatus,
+    parse_s3_uri,
+};
+use shared::naming::{self, SAGEMAKER_NAME_MAX, is_valid_sagemaker_name};
+use shared::{ConfigError, Env, ErrorName, Failure, aws};
 
 #[derive(Debug, Clone)]
-#[allow(dead_code, reason = "read once the function's own issue lands")]
 pub struct Config;
 
 impl Config {
@@ -13,7 +21,6 @@ impl Config {
 }
 
 #[derive(Debug)]
-#[allow(dead_code, reason = "read once the function's own issue lands")]
 pub struct State {
     pub sagemaker: aws_sdk_sagemaker::Client,
 }
@@ -26,10 +33,404 @@ impl State {
     }
 }
 
+/// What the endpoint looks like now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub status: EndpointStatus,
+    pub config_name: Option<String>,
+    pub failure_reason: Option<String>,
+}
+
+/// What to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Create,
+    Update,
+    /// Already serving the target config.
+    Unchanged,
+    /// Our own earlier call (a retry): the endpoint is moving to the target config.
+    InProgress(DeployAction),
+    /// Another change is under way: try again later.
+    Busy(EndpointStatus),
+    /// The endpoint is broken: a person must act (see the README).
+    Broken(EndpointStatus, String),
+}
+
+/// The decision, pure: where the endpoint is, and the config it should serve.
+pub fn plan(observed: Option<&Observed>, target_config: &str) -> Plan {
+    use EndpointStatus::*;
+    let Some(endpoint) = observed else {
+        return Plan::Create;
+    };
+    let on_target = endpoint.config_name.as_deref() == Some(target_config);
+    let reason = || {
+        endpoint
+            .failure_reason
+            .clone()
+            .unwrap_or_else(|| "SageMaker gave no reason".into())
+    };
+    match (endpoint.status, on_target) {
+        (InService, true) => Plan::Unchanged,
+        (InService, false) => Plan::Update,
+        (Creating, true) => Plan::InProgress(DeployAction::Created),
+        (Updating | SystemUpdating, true) => Plan::InProgress(DeployAction::Updated),
+        (Failed | UpdateRollbackFailed | OutOfService, _) => {
+            Plan::Broken(endpoint.status, reason())
+        }
+        (status, _) => Plan::Busy(status),
+    }
+}
+
+/// Checks what serde cannot, before any call to AWS.
+pub fn validate(input: &DeployEndpointInput) -> Result<(), Failure> {
+    for (field, value) in [
+        ("endpointName", &input.endpoint_name),
+        ("modelName", &input.model_name),
+        ("variantName", &input.variant_name),
+    ] {
+        if !is_valid_sagemaker_name(value, SAGEMAKER_NAME_MAX) {
+            return Err(Failure::invalid_input(format!(
+                "{field} {value:?} is not a valid SageMaker name"
+            )));
+        }
+    }
+    if !input.instance_type.starts_with("ml.") {
+        return Err(Failure::invalid_input(format!(
+            "instanceType {:?} is not a SageMaker instance type (ml.*)",
+            input.instance_type
+        )));
+    }
+    if input.initial_instance_count == 0 || i32::try_from(input.initial_instance_count).is_err() {
+        return Err(Failure::invalid_input(
+            "initialInstanceCount must be at least 1",
+        ));
+    }
+    if input.execution_name.trim().is_empty() || input.commit_id.trim().is_empty() {
+        return Err(Failure::invalid_input(
+            "executionName and commitId are required (they tag the endpoint)",
+        ));
+    }
+    if let Some(policy) = &input.deployment {
+        match (policy.strategy, policy.traffic_percent) {
+            (DeploymentStrategy::AllAtOnce, None) => {}
+            (DeploymentStrategy::AllAtOnce, Some(_)) => {
+                return Err(Failure::invalid_input(
+                    "deployment.trafficPercent applies only to canary and linear",
+                ));
+            }
+            (_, Some(1..=99)) => {}
+            (_, _) => {
+                return Err(Failure::invalid_input(
+                    "deployment.trafficPercent must be 1 to 99 for canary and linear",
+                ));
+            }
+        }
+        if policy.wait_interval_seconds.is_some_and(|s| s > 3600) {
+            return Err(Failure::invalid_input(
+                "deployment.waitIntervalSeconds must be at most 3600",
+            ));
+        }
+    }
+    if let Some(capture) = &input.data_capture {
+        if parse_s3_uri(&capture.destination_s3_uri).is_none() {
+            return Err(Failure::invalid_input(
+                "dataCapture.destinationS3Uri must be an s3:// URI",
+            ));
+        }
+        if capture.sampling_percentage > 100 {
+            return Err(Failure::invalid_input(
+                "dataCapture.samplingPercentage must be 0 to 100",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The endpoint config's name: derived from the model and everything the
+/// config holds, so a retry finds its own and a change gets a new one.
+pub fn config_name(input: &DeployEndpointInput) -> String {
+    let capture = input
+        .data_capture
+        .as_ref()
+        .map(|c| format!("{}@{}", c.destination_s3_uri, c.sampling_percentage))
+        .unwrap_or_default();
+    naming::endpoint_config_name(
+        &input.model_name,
+        &format!(
+            "{}|{}|{}|{}",
+            input.variant_name, input.instance_type, input.initial_instance_count, capture
+        ),
+    )
+}
+
+fn tags(input: &DeployEndpointInput) -> Vec<Tag> {
+    [
+        ("mlops:execution", &input.execution_name),
+        ("mlops:commit", &input.commit_id),
+        ("mlops:model", &input.model_name),
+    ]
+    .into_iter()
+    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+    .collect()
+}
+
+fn production_variant(input: &DeployEndpointInput) -> ProductionVariant {
+    ProductionVariant::builder()
+        .variant_name(&input.variant_name)
+        .model_name(&input.model_name)
+        .instance_type(ProductionVariantInstanceType::from(
+            input.instance_type.as_str(),
+        ))
+        .initial_instance_count(i32::try_from(input.initial_instance_count).unwrap_or(i32::MAX))
+        .initial_variant_weight(1.0)
+        .build()
+}
+
+fn data_capture(input: &DeployEndpointInput) -> Option<DataCaptureConfig> {
+    input.data_capture.as_ref().map(|c| {
+        DataCaptureConfig::builder()
+            .enable_capture(true)
+            .initial_sampling_percentage(i32::from(c.sampling_percentage))
+            .destination_s3_uri(&c.destination_s3_uri)
+            .capture_options(
+                CaptureOption::builder()
+                    .capture_mode(CaptureMode::Input)
+                    .build(),
+            )
+            .capture_options(
+                CaptureOption::builder()
+                    .capture_mode(CaptureMode::Output)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// SageMaker's deployment guardrails for an update (blue/green traffic shifting).
+pub fn deployment_config(input: &DeployEndpointInput) -> Option<DeploymentConfig> {
+    let policy = input.deployment.as_ref()?;
+    let percent = |p: Option<u8>| {
+        CapacitySize::builder()
+            .r#type(CapacitySizeType::CapacityPercent)
+            .value(i32::from(p.unwrap_or(10)))
+            .build()
+    };
+    let wait = i32::try_from(policy.wait_interval_seconds.unwrap_or(300)).unwrap_or(3600);
+    let routing = match policy.strategy {
+        DeploymentStrategy::AllAtOnce => TrafficRoutingConfig::builder()
+            .r#type(TrafficRoutingConfigType::AllAtOnce)
+            .wait_interval_in_seconds(wait),
+        DeploymentStrategy::Canary => TrafficRoutingConfig::builder()
+            .r#type(TrafficRoutingConfigType::Canary)
+            .wait_interval_in_seconds(wait)
+            .canary_size(percent(policy.traffic_percent)),
+        DeploymentStrategy::Linear => TrafficRoutingConfig::builder()
+            .r#type(TrafficRoutingConfigType::Linear)
+            .wait_interval_in_seconds(wait)
+            .linear_step_size(percent(policy.traffic_percent)),
+    };
+    let mut config = DeploymentConfig::builder().blue_green_update_policy(
+        BlueGreenUpdatePolicy::builder()
+            .traffic_routing_configuration(routing.build())
+            .build(),
+    );
+    if !policy.rollback_alarm_names.is_empty() {
+        let alarms = policy
+            .rollback_alarm_names
+            .iter()
+            .map(|name| Alarm::builder().alarm_name(name).build());
+        config = config.auto_rollback_configuration(
+            AutoRollbackConfig::builder()
+                .set_alarms(Some(alarms.collect()))
+                .build(),
+        );
+    }
+    Some(config.build())
+}
+
+/// Creates the endpoint config, or reuses it when it exists with the same content.
+async fn ensure_config(
+    state: &State,
+    input: &DeployEndpointInput,
+    name: &str,
+) -> Result<(), Failure> {
+    if reuse_existing_config(state, input, name).await? {
+        return Ok(());
+    }
+    let created = state
+        .sagemaker
+        .create_endpoint_config()
+        .endpoint_config_name(name)
+        .production_variants(production_variant(input))
+        .set_data_capture_config(data_capture(input))
+        .set_tags(Some(tags(input)))
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(config = name, "endpoint config created");
+            Ok(())
+        }
+        // Another attempt created it between our describe and create.
+        Err(err) if aws::is_sagemaker_already_existing(&err) => {
+            if reuse_existing_config(state, input, name).await? {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    ErrorName::AwsUnavailable,
+                    format!("endpoint config {name} exists but cannot be described yet"),
+                ))
+            }
+        }
+        Err(err) => Err(aws::failure("CreateEndpointConfig", &err)),
+    }
+}
+
+/// True when the config exists and holds what `input` asks for; `Conflict` when
+/// it exists with other content.
+async fn reuse_existing_config(
+    state: &State,
+    input: &DeployEndpointInput,
+    name: &str,
+) -> Result<bool, Failure> {
+    let existing = match state
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(name)
+        .send()
+        .await
+    {
+        Ok(existing) => existing,
+        Err(err) if aws::is_sagemaker_not_found(&err) => return Ok(false),
+        Err(err) => return Err(aws::failure("DescribeEndpointConfig", &err)),
+    };
+    let same = existing.production_variants().iter().any(|v| {
+        v.model_name() == Some(input.model_name.as_str())
+            && v.variant_name() == Some(input.variant_name.as_str())
+            && v.instance_type().map(|t| t.as_str()) == Some(input.instance_type.as_str())
+            && v.initial_instance_count() == i32::try_from(input.initial_instance_count).ok()
+    }) && existing.production_variants().len() == 1;
+    if same {
+        tracing::info!(
+            config = name,
+            "endpoint config exists with the same content; reused"
+        );
+        Ok(true)
+    } else {
+        Err(Failure::new(
+            ErrorName::Conflict,
+            format!(
+                "endpoint config {name} exists with other content; delete it or change the model name"
+            ),
+        ))
+    }
+}
+
 pub async fn handle(
-    _state: &State,
+    state: &State,
     event: LambdaEvent<DeployEndpointInput>,
 ) -> Result<DeployEndpointOutput, Failure> {
-    tracing::info!(endpoint = %event.payload.endpoint_name, "deploy-endpoint called");
-    Err(Failure::not_implemented("deploy-endpoint"))
+    let input = event.payload;
+    validate(&input)?;
+    let target = config_name(&input);
+    let endpoint = &input.endpoint_name;
+
+    let described = state
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await;
+    let (observed, endpoint_arn) = match described {
+        Ok(e) => (
+            Some(Observed {
+                status: e
+                    .endpoint_status()
+                    .map(|s| EndpointStatus::from_sagemaker(s.as_str()))
+                    .unwrap_or(EndpointStatus::Unknown),
+                config_name: e.endpoint_config_name().map(str::to_owned),
+                failure_reason: e.failure_reason().map(str::to_owned),
+            }),
+            e.endpoint_arn().map(str::to_owned),
+        ),
+        Err(err) if aws::is_sagemaker_not_found(&err) => (None, None),
+        Err(err) => return Err(aws::failure("DescribeEndpoint", &err)),
+    };
+
+    let decided = plan(observed.as_ref(), &target);
+    tracing::info!(endpoint = %endpoint, config = %target, plan = ?decided, "deploy planned");
+    let action = match decided {
+        Plan::Unchanged => DeployAction::Unchanged,
+        Plan::InProgress(action) => action,
+        Plan::Busy(status) => {
+            return Err(Failure::new(
+                ErrorName::EndpointBusy,
+                format!("endpoint {endpoint} is {status:?}; try again when it is InService"),
+            ));
+        }
+        Plan::Broken(status, reason) => {
+            return Err(Failure::new(
+                ErrorName::EndpointFailed,
+                format!(
+                    "endpoint {endpoint} is {status:?}: {reason}. Delete it \
+                     (aws sagemaker delete-endpoint --endpoint-name {endpoint}) and run again to recreate it"
+                ),
+            ));
+        }
+        Plan::Create => {
+            ensure_config(state, &input, &target).await?;
+            match state
+                .sagemaker
+                .create_endpoint()
+                .endpoint_name(endpoint)
+                .endpoint_config_name(&target)
+                .set_tags(Some(tags(&input)))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                // A concurrent or lost-response attempt created it: the next check sees it.
+                Err(err) if aws::is_sagemaker_already_existing(&err) => {
+                    return Err(Failure::new(
+                        ErrorName::EndpointBusy,
+                        format!("endpoint {endpoint} was created meanwhile; checking again"),
+                    ));
+                }
+                Err(err) => return Err(aws::failure("CreateEndpoint", &err)),
+            }
+            DeployAction::Created
+        }
+        Plan::Update => {
+            ensure_config(state, &input, &target).await?;
+            state
+                .sagemaker
+                .update_endpoint()
+                .endpoint_name(endpoint)
+                .endpoint_config_name(&target)
+                .set_deployment_config(deployment_config(&input))
+                .send()
+                .await
+                .map_err(|err| aws::failure("UpdateEndpoint", &err))?;
+            if let Some(arn) = endpoint_arn {
+                // The endpoint's tags name its latest deployment.
+                state
+                    .sagemaker
+                    .add_tags()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags(&input)))
+                    .send()
+                    .await
+                    .map_err(|err| aws::failure("AddTags", &err))?;
+            }
+            DeployAction::Updated
+        }
+    };
+    tracing::info!(endpoint = %endpoint, config = %target, action = ?action, "deployed");
+    Ok(DeployEndpointOutput {
+        action,
+        endpoint_config_name: target,
+    })
 }
+
+#[cfg(test)]
+mod tests;

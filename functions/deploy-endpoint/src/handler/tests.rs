@@ -1,0 +1,352 @@
+use super::*;
+use aws_sdk_sagemaker::config::retry::RetryConfig;
+use aws_sdk_sagemaker::error::ErrorMetadata;
+use aws_sdk_sagemaker::operation::create_endpoint::{CreateEndpointError, CreateEndpointOutput};
+use aws_sdk_sagemaker::operation::create_endpoint_config::CreateEndpointConfigOutput;
+use aws_sdk_sagemaker::operation::describe_endpoint::{
+    DescribeEndpointError, DescribeEndpointOutput,
+};
+use aws_sdk_sagemaker::operation::describe_endpoint_config::{
+    DescribeEndpointConfigError, DescribeEndpointConfigOutput,
+};
+use aws_sdk_sagemaker::types::EndpointStatus as SmStatus;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lambda_runtime::Context;
+use shared::contract::{DataCapture, DeploymentPolicy};
+
+fn input(file: &str) -> DeployEndpointInput {
+    let path = format!(
+        "{}/../../events/deploy-endpoint/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn state(rules: &[&Rule]) -> State {
+    // The SDK's own retry is off: each mocked error is the final answer the handler sees.
+    let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, rules, |c| c
+        .retry_config(RetryConfig::disabled()));
+    State { sagemaker }
+}
+
+fn event(input: DeployEndpointInput) -> LambdaEvent<DeployEndpointInput> {
+    LambdaEvent::new(input, Context::default())
+}
+
+fn validation(message: &str) -> ErrorMetadata {
+    ErrorMetadata::builder()
+        .code("ValidationException")
+        .message(message)
+        .build()
+}
+
+fn endpoint_absent() -> Rule {
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_error(|| {
+        DescribeEndpointError::generic(validation("Could not find endpoint \"iris-classifier\"."))
+    })
+}
+
+fn endpoint(status: SmStatus, config: &str) -> Rule {
+    let config = config.to_owned();
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(move || {
+        DescribeEndpointOutput::builder()
+            .endpoint_name("iris-classifier")
+            .endpoint_arn("arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-classifier")
+            .endpoint_status(status.clone())
+            .endpoint_config_name(&config)
+            .failure_reason("CannotStartContainerError: the container exited")
+            .build()
+    })
+}
+
+fn config_absent() -> Rule {
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_error(|| {
+        DescribeEndpointConfigError::generic(validation(
+            "Could not find endpoint configuration \"x\".",
+        ))
+    })
+}
+
+fn config_exists(model: &str, count: i32) -> Rule {
+    let model = model.to_owned();
+    mock!(aws_sdk_sagemaker::Client::describe_endpoint_config).then_output(move || {
+        DescribeEndpointConfigOutput::builder()
+            .production_variants(
+                ProductionVariant::builder()
+                    .variant_name("AllTraffic")
+                    .model_name(&model)
+                    .instance_type(ProductionVariantInstanceType::MlM5Large)
+                    .initial_instance_count(count)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+#[test]
+fn the_plan_follows_the_endpoint_status() {
+    use EndpointStatus::*;
+    let at = |status, config: &str| Observed {
+        status,
+        config_name: Some(config.into()),
+        failure_reason: Some("reason".into()),
+    };
+    assert_eq!(plan(None, "new"), Plan::Create);
+    assert_eq!(plan(Some(&at(InService, "old")), "new"), Plan::Update);
+    assert_eq!(plan(Some(&at(InService, "new")), "new"), Plan::Unchanged);
+    assert_eq!(
+        plan(Some(&at(Creating, "new")), "new"),
+        Plan::InProgress(DeployAction::Created)
+    );
+    assert_eq!(
+        plan(Some(&at(Updating, "new")), "new"),
+        Plan::InProgress(DeployAction::Updated)
+    );
+    for busy in [
+        Creating,
+        Updating,
+        SystemUpdating,
+        RollingBack,
+        Deleting,
+        Unknown,
+    ] {
+        assert_eq!(
+            plan(Some(&at(busy, "old")), "new"),
+            Plan::Busy(busy),
+            "{busy:?}"
+        );
+    }
+    for broken in [Failed, UpdateRollbackFailed, OutOfService] {
+        assert_eq!(
+            plan(Some(&at(broken, "old")), "new"),
+            Plan::Broken(broken, "reason".into())
+        );
+    }
+}
+
+#[test]
+fn config_names_are_stable_valid_and_follow_the_content() {
+    let a = input("create.json");
+    let mut b = a.clone();
+    b.initial_instance_count = 2;
+    assert_eq!(config_name(&a), config_name(&a.clone()));
+    assert_ne!(config_name(&a), config_name(&b));
+    assert!(is_valid_sagemaker_name(
+        &config_name(&a),
+        SAGEMAKER_NAME_MAX
+    ));
+    assert!(config_name(&a).starts_with("config-model-run-0123abc"));
+}
+
+#[test]
+fn bad_inputs_are_refused_with_the_field_named() {
+    type Spoil = Box<dyn Fn(&mut DeployEndpointInput)>;
+    let cases: Vec<(&str, Spoil)> = vec![
+        (
+            "endpointName",
+            Box::new(|i| i.endpoint_name = "has space".into()),
+        ),
+        (
+            "instanceType",
+            Box::new(|i| i.instance_type = "m5.large".into()),
+        ),
+        (
+            "initialInstanceCount",
+            Box::new(|i| i.initial_instance_count = 0),
+        ),
+        ("commitId", Box::new(|i| i.commit_id = " ".into())),
+        (
+            "trafficPercent",
+            Box::new(|i| {
+                i.deployment = Some(DeploymentPolicy {
+                    strategy: DeploymentStrategy::Canary,
+                    traffic_percent: None,
+                    wait_interval_seconds: None,
+                    rollback_alarm_names: vec![],
+                })
+            }),
+        ),
+        (
+            "samplingPercentage",
+            Box::new(|i| {
+                i.data_capture = Some(DataCapture {
+                    destination_s3_uri: "s3://b/capture/".into(),
+                    sampling_percentage: 101,
+                })
+            }),
+        ),
+    ];
+    for (field, spoil) in cases {
+        let mut bad = input("create.json");
+        spoil(&mut bad);
+        let err = validate(&bad).unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidInput);
+        assert!(err.message.contains(field), "{field}: {}", err.message);
+    }
+}
+
+#[test]
+fn a_canary_policy_becomes_sagemaker_guardrails() {
+    let config = deployment_config(&input("canary.json")).unwrap();
+    let policy = config.blue_green_update_policy().unwrap();
+    let routing = policy.traffic_routing_configuration().unwrap();
+    assert_eq!(routing.r#type(), Some(&TrafficRoutingConfigType::Canary));
+    assert_eq!(routing.wait_interval_in_seconds(), Some(300));
+    assert_eq!(routing.canary_size().unwrap().value(), Some(10));
+    let alarms = config.auto_rollback_configuration().unwrap().alarms();
+    assert_eq!(alarms[0].alarm_name(), Some("iris-classifier-5xx"));
+    assert!(deployment_config(&input("create.json")).is_none());
+}
+
+#[tokio::test]
+async fn an_absent_endpoint_is_created_with_its_config_and_tags() {
+    let wanted = input("create.json");
+    let target = config_name(&wanted);
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .match_requests({
+            let target = target.clone();
+            move |r| {
+                r.endpoint_config_name() == Some(target.as_str())
+                    && r.production_variants()[0].initial_instance_count() == Some(1)
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == Some("mlops:commit") && t.value() == Some("0123abc"))
+            }
+        })
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let create = mock!(aws_sdk_sagemaker::Client::create_endpoint)
+        .match_requests({
+            let target = target.clone();
+            move |r| {
+                r.endpoint_name() == Some("iris-classifier")
+                    && r.endpoint_config_name() == Some(target.as_str())
+                    && r.tags().len() == 3
+            }
+        })
+        .then_output(|| CreateEndpointOutput::builder().build());
+    let s = state(&[
+        &endpoint_absent(),
+        &config_absent(),
+        &create_config,
+        &create,
+    ]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Created);
+    assert_eq!(out.endpoint_config_name, target);
+    assert_eq!((create_config.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_endpoint_in_service_is_updated_with_the_deployment_policy() {
+    let wanted = input("canary.json");
+    let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+        .match_requests(|r| {
+            let routing = r
+                .deployment_config()
+                .and_then(|d| d.blue_green_update_policy())
+                .and_then(|p| p.traffic_routing_configuration());
+            r.endpoint_name() == Some("iris-classifier")
+                && routing.is_some_and(|t| t.r#type() == Some(&TrafficRoutingConfigType::Canary))
+        })
+        .then_output(|| {
+            aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput::builder().build()
+        });
+    let tag = mock!(aws_sdk_sagemaker::Client::add_tags)
+        .match_requests(|r| {
+            r.resource_arn()
+                .is_some_and(|a| a.ends_with("endpoint/iris-classifier"))
+        })
+        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let s = state(&[
+        &endpoint(SmStatus::InService, "config-of-the-last-model"),
+        &config_absent(),
+        &create_config,
+        &update,
+        &tag,
+    ]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Updated);
+    assert_eq!((update.num_calls(), tag.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_endpoint_already_on_the_target_config_is_left_alone() {
+    let wanted = input("create.json");
+    let s = state(&[&endpoint(SmStatus::InService, &config_name(&wanted))]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Unchanged);
+}
+
+#[tokio::test]
+async fn a_retry_while_our_own_creation_runs_answers_created() {
+    let wanted = input("create.json");
+    let s = state(&[&endpoint(SmStatus::Creating, &config_name(&wanted))]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Created);
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_is_a_retryable_error_and_nothing_is_created() {
+    let s = state(&[&endpoint(SmStatus::Updating, "someone-elses-config")]);
+    let err = handle(&s, event(input("create.json"))).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::EndpointBusy);
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_failed_endpoint_names_sagemakers_reason_and_the_way_out() {
+    let s = state(&[&endpoint(SmStatus::Failed, "old")]);
+    let err = handle(&s, event(input("create.json"))).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::EndpointFailed);
+    assert!(
+        err.message.contains("CannotStartContainerError"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("delete-endpoint"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn a_half_done_deployment_is_finished_by_the_retry() {
+    let wanted = input("create.json");
+    // First attempt: config created, then CreateEndpoint fails (SageMaker 503).
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let create_fails = mock!(aws_sdk_sagemaker::Client::create_endpoint).then_error(|| {
+        CreateEndpointError::generic(
+            ErrorMetadata::builder()
+                .code("ServiceUnavailable")
+                .message("try later")
+                .build(),
+        )
+    });
+    // Second attempt: the config is found with the same content and reused.
+    let create_ok = mock!(aws_sdk_sagemaker::Client::create_endpoint)
+        .then_output(|| CreateEndpointOutput::builder().build());
+    let s = state(&[
+        &endpoint_absent(),
+        &config_absent(),
+        &create_config,
+        &create_fails,
+        &endpoint_absent(),
+        &config_exists(&wanted.model_name, 1),
+        &create_ok,
+    ]);
+    let first = handle(&s, event(wanted.clone())).await.unwrap_err();
+    assert_eq!(first.name, ErrorName::AwsUnavailable);
+    assert!(first.is_transient());
+    let second = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(second.action, DeployAction::Created);
+    assert_eq!(create_config.num_calls(), 1, "the config is created once");
+    assert_eq!(create_ok.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_config_of_the_same_name_with_other_content_is_a_conflict() {
+    let wanted = input("create.json");
+    let s = state(&[&endpoint_absent(), &config_exists(&wanted.model_name, 7)]);
+    let err = handle(&s, event(wanted)).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::Conflict);
+}
