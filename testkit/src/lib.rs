@@ -338,6 +338,14 @@ impl LambdaRuntime {
         }
     }
 
+    /// The function's URL (cargo-lambda turns plain HTTP into a function URL event).
+    pub fn function_url(&self, function: &Function, path: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/lambda-url/{}{path}",
+            self.port, function.name
+        )
+    }
+
     /// Invokes a function as Lambda's Invoke API would, and waits for its answer.
     pub fn invoke(&self, function: &Function, payload: &serde_json::Value) -> Invocation {
         // Until the binary has polled the runtime once, cargo-lambda may answer 404.

@@ -1,20 +1,22 @@
-//! invoke-endpoint: validates a prediction request, calls the one configured endpoint, shapes the answer.
+//! invoke-endpoint: validates a prediction request, calls the one configured
+//! endpoint, shapes the answer.
 //!
-//! - Trigger: the HTTP API, `POST /predict`.
-//! - Input: `{"data": "<csv row>"}` or `{"data": ["<row>", ...]}`. Output: `{"result": "<label>"}` or `{"results": [...]}`; errors `{"error": {"code", "message"}}`.
-//! - Environment: `ENDPOINT_NAME`.
-//! - Errors: HTTP status codes with a message body; never a panic or a stack trace.
-
-mod handler;
+//! - Trigger: the HTTP API, `POST /predict` (REST v1 and HTTP v2 events alike).
+//! - Input: `{"data": "<csv row>"}` or `{"data": ["<row>", ...]}`.
+//! - Output: `{"result": "<label>"}` or `{"results": [...]}`; errors
+//!   `{"error": {"code", "message"}, "requestId"}` with 400/405/413/415/422,
+//!   429/503 (with `Retry-After`), 502, 504. Every response has `x-request-id`.
+//! - Environment: `ENDPOINT_NAME`; `MAX_BODY_BYTES` (default 262144),
+//!   `MAX_ROWS` (default 100), `FEATURE_COUNT` (optional).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(invoke_endpoint::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = invoke_endpoint::State::new(config, &sdk);
     lambda_http::run(lambda_http::service_fn(|request| {
-        handler::handle(&state, request)
+        invoke_endpoint::handle(&state, request)
     }))
     .await
 }

@@ -1,0 +1,126 @@
+//! invoke-endpoint: the inference API's handler, as a library so that the
+//! fuzz target and the benchmarks reach the same parser the Lambda runs.
+
+pub mod request;
+pub mod response;
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::{ConfigError, Env};
+
+use request::{Limits, parse};
+use response::{ApiError, answer_body, error_response, ok_response};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The one endpoint this API serves; never taken from the request.
+    pub endpoint_name: String,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_body_bytes: env.parsed_or("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            max_rows: env.parsed_or("MAX_ROWS", defaults.max_rows)?,
+            feature_count: env
+                .optional("FEATURE_COUNT")
+                .map(|_| env.required_parsed("FEATURE_COUNT"))
+                .transpose()?,
+        };
+        // SageMaker refuses payloads over 6 MB; a larger limit would only move the error.
+        if limits.max_body_bytes > 5 * 1024 * 1024 {
+            return Err(ConfigError::Invalid {
+                name: "MAX_BODY_BYTES".into(),
+                value: limits.max_body_bytes.to_string(),
+                reason: "must be at most 5 MiB (SageMaker's payload limit is 6 MB)".into(),
+            });
+        }
+        Ok(Config {
+            endpoint_name: env.resource_name("ENDPOINT_NAME")?,
+            limits,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub runtime: aws_sdk_sagemakerruntime::Client,
+}
+
+impl State {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        State {
+            config,
+            runtime: aws_sdk_sagemakerruntime::Client::new(sdk),
+        }
+    }
+}
+
+/// Always answers a response: a prediction, or a JSON error with its status.
+pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let response = match predict(state, &request, &request_id).await {
+        Ok(body) => ok_response(body, &request_id),
+        Err(err) => error_response(&err, &request_id),
+    };
+    tracing::info!(
+        request_id = %request_id,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "predict"
+    );
+    Ok(response)
+}
+
+async fn predict(state: &State, request: &Request, request_id: &str) -> Result<String, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    let prediction = parse(
+        request.method().as_str(),
+        content_type,
+        body,
+        &state.config.limits,
+    )
+    .inspect_err(|e| tracing::info!(request_id, code = e.code(), "refused: {}", e.message()))?;
+    let answer = state
+        .runtime
+        .invoke_endpoint()
+        .endpoint_name(&state.config.endpoint_name)
+        .content_type("text/csv")
+        .accept("text/csv")
+        .body(Blob::new(prediction.csv.as_bytes()))
+        .send()
+        .await
+        .map_err(|err| {
+            let mapped = ApiError::from_sdk(&err);
+            tracing::warn!(request_id, code = mapped.code(), error = %DisplayErrorContext(&err), "InvokeEndpoint failed");
+            mapped
+        })?;
+    let bytes = answer.body().map(|b| b.as_ref()).unwrap_or_default();
+    answer_body(&prediction, bytes).inspect_err(|e| {
+        tracing::warn!(request_id, rows = prediction.rows, detail = ?e, "unusable model answer");
+    })
+}
+
+#[cfg(test)]
+mod tests;
