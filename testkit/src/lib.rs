@@ -426,3 +426,88 @@ pub async fn create_model(sdk: &SdkConfig) -> Result<String, String> {
         .map_err(|e| format!("create_model: {e:?}"))?;
     Ok(name)
 }
+
+/// An SNS topic with an SQS queue subscribed to it, to read what was published.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+impl Inbox {
+    /// Creates the topic and the queue (SNS JSON envelopes, not raw delivery,
+    /// so the subject and attributes can be read).
+    pub async fn create(sdk: &SdkConfig) -> Result<Inbox, String> {
+        let sns = aws_sdk_sns::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let topic = sns
+            .create_topic()
+            .name(unique("topic"))
+            .send()
+            .await
+            .map_err(|e| format!("create_topic: {e:?}"))?;
+        let topic_arn = topic.topic_arn().unwrap_or_default().to_owned();
+        let queue = sqs
+            .create_queue()
+            .queue_name(unique("inbox"))
+            .send()
+            .await
+            .map_err(|e| format!("create_queue: {e:?}"))?;
+        let queue_url = queue.queue_url().unwrap_or_default().to_owned();
+        let arn = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(arn.clone())
+            .send()
+            .await
+            .map_err(|e| format!("get_queue_attributes: {e:?}"))?;
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&arn))
+            .cloned()
+            .unwrap_or_default();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .map_err(|e| format!("subscribe: {e:?}"))?;
+        Ok(Inbox {
+            topic_arn,
+            queue_url,
+        })
+    }
+
+    /// Every SNS envelope waiting in the queue (removed as read).
+    pub async fn read(&self, sdk: &SdkConfig) -> Result<Vec<serde_json::Value>, String> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let mut out = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(|e| format!("receive_message: {e:?}"))?;
+            if got.messages().is_empty() {
+                return Ok(out);
+            }
+            for m in got.messages() {
+                out.push(
+                    serde_json::from_str(m.body().unwrap_or("null")).map_err(|e| e.to_string())?,
+                );
+                if let Some(handle) = m.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| format!("delete_message: {e:?}"))?;
+                }
+            }
+        }
+    }
+}

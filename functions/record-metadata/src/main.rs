@@ -1,20 +1,20 @@
 //! record-metadata: appends a run's audit trail and sends status notifications.
 //!
 //! - Trigger: the state machine, at each stage.
-//! - Input: `shared::contract::RecordInput`. Output: `shared::contract::RecordOutput`.
+//! - Input: `shared::contract::RecordInput`. Output: `shared::contract::RecordOutput`
+//!   (`recorded: false` for a retry of a stage already recorded; `names`: the
+//!   run's SageMaker names, which the state machine takes from the first call).
 //! - Environment: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN`.
-//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
-
-mod handler;
+//! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(record_metadata::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = record_metadata::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        handler::handle(&state, event)
+        record_metadata::handle(&state, event)
     }))
     .await
 }

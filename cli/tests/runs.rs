@@ -1,0 +1,79 @@
+//! The mlops command reads, from moto, a trail written by record-metadata.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use std::process::Command;
+
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::json;
+use shared::contract::RecordInput;
+use testkit::{Inbox, Moto, unique};
+
+fn input(file: &str, execution: &str) -> RecordInput {
+    let path = format!(
+        "{}/../events/record-metadata/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    e["executionName"] = json!(execution);
+    serde_json::from_value(e).unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn lists_runs_and_shows_a_trail_in_order() {
+    let sdk = Moto::from_env().sdk_config().await;
+    let table = testkit::create_table(&sdk).await.unwrap();
+    let inbox = Inbox::create(&sdk).await.unwrap();
+    let state = record_metadata::State::new(
+        record_metadata::Config {
+            table_name: table.clone(),
+            topic_arn: inbox.topic_arn.clone(),
+        },
+        &sdk,
+    );
+    let execution = unique("run");
+    for file in ["started.json", "failed.json"] {
+        record_metadata::handle(
+            &state,
+            LambdaEvent::new(input(file, &execution), Context::default()),
+        )
+        .await
+        .unwrap();
+    }
+
+    let mlops = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+            .args(args)
+            .env("TABLE_NAME", &table)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, listed, _) = mlops(&["runs"]);
+    assert!(ok);
+    let line = listed.lines().find(|l| l.starts_with(&execution)).unwrap();
+    assert!(
+        line.contains("failed") && line.contains("0123abc"),
+        "{line}"
+    );
+
+    let (ok, shown, _) = mlops(&["runs", "show", &execution]);
+    assert!(ok);
+    let started = shown.find("started").unwrap();
+    let failed = shown.find("QualityGateFailed").unwrap();
+    let summary = shown.find("summary").unwrap();
+    assert!(started < failed && failed < summary, "{shown}");
+
+    println!("{listed}\n{shown}");
+    let (ok, _, err) = mlops(&["runs", "show", "no-such-run"]);
+    assert!(!ok && err.contains("no run \"no-such-run\""), "{err}");
+}

@@ -1,0 +1,392 @@
+//! The audit trail's item shapes and the notification texts, with no I/O.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::contract::{Decision, RecordInput, RunStatus, Stage};
+use shared::keys;
+
+/// The longest a cause may be in an item (DynamoDB's item limit is 400 KB).
+pub const MAX_CAUSE: usize = 8 * 1024;
+/// The longest any other text field may be.
+pub const MAX_TEXT: usize = 2 * 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
+pub fn truncate(text: &str, max: usize) -> (String, bool) {
+    if text.len() <= max {
+        return (text.to_owned(), false);
+    }
+    let marker = format!(" …[truncated {} bytes]", text.len());
+    let mut end = max.saturating_sub(marker.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (format!("{}{marker}", &text[..end]), true)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// Attribute name → value for everything the stage knows, each text field
+/// bounded; the names of the cut fields are listed in `truncated`.
+pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue> {
+    let d = &input.details;
+    let mut item = HashMap::new();
+    let mut cut = Vec::new();
+    let mut text = |name: &str, value: &Option<String>, max: usize| {
+        if let Some(value) = value {
+            let (value, was_cut) = truncate(value, max);
+            if was_cut {
+                cut.push(s(name));
+            }
+            item.insert(name.to_owned(), s(value));
+        }
+    };
+    text("commitId", &d.commit_id, MAX_TEXT);
+    text("imageUri", &d.image_uri, MAX_TEXT);
+    text("trainingDataUri", &d.training_data_uri, MAX_TEXT);
+    text("testDataUri", &d.test_data_uri, MAX_TEXT);
+    text("dataVersionId", &d.data_version_id, MAX_TEXT);
+    text("dataEtag", &d.data_etag, MAX_TEXT);
+    text("trainingJobName", &d.training_job_name, MAX_TEXT);
+    text("trainingJobArn", &d.training_job_arn, MAX_TEXT);
+    text("modelName", &d.model_name, MAX_TEXT);
+    text("transformJobName", &d.transform_job_name, MAX_TEXT);
+    text("transformOutputUri", &d.transform_output_uri, MAX_TEXT);
+    text("endpointName", &d.endpoint_name, MAX_TEXT);
+    text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
+    text("error", &d.error, MAX_TEXT);
+    text("cause", &d.cause, MAX_CAUSE);
+    text("executionArn", &input.execution_arn, MAX_TEXT);
+    if let Some(approval) = &d.approval {
+        text(
+            "approvalDecision",
+            &Some(decision_name(approval.decision).to_owned()),
+            MAX_TEXT,
+        );
+        text("approvedBy", &approval.approver, MAX_TEXT);
+        text("approvalComment", &approval.comment, MAX_TEXT);
+        text("decidedAt", &Some(approval.decided_at.clone()), MAX_TEXT);
+    }
+    if let Some(metrics) = &d.metrics {
+        let metrics = metrics
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .take(50)
+            .map(|(k, v)| (truncate(k, 256).0, AttributeValue::N(v.to_string())))
+            .collect();
+        item.insert("metrics".into(), AttributeValue::M(metrics));
+    }
+    if !cut.is_empty() {
+        item.insert("truncated".into(), AttributeValue::L(cut));
+    }
+    item
+}
+
+fn decision_name(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+    }
+}
+
+pub fn status_name(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Rejected => "rejected",
+        RunStatus::TimedOut => "timedOut",
+    }
+}
+
+/// The event item: keyed by the stage and the state's entered time, so a retry
+/// of the same call lands on the same key.
+pub fn event_item(input: &RecordInput, recorded_at: &str) -> HashMap<String, AttributeValue> {
+    let key = keys::run_event(
+        &input.execution_name,
+        &input.entered_time,
+        input.stage.as_str(),
+    );
+    let mut item = detail_attributes(input);
+    item.insert(keys::PK.into(), s(key.pk));
+    item.insert(keys::SK.into(), s(key.sk));
+    item.insert("executionName".into(), s(&input.execution_name));
+    item.insert("stage".into(), s(input.stage.as_str()));
+    item.insert("status".into(), s(status_name(input.status)));
+    item.insert("enteredTime".into(), s(&input.entered_time));
+    item.insert("recordedAt".into(), s(recorded_at));
+    item
+}
+
+/// The summary update: `SET` every known field, only if this event is not older
+/// than the one the summary shows.
+#[derive(Debug)]
+pub struct SummaryUpdate {
+    pub expression: String,
+    pub condition: &'static str,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+pub fn summary_update(input: &RecordInput, recorded_at: &str) -> SummaryUpdate {
+    let mut fields = detail_attributes(input);
+    fields.remove("executionArn");
+    fields.insert("executionName".into(), s(&input.execution_name));
+    fields.insert("stage".into(), s(input.stage.as_str()));
+    fields.insert("status".into(), s(status_name(input.status)));
+    fields.insert("lastEventTime".into(), s(&input.entered_time));
+    fields.insert("updatedAt".into(), s(recorded_at));
+    if let Some(arn) = &input.execution_arn {
+        fields.insert("executionArn".into(), s(arn));
+    }
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut sets = Vec::new();
+    let mut sorted: Vec<_> = fields.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (i, (name, value)) in sorted.into_iter().enumerate() {
+        names.insert(format!("#f{i}"), name);
+        values.insert(format!(":v{i}"), value);
+        sets.push(format!("#f{i} = :v{i}"));
+    }
+    if input.stage == Stage::Started {
+        names.insert("#startedAt".into(), "startedAt".into());
+        values.insert(":startedAt".into(), s(&input.entered_time));
+        sets.push("#startedAt = if_not_exists(#startedAt, :startedAt)".into());
+    }
+    names.insert("#last".into(), "lastEventTime".into());
+    values.insert(":entered".into(), s(&input.entered_time));
+    SummaryUpdate {
+        expression: format!("SET {}", sets.join(", ")),
+        condition: "attribute_not_exists(#last) OR #last <= :entered",
+        names,
+        values,
+    }
+}
+
+/// A notification for people: a subject line, a body, and attributes to filter on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub subject: String,
+    pub body: String,
+    pub status: &'static str,
+    pub stage: &'static str,
+}
+
+/// The notification for this stage, if people should hear of it: when approval
+/// is requested, and on every end (deployed, failed, rejected, timed out, gate).
+pub fn notification(input: &RecordInput) -> Option<Notification> {
+    let d = &input.details;
+    let exec = &input.execution_name;
+    let error = d.error.as_deref().unwrap_or("");
+    let timed_out = input.status == RunStatus::TimedOut || error == "States.Timeout";
+    let (headline, next) = match (input.stage, input.status) {
+        (Stage::ApprovalRequested, _) => (
+            "Approval requested".to_owned(),
+            "An approver has been emailed a link to the approval page. The run waits for a decision until the approval expires.",
+        ),
+        (Stage::Deployed, _) => (
+            "Deployed".to_owned(),
+            "The endpoint serves the new model; clients need change nothing. To put the previous model back, deploy its model again.",
+        ),
+        (Stage::Rejected, _) => (
+            "Rejected".to_owned(),
+            "The endpoint still serves the previous model. Push a fix or new data to train again.",
+        ),
+        (Stage::Failed, _) if timed_out => (
+            "Approval timed out".to_owned(),
+            "Nobody decided before the approval expired; the endpoint still serves the previous model. Start the run again to ask again.",
+        ),
+        (Stage::Failed, _) if error == "QualityGateFailed" => (
+            "Quality gate failed".to_owned(),
+            "The model missed the metric threshold and was not deployed; the endpoint still serves the previous model. Check the training data and the metric.",
+        ),
+        (Stage::Failed, _) => (
+            format!(
+                "Failed{}",
+                if error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({error})")
+                }
+            ),
+            "Read the cause below, fix it, then redrive the execution from the Step Functions console or start a new run. The endpoint still serves the previous model.",
+        ),
+        _ => return None,
+    };
+    // SNS subjects: at most 100 characters, no line breaks.
+    let subject: String = format!("[mlops] {headline}: {exec}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let mut lines = vec![
+        format!("{headline}."),
+        String::new(),
+        format!("Run: {exec}"),
+    ];
+    let facts = [
+        ("Execution", &input.execution_arn),
+        ("Commit", &d.commit_id),
+        ("Data", &d.training_data_uri),
+        ("Data version", &d.data_version_id),
+        ("Training job", &d.training_job_name),
+        ("Model", &d.model_name),
+        ("Endpoint", &d.endpoint_name),
+        ("Endpoint config", &d.endpoint_config_name),
+    ];
+    for (label, value) in facts {
+        if let Some(v) = value {
+            lines.push(format!("{label}: {}", truncate(v, 512).0));
+        }
+    }
+    if let Some(metrics) = &d.metrics {
+        for (name, value) in metrics {
+            lines.push(format!("Metric {name}: {value}"));
+        }
+    }
+    if let Some(approval) = &d.approval {
+        lines.push(format!(
+            "Decision: {} by {} at {}",
+            decision_name(approval.decision),
+            approval.approver.as_deref().unwrap_or("(unnamed)"),
+            approval.decided_at
+        ));
+        if let Some(comment) = &approval.comment {
+            lines.push(format!("Comment: {}", truncate(comment, 512).0));
+        }
+    }
+    if let Some(error) = &d.error {
+        lines.push(format!("Error: {}", truncate(error, 512).0));
+    }
+    if let Some(cause) = &d.cause {
+        lines.push(format!("Cause: {}", truncate(cause, 4096).0));
+    }
+    lines.push(String::new());
+    lines.push(format!("What next: {next}"));
+    Some(Notification {
+        subject,
+        body: lines.join("\n"),
+        status: status_name(input.status),
+        stage: input.stage.as_str(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::contract::RunDetails;
+
+    fn input(stage: Stage, status: RunStatus, details: RunDetails) -> RecordInput {
+        RecordInput {
+            execution_name: "run-1".into(),
+            execution_arn: Some("arn:aws:states:us-east-1:123456789012:execution:p:run-1".into()),
+            stage,
+            status,
+            entered_time: "2026-11-21T10:00:00.123Z".into(),
+            details,
+        }
+    }
+
+    #[test]
+    fn truncation_is_marked_and_respects_characters() {
+        let (short, cut) = truncate("abc", 10);
+        assert_eq!((short.as_str(), cut), ("abc", false));
+        let long = "é".repeat(5000);
+        let (text, cut) = truncate(&long, 1000);
+        assert!(cut && text.len() <= 1000 && text.ends_with("[truncated 10000 bytes]"));
+    }
+
+    #[test]
+    fn a_huge_cause_is_cut_and_listed_as_truncated() {
+        let details = RunDetails {
+            cause: Some("x".repeat(1_000_000)),
+            error: Some("States.TaskFailed".into()),
+            ..RunDetails::default()
+        };
+        let item = event_item(&input(Stage::Failed, RunStatus::Failed, details), "now");
+        let cause = item["cause"].as_s().unwrap();
+        assert!(cause.len() <= MAX_CAUSE);
+        assert_eq!(
+            item["truncated"].as_l().unwrap(),
+            &[AttributeValue::S("cause".into())]
+        );
+        let size: usize = item
+            .iter()
+            .map(|(k, v)| k.len() + v.as_s().map(String::len).unwrap_or(64))
+            .sum();
+        assert!(size < 400 * 1024);
+    }
+
+    #[test]
+    fn the_event_key_is_the_stage_and_entered_time() {
+        let item = event_item(
+            &input(Stage::Trained, RunStatus::Running, RunDetails::default()),
+            "now",
+        );
+        assert_eq!(item["pk"].as_s().unwrap(), "RUN#run-1");
+        assert_eq!(
+            item["sk"].as_s().unwrap(),
+            "EVENT#2026-11-21T10:00:00.123Z#trained"
+        );
+    }
+
+    #[test]
+    fn the_summary_moves_only_forward() {
+        let update = summary_update(
+            &input(Stage::Started, RunStatus::Running, RunDetails::default()),
+            "now",
+        );
+        assert!(update.condition.contains("#last <= :entered"));
+        assert!(update.expression.contains("if_not_exists(#startedAt"));
+        assert_eq!(
+            update.values[":entered"].as_s().unwrap(),
+            "2026-11-21T10:00:00.123Z"
+        );
+    }
+
+    #[test]
+    fn only_ends_and_approval_requests_notify() {
+        for (stage, status, notifies) in [
+            (Stage::Started, RunStatus::Running, false),
+            (Stage::Trained, RunStatus::Running, false),
+            (Stage::ApprovalRequested, RunStatus::Running, true),
+            (Stage::Deployed, RunStatus::Succeeded, true),
+            (Stage::Rejected, RunStatus::Rejected, true),
+            (Stage::Failed, RunStatus::Failed, true),
+        ] {
+            let n = notification(&input(stage, status, RunDetails::default()));
+            assert_eq!(n.is_some(), notifies, "{stage:?}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_and_a_gate_failure_say_what_happened_and_what_next() {
+        let timed_out = RunDetails {
+            error: Some("States.Timeout".into()),
+            ..RunDetails::default()
+        };
+        let n = notification(&input(Stage::Failed, RunStatus::TimedOut, timed_out)).unwrap();
+        assert_eq!(n.subject, "[mlops] Approval timed out: run-1");
+        assert_eq!((n.status, n.stage), ("timedOut", "failed"));
+        let gate = RunDetails {
+            error: Some("QualityGateFailed".into()),
+            cause: Some("accuracy 0.61 < 0.9".into()),
+            ..RunDetails::default()
+        };
+        let n = notification(&input(Stage::Failed, RunStatus::Failed, gate)).unwrap();
+        assert!(n.subject.starts_with("[mlops] Quality gate failed"));
+        assert!(n.body.contains("Cause: accuracy 0.61 < 0.9"));
+        assert!(n.body.contains("What next:"));
+    }
+
+    #[test]
+    fn subjects_fit_sns_limits() {
+        let mut i = input(Stage::Deployed, RunStatus::Succeeded, RunDetails::default());
+        i.execution_name = format!("{}\n{}", "a".repeat(80), "b".repeat(80));
+        let n = notification(&i).unwrap();
+        assert!(n.subject.chars().count() <= 100 && !n.subject.contains('\n'));
+    }
+}

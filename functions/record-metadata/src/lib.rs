@@ -1,0 +1,197 @@
+//! record-metadata's handler, as a library so the `mlops` command reads the
+//! trail with the same layout it is written in.
+
+pub mod audit;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sns::types::MessageAttributeValue;
+use lambda_runtime::LambdaEvent;
+use shared::contract::{RecordInput, RecordOutput};
+use shared::naming::RunNames;
+use shared::{ConfigError, Env, Failure, aws, keys};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub topic_arn: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Config {
+            table_name: env.resource_name("TABLE_NAME")?,
+            topic_arn: env.resource_name("NOTIFICATION_TOPIC_ARN")?,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl State {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        State {
+            config,
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+fn validate(input: &RecordInput) -> Result<(), Failure> {
+    if input.execution_name.trim().is_empty() || input.execution_name.len() > 256 {
+        return Err(Failure::invalid_input(
+            "executionName must be 1 to 256 characters",
+        ));
+    }
+    // Fixed-width RFC 3339 UTC, as `$$.State.EnteredTime`: the sort key orders by it.
+    let t = input.entered_time.as_bytes();
+    let shaped = t.len() >= 20
+        && t.len() <= 35
+        && t[4] == b'-'
+        && t[10] == b'T'
+        && t.ends_with(b"Z")
+        && t[..4].iter().all(u8::is_ascii_digit);
+    if !shaped {
+        return Err(Failure::invalid_input(format!(
+            "enteredTime {:?} is not an RFC 3339 UTC time like 2026-11-21T10:00:00.123Z ($$.State.EnteredTime)",
+            input.entered_time
+        )));
+    }
+    Ok(())
+}
+
+fn now() -> String {
+    // Millisecond RFC 3339, the same shape as Step Functions' times.
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTimeWithOffset)
+        .unwrap_or_default()
+}
+
+/// Records the stage once, keeps the summary current, notifies once.
+pub async fn handle(
+    state: &State,
+    event: LambdaEvent<RecordInput>,
+) -> Result<RecordOutput, Failure> {
+    let input = event.payload;
+    validate(&input)?;
+    let recorded_at = now();
+    let exec = input.execution_name.as_str();
+    let stage = input.stage.as_str();
+    let item = audit::event_item(&input, &recorded_at);
+    let key = keys::run_event(exec, &input.entered_time, stage);
+
+    let put = state
+        .dynamodb
+        .put_item()
+        .table_name(&state.config.table_name)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#sk)")
+        .expression_attribute_names("#sk", keys::SK)
+        .send()
+        .await;
+    let (recorded, already_notified) = match put {
+        Ok(_) => (true, false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            // A retry: the event is there; was its notification sent?
+            let existing = state
+                .dynamodb
+                .get_item()
+                .table_name(&state.config.table_name)
+                .key(keys::PK, AttributeValue::S(key.pk.clone()))
+                .key(keys::SK, AttributeValue::S(key.sk.clone()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| aws::failure("GetItem (event)", &e))?;
+            let notified = existing
+                .item()
+                .and_then(|i| i.get("notified"))
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false);
+            (false, notified)
+        }
+        Err(err) => return Err(aws::failure("PutItem (event)", &err)),
+    };
+
+    let summary = audit::summary_update(&input, &recorded_at);
+    let updated = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, AttributeValue::S(keys::run_pk(exec)))
+        .key(keys::SK, AttributeValue::S(keys::SUMMARY_SK.into()))
+        .update_expression(summary.expression)
+        .condition_expression(summary.condition)
+        .set_expression_attribute_names(Some(summary.names))
+        .set_expression_attribute_values(Some(summary.values))
+        .send()
+        .await;
+    match updated {
+        Ok(_) => {}
+        // An older event arriving late: the summary already shows a newer one.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            tracing::info!(execution = exec, stage, "summary already newer; left as is");
+        }
+        Err(err) => return Err(aws::failure("UpdateItem (summary)", &err)),
+    }
+
+    let mut notified = already_notified;
+    if let Some(note) = audit::notification(&input).filter(|_| !already_notified) {
+        let attribute = |v: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .map_err(|e| Failure::invalid_input(e.to_string()))
+        };
+        state
+            .sns
+            .publish()
+            .topic_arn(&state.config.topic_arn)
+            .subject(&note.subject)
+            .message(&note.body)
+            .message_attributes("status", attribute(note.status)?)
+            .message_attributes("stage", attribute(note.stage)?)
+            .message_attributes("execution", attribute(exec)?)
+            .send()
+            .await
+            .map_err(|e| aws::failure("Publish", &e))?;
+        // Marked after publishing: a retry after a failed mark may notify twice
+        // (SNS is at-least-once anyway), but never zero times.
+        state
+            .dynamodb
+            .update_item()
+            .table_name(&state.config.table_name)
+            .key(keys::PK, AttributeValue::S(key.pk))
+            .key(keys::SK, AttributeValue::S(key.sk))
+            .update_expression("SET notified = :t")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| aws::failure("UpdateItem (notified)", &e))?;
+        notified = true;
+    }
+    tracing::info!(execution = exec, stage, recorded, notified, "recorded");
+    Ok(RecordOutput {
+        recorded,
+        notified,
+        names: RunNames::for_execution(exec),
+    })
+}
+
+#[cfg(test)]
+mod tests;
