@@ -273,66 +273,9 @@ async fn step_functions_receives_the_execution_input_contract() {
 async fn codepipeline_starts_with_the_data_object_as_variables() {
     use aws_sdk_codepipeline::types::*;
     let sdk = Moto::from_env().sdk_config().await;
-    let role = testkit::create_service_role(&sdk, "codepipeline.amazonaws.com")
-        .await
-        .unwrap();
     let cp = aws_sdk_codepipeline::Client::new(&sdk);
     let name = unique("pipeline");
-    let action = |name: &str, category, provider: &str| {
-        ActionDeclaration::builder()
-            .name(name)
-            .action_type_id(
-                ActionTypeId::builder()
-                    .category(category)
-                    .owner(ActionOwner::Aws)
-                    .provider(provider)
-                    .version("1")
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
-    };
-    let stage = |name: &str, action| {
-        StageDeclaration::builder()
-            .name(name)
-            .actions(action)
-            .build()
-            .unwrap()
-    };
-    cp.create_pipeline()
-        .pipeline(
-            PipelineDeclaration::builder()
-                .name(&name)
-                .role_arn(role)
-                .pipeline_type(PipelineType::V2)
-                .artifact_store(
-                    ArtifactStore::builder()
-                        .r#type(ArtifactStoreType::S3)
-                        .location("artifacts")
-                        .build()
-                        .unwrap(),
-                )
-                .stages(stage(
-                    "Source",
-                    action("Source", ActionCategory::Source, "S3"),
-                ))
-                .stages(stage(
-                    "Build",
-                    action("Build", ActionCategory::Build, "CodeBuild"),
-                ))
-                .variables(
-                    PipelineVariableDeclaration::builder()
-                        .name("TrainingDataUri")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    testkit::create_pipeline(&sdk, &name).await.unwrap();
 
     let token = naming::client_request_token("data", "training/iris.csv", "v1");
     let started = cp

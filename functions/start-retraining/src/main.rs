@@ -1,20 +1,24 @@
-//! start-retraining: new training data in S3 starts the pipeline, once per object version.
+//! start-retraining: new training data in S3 starts the pipeline, once per
+//! object version.
 //!
-//! - Trigger: S3 `ObjectCreated:*` on the training-data prefix.
-//! - Input: `aws_lambda_events::s3::S3Event`. Output: `a summary of what each record did`.
-//! - Environment: `PIPELINE_NAME`, `TABLE_NAME`, `TRAINING_PREFIX` (default `training/`), `TRAINING_SUFFIX` (default `.csv`).
-//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
-
-mod handler;
+//! - Trigger: S3 `ObjectCreated:*` on the training-data bucket (asynchronous:
+//!   Lambda retries a failed invocation, then sends it to the on-failure destination).
+//! - Input: `aws_lambda_events::s3::S3Event`, one or more records.
+//! - Output: `{"started": [{"dataUri", "version", "pipelineExecutionId"}], "duplicates", "ignored"}`.
+//! - Environment: `PIPELINE_NAME`, `TABLE_NAME`, `TRAINING_PREFIX` (default
+//!   `training/`), `TRAINING_SUFFIX` (default `.csv`).
+//! - Errors: `Throttled`, `AwsUnavailable` (retried), `ResourceNotFound` (no such
+//!   pipeline or table), `AccessDenied`, `AwsRequestRejected` (for example a
+//!   pipeline variable the pipeline does not declare).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(start_retraining::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = start_retraining::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        handler::handle(&state, event)
+        start_retraining::handle(&state, event)
     }))
     .await
 }

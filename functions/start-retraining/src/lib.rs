@@ -1,0 +1,293 @@
+//! start-retraining's handler: new training data in S3 starts the pipeline,
+//! once per object version, however often S3 delivers the event.
+
+pub mod records;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_codepipeline::types::PipelineVariable;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use shared::{ConfigError, Env, Failure, aws, keys};
+use tracing::Instrument;
+
+use records::{Ignored, NewData};
+
+/// How long a claim on a trigger holds before another delivery may take it over
+/// (longer than the function's timeout).
+pub const LEASE_SECONDS: u64 = 300;
+/// How long trigger records are kept (S3 redelivers within hours, not months).
+pub const TRIGGER_TTL_SECONDS: u64 = 90 * 24 * 3600;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub pipeline_name: String,
+    pub table_name: String,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Config {
+            pipeline_name: env.resource_name("PIPELINE_NAME")?,
+            table_name: env.resource_name("TABLE_NAME")?,
+            prefix: env
+                .optional("TRAINING_PREFIX")
+                .unwrap_or_else(|| "training/".into()),
+            suffix: env
+                .optional("TRAINING_SUFFIX")
+                .unwrap_or_else(|| ".csv".into()),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl State {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        State {
+            config,
+            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+        }
+    }
+}
+
+/// What the invocation did, record by record.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub started: Vec<Started>,
+    /// Object versions that had already started the pipeline (a repeat delivery).
+    pub duplicates: usize,
+    pub ignored: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub data_uri: String,
+    pub version: String,
+    pub pipeline_execution_id: String,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Claims the object version: true when this delivery must start the pipeline.
+/// The claim succeeds when no record exists, when an earlier start failed, or
+/// when an earlier claim's lease ran out (its Lambda died mid-way).
+async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Failure> {
+    let key = keys::trigger(&data.bucket, &data.key, data.version_or_sequencer());
+    let now = now();
+    let put = state
+        .dynamodb
+        .put_item()
+        .table_name(&state.config.table_name)
+        .item(keys::PK, s(key.pk))
+        .item(keys::SK, s(key.sk))
+        .item("state", s("starting"))
+        .item("attempt", s(attempt))
+        .item("leaseUntil", n(now + LEASE_SECONDS))
+        .item("bucket", s(&data.bucket))
+        .item("key", s(&data.key))
+        .item("versionId", s(data.version_id.as_deref().unwrap_or("none")))
+        .item("sequencer", s(&data.sequencer))
+        .item("etag", s(&data.etag))
+        .item("size", n(data.size))
+        .item("eventTime", s(&data.event_time))
+        .item(keys::TTL, n(now + TRIGGER_TTL_SECONDS))
+        .condition_expression(
+            "attribute_not_exists(#pk) OR #state = :failed OR (#state = :starting AND #lease < :now)",
+        )
+        .expression_attribute_names("#pk", keys::PK)
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_names("#lease", "leaseUntil")
+        .expression_attribute_values(":failed", s("failed"))
+        .expression_attribute_values(":starting", s("starting"))
+        .expression_attribute_values(":now", n(now))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(aws::failure("PutItem (trigger)", &err)),
+    }
+}
+
+/// Moves our claim to its outcome; only our own attempt's claim is changed.
+async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&str, &Failure>) {
+    let key = keys::trigger(&data.bucket, &data.key, data.version_or_sequencer());
+    let update = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .condition_expression("attempt = :attempt")
+        .expression_attribute_values(":attempt", s(attempt))
+        .expression_attribute_names("#state", "state");
+    let update = match outcome {
+        Ok(execution_id) => update
+            .update_expression("SET #state = :started, pipelineExecutionId = :id, startedAt = :at REMOVE leaseUntil")
+            .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(":id", s(execution_id))
+            .expression_attribute_values(":at", n(now())),
+        Err(failure) => update
+            .update_expression("SET #state = :failed, lastError = :error REMOVE leaseUntil")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":error", s(failure.to_string())),
+    };
+    if let Err(err) = update.send().await {
+        // The claim's lease still lets a later delivery take it over; the
+        // pipeline's clientRequestToken keeps that from starting a second run.
+        tracing::warn!(error = %aws::failure("UpdateItem (trigger)", &err), "could not record the outcome");
+    }
+}
+
+async fn start(state: &State, data: &NewData) -> Result<String, Failure> {
+    let variables = data
+        .pipeline_variables()
+        .into_iter()
+        .map(|(name, value)| PipelineVariable::builder().name(name).value(value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+    let started = state
+        .codepipeline
+        .start_pipeline_execution()
+        .name(&state.config.pipeline_name)
+        .client_request_token(data.client_request_token())
+        .set_variables(Some(variables))
+        .send()
+        .await
+        .map_err(|e| aws::failure("StartPipelineExecution", &e))?;
+    Ok(started
+        .pipeline_execution_id()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Handles one new object version: `Some(execution id)` when this delivery
+/// started the pipeline, `None` when an earlier delivery did (or is doing so).
+async fn start_once(
+    state: &State,
+    data: &NewData,
+    attempt: &str,
+) -> Result<Option<String>, Failure> {
+    if !claim(state, data, attempt).await? {
+        tracing::info!("already started for this object version; nothing to do");
+        return Ok(None);
+    }
+    match start(state, data).await {
+        Ok(id) => {
+            settle(state, data, attempt, Ok(&id)).await;
+            tracing::info!(pipeline_execution_id = %id, "pipeline started");
+            Ok(Some(id))
+        }
+        Err(failure) => {
+            settle(state, data, attempt, Err(&failure)).await;
+            tracing::error!(error = %failure, "could not start the pipeline");
+            Err(failure)
+        }
+    }
+}
+
+pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summary, Failure> {
+    let attempt = event.context.request_id.clone();
+    let mut summary = Summary::default();
+    let mut failures: Vec<Failure> = Vec::new();
+    let (prefix, suffix) = (&state.config.prefix, &state.config.suffix);
+    for record in &event.payload.records {
+        let data = match records::classify(record, prefix, suffix) {
+            Ok(data) => data,
+            Err(why) => {
+                tracing::info!(
+                    bucket = record.s3.bucket.name.as_deref().unwrap_or_default(),
+                    key = record.s3.object.key.as_deref().unwrap_or_default(),
+                    version = record.s3.object.version_id.as_deref().unwrap_or_default(),
+                    reason = ?why,
+                    "ignored: {}",
+                    match why {
+                        Ignored::FolderMarker => "a folder marker",
+                        Ignored::Empty => "a zero-byte object",
+                        Ignored::OutsidePrefix => "outside the training-data prefix",
+                        Ignored::WrongSuffix => "not a training-data file (suffix)",
+                        Ignored::NotObjectCreated(_) => "not an ObjectCreated event",
+                        Ignored::Malformed(_) => "a malformed record",
+                    }
+                );
+                summary.ignored += 1;
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "record",
+            bucket = %data.bucket,
+            key = %data.key,
+            version = %data.version_or_sequencer()
+        );
+        match start_once(state, &data, &attempt).instrument(span).await {
+            Ok(Some(id)) => summary.started.push(Started {
+                data_uri: data.uri(),
+                version: data.version_or_sequencer().to_owned(),
+                pipeline_execution_id: id,
+            }),
+            Ok(None) => summary.duplicates += 1,
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if failures.is_empty() {
+        return Ok(summary);
+    }
+    // Fail the invocation so Lambda retries (and, after its retries, sends the
+    // event to the on-failure destination); what was done is not repeated.
+    // A misconfiguration (a permanent name) is reported before a passing fault.
+    let worst = failures
+        .iter()
+        .find(|f| !f.is_transient())
+        .unwrap_or(&failures[0])
+        .name;
+    let message = failures
+        .iter()
+        .map(Failure::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(Failure::new(
+        worst,
+        format!(
+            "{} of {} records could not start the pipeline ({} started): {message}",
+            failures.len(),
+            event.payload.records.len(),
+            summary.started.len()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

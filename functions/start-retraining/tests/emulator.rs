@@ -1,0 +1,198 @@
+//! start-retraining's real binary, under cargo-lambda's runtime, against moto's
+//! DynamoDB and CodePipeline.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use testkit::{LambdaRuntime, Moto, unique};
+
+fn event(file: &str) -> Value {
+    let path = format!(
+        "{}/../../events/start-retraining/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+struct Setup {
+    sdk: shared::aws::SdkConfig,
+    table: String,
+    pipeline: String,
+}
+
+impl Setup {
+    async fn new(with_pipeline: bool) -> Setup {
+        let sdk = Moto::from_env().sdk_config().await;
+        let table = testkit::create_table(&sdk).await.unwrap();
+        let pipeline = unique("pipeline");
+        if with_pipeline {
+            testkit::create_pipeline(&sdk, &pipeline).await.unwrap();
+        }
+        Setup {
+            sdk,
+            table,
+            pipeline,
+        }
+    }
+
+    fn start(&self, runtime: &mut LambdaRuntime) -> testkit::Function {
+        runtime.function(
+            env!("CARGO_BIN_EXE_start-retraining"),
+            &[
+                ("PIPELINE_NAME", self.pipeline.as_str()),
+                ("TABLE_NAME", self.table.as_str()),
+            ],
+        )
+    }
+
+    /// Each execution's variables, name → value.
+    async fn executions(&self) -> Vec<std::collections::HashMap<String, String>> {
+        let cp = aws_sdk_codepipeline::Client::new(&self.sdk);
+        let list = cp
+            .list_pipeline_executions()
+            .pipeline_name(&self.pipeline)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for summary in list.pipeline_execution_summaries() {
+            let execution = cp
+                .get_pipeline_execution()
+                .pipeline_name(&self.pipeline)
+                .pipeline_execution_id(summary.pipeline_execution_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            out.push(
+                execution
+                    .pipeline_execution()
+                    .unwrap()
+                    .variables()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name().unwrap().to_owned(),
+                            v.resolved_value().unwrap().to_owned(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn one_upload_delivered_three_times_starts_one_run_with_the_data_version() {
+    let setup = Setup::new(true).await;
+    let mut runtime = LambdaRuntime::start();
+    let function = setup.start(&mut runtime);
+    let first = runtime.invoke(&function, &event("put.json")).output();
+    assert_eq!(first["started"].as_array().unwrap().len(), 1);
+    for _ in 0..2 {
+        let again = runtime.invoke(&function, &event("put.json")).output();
+        assert_eq!(
+            (
+                again["started"].as_array().unwrap().len(),
+                again["duplicates"].as_u64()
+            ),
+            (0, Some(1))
+        );
+    }
+    let executions = setup.executions().await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(
+        executions[0]["TrainingDataUri"],
+        "s3://mlops-data/training/iris.csv"
+    );
+    assert_eq!(
+        executions[0]["DataVersionId"],
+        "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY"
+    );
+    assert_eq!(
+        executions[0]["DataETag"],
+        "b1946ac92492d2347c6235b4d2611184"
+    );
+
+    // The trigger record ties the object version to the run.
+    let key = shared::keys::trigger(
+        "mlops-data",
+        "training/iris.csv",
+        "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
+    );
+    let item = aws_sdk_dynamodb::Client::new(&setup.sdk)
+        .get_item()
+        .table_name(&setup.table)
+        .key("pk", AttributeValue::S(key.pk))
+        .key("sk", AttributeValue::S(key.sk))
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().unwrap();
+    assert_eq!(item["state"].as_s().unwrap(), "started");
+    assert_eq!(item["size"].as_n().unwrap(), "3716");
+    assert_eq!(
+        item["pipelineExecutionId"].as_s().unwrap(),
+        first["started"][0]["pipelineExecutionId"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn three_records_with_a_folder_marker_start_two_runs() {
+    let setup = Setup::new(true).await;
+    let mut runtime = LambdaRuntime::start();
+    let function = setup.start(&mut runtime);
+    let out = runtime
+        .invoke(&function, &event("several-records.json"))
+        .output();
+    assert_eq!(out["ignored"], 1);
+    let mut uris: Vec<_> = setup
+        .executions()
+        .await
+        .into_iter()
+        .map(|v| v["TrainingDataUri"].clone())
+        .collect();
+    uris.sort();
+    assert_eq!(
+        uris,
+        [
+            "s3://mlops-data/training/iris-a.csv",
+            "s3://mlops-data/training/iris-b.csv"
+        ]
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_start_that_failed_is_started_by_a_later_delivery() {
+    // The pipeline does not exist yet: the first delivery fails with its name.
+    let setup = Setup::new(false).await;
+    let mut runtime = LambdaRuntime::start();
+    let function = setup.start(&mut runtime);
+    assert_eq!(
+        runtime
+            .invoke(&function, &event("encoded-key.json"))
+            .error_type(),
+        "ResourceNotFound"
+    );
+
+    testkit::create_pipeline(&setup.sdk, &setup.pipeline)
+        .await
+        .unwrap();
+    let out = runtime
+        .invoke(&function, &event("encoded-key.json"))
+        .output();
+    assert_eq!(out["started"].as_array().unwrap().len(), 1);
+    let executions = setup.executions().await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(
+        executions[0]["TrainingDataUri"],
+        "s3://mlops-data/training/new data+v2/irisé.csv"
+    );
+}
