@@ -40,7 +40,7 @@ cp.create_pipeline(pipeline={
     "artifactStore": {"type": "S3", "location": artifact_bucket},
     "stages": [{"name": "Source", "actions": [action("Source", "Source", "S3")]},
                {"name": "Build", "actions": [action("Build", "Build", "CodeBuild")]}],
-    "variables": [{"name": "TrainingDataUri", "defaultValue": "none"}, {"name": "DataVersionId", "defaultValue": "none"}],
+    "variables": [{"name": n, "defaultValue": "none"} for n in ("TrainingDataUri", "DataVersionId", "DataETag", "DataSize")],
 })
 
 env = {

@@ -50,6 +50,15 @@ pub fn approval(id: &str) -> Key {
     }
 }
 
+/// The guard that makes request-approval idempotent per task: keyed by a
+/// SHA-256 of the task token (the token itself is stored only in the approval).
+pub fn approval_task(task_token: &str) -> Key {
+    Key {
+        pk: format!("APPROVALTASK#{}", crate::naming::digest(&[task_token])),
+        sk: "APPROVALTASK".to_owned(),
+    }
+}
+
 /// One pipeline start per object version (or per event sequencer when unversioned).
 pub fn trigger(bucket: &str, key: &str, version_or_sequencer: &str) -> Key {
     Key {
@@ -77,6 +86,14 @@ mod tests {
             trigger("bucket", "training/iris.csv", "v1").pk,
             "TRIGGER#bucket/training/iris.csv#v1"
         );
+    }
+
+    #[test]
+    fn the_approval_guard_never_holds_the_token() {
+        let key = approval_task("AQCEAAAA-secret-token");
+        assert!(!key.pk.contains("secret"));
+        assert_eq!(key.pk.len(), "APPROVALTASK#".len() + 64);
+        assert_eq!(key, approval_task("AQCEAAAA-secret-token"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const CLIENT_REQUEST_TOKEN_MAX: usize = 128;
 const DIGEST_HEX: usize = 12;
 
 /// Hex SHA-256 of the parts, each length-prefixed so that ("ab","c") and ("a","bc") differ.
-fn digest(parts: &[&str]) -> String {
+pub(crate) fn digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());

@@ -1,20 +1,22 @@
 //! request-approval: stores the task token and emails a link to the approval page.
 //!
-//! - Trigger: the state machine, `lambda:invoke.waitForTaskToken`.
-//! - Input: `shared::contract::RequestApprovalInput`. Output: `shared::contract::RequestApprovalOutput`.
-//! - Environment: `TABLE_NAME`, `APPROVAL_TOPIC_ARN`, `APPROVAL_BASE_URL`.
-//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
-
-mod handler;
+//! - Trigger: the state machine, `lambda:invoke.waitForTaskToken` (the state's
+//!   `TimeoutSeconds` is passed as `timeoutSeconds`: the approval expires with it).
+//! - Input: `shared::contract::RequestApprovalInput`. Output: `{"approvalId"}`
+//!   (ignored by the state machine, which waits for the decision instead).
+//! - Environment: `TABLE_NAME`, `APPROVAL_TOPIC_ARN`, `APPROVAL_BASE_URL` (https).
+//! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.
+//! - The task token is stored in the approval item only; it is never logged,
+//!   emailed, or put in a URL.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(request_approval::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = request_approval::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        handler::handle(&state, event)
+        request_approval::handle(&state, event)
     }))
     .await
 }

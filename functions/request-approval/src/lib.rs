@@ -1,0 +1,311 @@
+//! request-approval's handler: store the task token, email a link to the
+//! approval page, once per task however often the state machine retries.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use lambda_runtime::LambdaEvent;
+use shared::contract::{RequestApprovalInput, RequestApprovalOutput};
+use shared::{ConfigError, Env, ErrorName, Failure, aws, keys};
+
+/// How long an approval item outlives its expiry before DynamoDB's TTL removes it.
+pub const KEEP_AFTER_EXPIRY: u64 = 30 * 24 * 3600;
+/// Step Functions' longest task timeout we accept (one year).
+pub const MAX_TIMEOUT: u64 = 365 * 24 * 3600;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub topic_arn: String,
+    /// The API's base URL; the email links to `<base>/approvals/<id>`.
+    pub approval_base_url: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let approval_base_url = env.required("APPROVAL_BASE_URL")?;
+        if !approval_base_url.starts_with("https://")
+            && !approval_base_url.starts_with("http://127.0.0.1")
+        {
+            return Err(ConfigError::Invalid {
+                name: "APPROVAL_BASE_URL".into(),
+                value: approval_base_url,
+                reason: "must be an https:// URL (or http://127.0.0.1 for the local run)".into(),
+            });
+        }
+        Ok(Config {
+            table_name: env.resource_name("TABLE_NAME")?,
+            topic_arn: env.resource_name("APPROVAL_TOPIC_ARN")?,
+            approval_base_url: approval_base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl State {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        State {
+            config,
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+/// A new approval id: 128 bits from the OS random source, as 32 hex characters (URL-safe).
+pub fn new_approval_id() -> Result<String, Failure> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::new(ErrorName::AwsUnavailable, format!("no OS randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether `id` has the shape of an approval id (checked before any lookup).
+pub fn is_approval_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn validate(input: &RequestApprovalInput) -> Result<(), Failure> {
+    if input.task_token.trim().is_empty() || input.task_token.len() > 4096 {
+        return Err(Failure::invalid_input(
+            "taskToken must be $$.Task.Token (1 to 4096 characters)",
+        ));
+    }
+    if !(1..=MAX_TIMEOUT).contains(&input.timeout_seconds) {
+        return Err(Failure::invalid_input(
+            "timeoutSeconds must be 1 to 31536000 (the state's TimeoutSeconds)",
+        ));
+    }
+    for (field, value) in [
+        ("executionArn", &input.execution_arn),
+        ("executionName", &input.execution_name),
+        ("modelName", &input.model_name),
+    ] {
+        if value.trim().is_empty() {
+            return Err(Failure::invalid_input(format!("{field} must not be empty")));
+        }
+    }
+    Ok(())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The approval item: everything the page shows, the token, the deadline.
+fn approval_item(
+    input: &RequestApprovalInput,
+    id: &str,
+    now: u64,
+) -> HashMap<String, AttributeValue> {
+    let key = keys::approval(id);
+    let deadline = now + input.timeout_seconds;
+    let mut item = HashMap::from([
+        (keys::PK.to_owned(), s(key.pk)),
+        (keys::SK.to_owned(), s(key.sk)),
+        ("status".to_owned(), s("pending")),
+        ("taskToken".to_owned(), s(&input.task_token)),
+        ("executionArn".to_owned(), s(&input.execution_arn)),
+        ("executionName".to_owned(), s(&input.execution_name)),
+        ("commitId".to_owned(), s(&input.commit_id)),
+        ("modelName".to_owned(), s(&input.model_name)),
+        ("trainingJobName".to_owned(), s(&input.training_job_name)),
+        (
+            "transformOutputUri".to_owned(),
+            s(&input.transform_output_uri),
+        ),
+        ("createdAt".to_owned(), n(now)),
+        ("deadline".to_owned(), n(deadline)),
+        (keys::TTL.to_owned(), n(deadline + KEEP_AFTER_EXPIRY)),
+    ]);
+    if let Some(version) = &input.data_version_id {
+        item.insert("dataVersionId".into(), s(version));
+    }
+    let metrics: HashMap<_, _> = input
+        .metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.clone(), n(v)))
+        .collect();
+    item.insert("metrics".into(), AttributeValue::M(metrics));
+    item
+}
+
+/// The email: what to review, until when, and the one link (no token, no decision in it).
+pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String, String) {
+    let subject: String = format!("[mlops] Approval needed: {}", input.execution_name)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let expires = DateTime::from_secs(deadline as i64)
+        .fmt(Format::DateTime)
+        .unwrap_or_default();
+    let mut lines = vec![
+        "A trained model is waiting for your decision before it goes live.".to_owned(),
+        String::new(),
+        format!("Run: {}", input.execution_name),
+        format!("Commit: {}", input.commit_id),
+        format!("Model: {}", input.model_name),
+        format!("Training job: {}", input.training_job_name),
+    ];
+    for (name, value) in &input.metrics {
+        lines.push(format!("Metric {name}: {value}"));
+    }
+    if let Some(version) = &input.data_version_id {
+        lines.push(format!("Data version: {version}"));
+    }
+    lines.push(format!(
+        "Batch predictions on held-out data: {}",
+        input.transform_output_uri
+    ));
+    lines.push(format!("Decide before: {expires}"));
+    lines.push(String::new());
+    lines.push("Review the run and approve or reject it here:".into());
+    lines.push(link.to_owned());
+    lines.push(String::new());
+    lines.push("Opening the link decides nothing: the page has Approve and Reject buttons.".into());
+    (subject, lines.join("\n"))
+}
+
+/// Creates the approval and its guard in one transaction; when the guard
+/// exists (a retry of the same task), answers the existing approval instead.
+async fn create_or_find(
+    state: &State,
+    input: &RequestApprovalInput,
+    now: u64,
+) -> Result<(String, bool), Failure> {
+    let id = new_approval_id()?;
+    let guard = keys::approval_task(&input.task_token);
+    let deadline = now + input.timeout_seconds;
+    let put = |item: HashMap<String, AttributeValue>, condition: Option<&str>| {
+        Put::builder()
+            .table_name(&state.config.table_name)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map(|p| TransactWriteItem::builder().put(p).build())
+            .map_err(|e| Failure::invalid_input(e.to_string()))
+    };
+    let guard_item = HashMap::from([
+        (keys::PK.to_owned(), s(&guard.pk)),
+        (keys::SK.to_owned(), s(&guard.sk)),
+        ("approvalId".to_owned(), s(&id)),
+        ("emailed".to_owned(), AttributeValue::Bool(false)),
+        (keys::TTL.to_owned(), n(deadline + KEEP_AFTER_EXPIRY)),
+    ]);
+    let written = state
+        .dynamodb
+        .transact_write_items()
+        .transact_items(put(guard_item, Some("attribute_not_exists(pk)"))?)
+        .transact_items(put(
+            approval_item(input, &id, now),
+            Some("attribute_not_exists(pk)"),
+        )?)
+        .send()
+        .await;
+    match written {
+        Ok(_) => return Ok((id, false)),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+        {
+            tracing::info!("this task already has an approval (a retry)");
+        }
+        Err(err) => return Err(aws::failure("TransactWriteItems (approval)", &err)),
+    }
+    let existing = state
+        .dynamodb
+        .get_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(guard.pk))
+        .key(keys::SK, s(guard.sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetItem (approval guard)", &e))?;
+    let item = existing.item().ok_or_else(|| {
+        Failure::new(
+            ErrorName::AwsUnavailable,
+            "the approval guard vanished; try again",
+        )
+    })?;
+    let id = item
+        .get("approvalId")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| {
+            Failure::new(ErrorName::Conflict, "the approval guard has no approval id")
+        })?;
+    let emailed = item
+        .get("emailed")
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false);
+    Ok((id, emailed))
+}
+
+pub async fn handle(
+    state: &State,
+    event: LambdaEvent<RequestApprovalInput>,
+) -> Result<RequestApprovalOutput, Failure> {
+    let input = event.payload;
+    validate(&input)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (id, emailed) = create_or_find(state, &input, now).await?;
+    if !emailed {
+        let link = format!("{}/approvals/{id}", state.config.approval_base_url);
+        let (subject, body) = email(&input, &link, now + input.timeout_seconds);
+        state
+            .sns
+            .publish()
+            .topic_arn(&state.config.topic_arn)
+            .subject(subject)
+            .message(body)
+            .send()
+            .await
+            .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+        let guard = keys::approval_task(&input.task_token);
+        state
+            .dynamodb
+            .update_item()
+            .table_name(&state.config.table_name)
+            .key(keys::PK, s(guard.pk))
+            .key(keys::SK, s(guard.sk))
+            .update_expression("SET emailed = :t")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| aws::failure("UpdateItem (approval guard)", &e))?;
+    }
+    tracing::info!(
+        execution = %input.execution_name,
+        approval_id = %id,
+        already_emailed = emailed,
+        "approval requested"
+    );
+    Ok(RequestApprovalOutput { approval_id: id })
+}
+
+#[cfg(test)]
+mod tests;

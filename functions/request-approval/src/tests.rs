@@ -1,0 +1,150 @@
+use super::*;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lambda_runtime::Context;
+
+const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeXampleTaskTokenDoNotUse==";
+
+fn input() -> RequestApprovalInput {
+    let path = format!(
+        "{}/../../events/request-approval/input.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {
+    State {
+        config: Config {
+            table_name: "runs".into(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:approvals".into(),
+            approval_base_url: "https://api.example.com".into(),
+        },
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
+            .retry_config(RetryConfig::disabled())),
+        sns: mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c
+            .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())),
+    }
+}
+
+fn event() -> LambdaEvent<RequestApprovalInput> {
+    LambdaEvent::new(input(), Context::default())
+}
+
+fn created() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(|r| {
+            let items = r.transact_items();
+            let guard = items[0].put().unwrap().item();
+            let approval = items[1].put().unwrap().item();
+            items.len() == 2
+                && !format!("{guard:?}").contains(TOKEN)
+                && approval["taskToken"].as_s().is_ok_and(|t| t == TOKEN)
+                && approval["status"].as_s().is_ok_and(|s| s == "pending")
+                && approval["deadline"].as_n().is_ok()
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build())
+}
+
+fn exists() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::transact_write_items).then_error(|| {
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder().build(),
+        )
+    })
+}
+
+fn guard(emailed: bool) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .item(
+                "approvalId",
+                AttributeValue::S("0123456789abcdef0123456789abcdef".into()),
+            )
+            .item("emailed", AttributeValue::Bool(emailed))
+            .build()
+    })
+}
+
+fn marked() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| r.update_expression() == Some("SET emailed = :t"))
+        .then_output(|| UpdateItemOutput::builder().build())
+}
+
+fn emailed() -> Rule {
+    mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let body = r.message().unwrap_or_default();
+            body.contains("https://api.example.com/approvals/")
+                && body.contains("validation:accuracy: 0.9667")
+                && !body.contains(TOKEN)
+                && r.subject()
+                    .is_some_and(|s| s.starts_with("[mlops] Approval needed"))
+        })
+        .then_output(|| PublishOutput::builder().build())
+}
+
+#[tokio::test]
+async fn a_new_task_gets_one_approval_and_one_email_without_the_token() {
+    let (write, mark, mail) = (created(), marked(), emailed());
+    let s = state(&[&write, &mark], &[&mail]);
+    let out = handle(&s, event()).await.unwrap();
+    assert!(is_approval_id(&out.approval_id));
+    assert_eq!(
+        (write.num_calls(), mail.num_calls(), mark.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_the_email_sends_nothing_and_answers_the_same_approval() {
+    let (write, found, mail) = (exists(), guard(true), emailed());
+    let s = state(&[&write, &found], &[&mail]);
+    let out = handle(&s, event()).await.unwrap();
+    assert_eq!(out.approval_id, "0123456789abcdef0123456789abcdef");
+    assert_eq!(mail.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_retry_after_a_lost_email_sends_it_for_the_same_approval() {
+    let (write, found, mark, mail) = (exists(), guard(false), marked(), emailed());
+    let s = state(&[&write, &found, &mark], &[&mail]);
+    let out = handle(&s, event()).await.unwrap();
+    assert_eq!(out.approval_id, "0123456789abcdef0123456789abcdef");
+    assert_eq!(mail.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_token_or_timeout_is_refused() {
+    let s = state(&[], &[]);
+    let mut bad = input();
+    bad.task_token = " ".into();
+    let err = handle(&s, LambdaEvent::new(bad, Context::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::InvalidInput);
+    let mut bad = input();
+    bad.timeout_seconds = 0;
+    let err = handle(&s, LambdaEvent::new(bad, Context::default()))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("timeoutSeconds"));
+}
+
+#[test]
+fn approval_ids_are_128_random_bits_in_url_safe_hex() {
+    let ids: std::collections::HashSet<_> = (0..1000).map(|_| new_approval_id().unwrap()).collect();
+    assert_eq!(ids.len(), 1000);
+    assert!(ids.iter().all(|id| is_approval_id(id)));
+    assert!(
+        !is_approval_id("../etc/passwd") && !is_approval_id("0123456789ABCDEF0123456789ABCDEF")
+    );
+}
