@@ -43,6 +43,15 @@ pub fn run_summary(execution_name: &str) -> Key {
     }
 }
 
+/// Whether `id` has the shape of an approval id (32 lower-case hex characters,
+/// 128 bits), checked before any lookup.
+pub fn is_approval_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 pub fn approval(id: &str) -> Key {
     Key {
         pk: format!("APPROVAL#{id}"),

@@ -1,20 +1,23 @@
-//! handle-approval: shows the approval page and records a person's decision once.
+//! handle-approval: the approval page and the decision, once.
 //!
-//! - Trigger: the HTTP API, `GET` and `POST /approvals/{id}`.
-//! - Input: the approval id in the path; on POST, a form. Output: an HTML page.
-//! - Environment: `TABLE_NAME`.
-//! - Errors: HTTP status codes with a message body; never a panic or a stack trace.
-
-mod handler;
+//! - Trigger: the HTTP API, `GET` and `POST /approvals/{id}` (public by nature:
+//!   the 128-bit id is the capability; throttled at the API).
+//! - Input: the id in the path; on POST, a form `decision=approve|reject`,
+//!   `approver`, `comment`.
+//! - Output: HTML pages: 200 (page, decision), 400 (bad form), 404 (unknown or
+//!   malformed id), 409 (already decided), 410 (expired), 503 (try again).
+//! - Environment: `TABLE_NAME`; `SAMPLE_BYTES` (default 2048: how much of the
+//!   batch predictions the page shows).
+//! - Never shows or logs the task token.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(handle_approval::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = handle_approval::State::new(config, &sdk);
     lambda_http::run(lambda_http::service_fn(|request| {
-        handler::handle(&state, request)
+        handle_approval::handle(&state, request)
     }))
     .await
 }

@@ -97,7 +97,7 @@ async fn a_new_task_gets_one_approval_and_one_email_without_the_token() {
     let (write, mark, mail) = (created(), marked(), emailed());
     let s = state(&[&write, &mark], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
-    assert!(is_approval_id(&out.approval_id));
+    assert!(keys::is_approval_id(&out.approval_id));
     assert_eq!(
         (write.num_calls(), mail.num_calls(), mark.num_calls()),
         (1, 1, 1)
@@ -143,8 +143,9 @@ async fn a_missing_token_or_timeout_is_refused() {
 fn approval_ids_are_128_random_bits_in_url_safe_hex() {
     let ids: std::collections::HashSet<_> = (0..1000).map(|_| new_approval_id().unwrap()).collect();
     assert_eq!(ids.len(), 1000);
-    assert!(ids.iter().all(|id| is_approval_id(id)));
+    assert!(ids.iter().all(|id| keys::is_approval_id(id)));
     assert!(
-        !is_approval_id("../etc/passwd") && !is_approval_id("0123456789ABCDEF0123456789ABCDEF")
+        !keys::is_approval_id("../etc/passwd")
+            && !keys::is_approval_id("0123456789ABCDEF0123456789ABCDEF")
     );
 }

@@ -1,0 +1,72 @@
+//! The approval item, read from DynamoDB.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// What the page and the decision need. `task_token` never leaves this crate's
+/// calls to Step Functions.
+#[derive(Clone, PartialEq)]
+pub struct Approval {
+    pub id: String,
+    pub status: String,
+    pub task_token: String,
+    pub execution_name: String,
+    pub commit_id: String,
+    pub model_name: String,
+    pub training_job_name: String,
+    pub transform_output_uri: String,
+    pub data_version_id: Option<String>,
+    pub metrics: Vec<(String, String)>,
+    pub deadline: u64,
+    pub approver: Option<String>,
+    pub comment: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+impl std::fmt::Debug for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("task_token", &"<redacted>")
+            .field("execution_name", &self.execution_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Approval {
+    pub fn from_item(id: &str, item: &HashMap<String, AttributeValue>) -> Option<Approval> {
+        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let mut metrics: Vec<(String, String)> = item
+            .get("metrics")
+            .and_then(|v| v.as_m().ok())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_n().cloned().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        metrics.sort();
+        Some(Approval {
+            id: id.to_owned(),
+            status: s("status")?,
+            task_token: s("taskToken")?,
+            execution_name: s("executionName").unwrap_or_default(),
+            commit_id: s("commitId").unwrap_or_default(),
+            model_name: s("modelName").unwrap_or_default(),
+            training_job_name: s("trainingJobName").unwrap_or_default(),
+            transform_output_uri: s("transformOutputUri").unwrap_or_default(),
+            data_version_id: s("dataVersionId"),
+            metrics,
+            deadline: item
+                .get("deadline")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            approver: s("approver"),
+            comment: s("comment"),
+            decided_at: s("decidedAt"),
+        })
+    }
+}

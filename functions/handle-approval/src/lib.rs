@@ -1,0 +1,539 @@
+//! handle-approval's handler: the approval page (GET) and the decision (POST).
+//!
+//! A GET never changes anything and never calls Step Functions. A POST decides
+//! once: `pending` → `deciding` (conditional, carrying this request's id) →
+//! `SendTaskSuccess` / `SendTaskFailure` → `approved` / `rejected`. If Step
+//! Functions cannot be reached, the approval goes back to `pending` (nothing
+//! was decided, the person may press again); if it says the task timed out or
+//! the token is gone, the approval is marked `expired`. So a decision is never
+//! recorded without the execution being told, and never told twice.
+
+pub mod approval;
+pub mod page;
+
+use std::convert::Infallible;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use askama::Template;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::contract::{ApprovalDecision, Decision, parse_s3_uri};
+use shared::{ConfigError, Env, aws, keys};
+
+use approval::Approval;
+
+/// After this long, a `deciding` approval whose Lambda died may be decided again.
+pub const STALE_DECIDING_SECONDS: u64 = 120;
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// How much of the batch predictions the page shows.
+    pub sample_bytes: usize,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Config {
+            table_name: env.resource_name("TABLE_NAME")?,
+            sample_bytes: env.parsed_or("SAMPLE_BYTES", 2048)?,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sfn: aws_sdk_sfn::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl State {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        State {
+            config,
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            s3: aws_sdk_s3::Client::new(sdk),
+        }
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn rfc3339(secs: u64) -> String {
+    DateTime::from_secs(secs as i64)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// What a person submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    pub decision: Decision,
+    pub approver: Option<String>,
+    pub comment: Option<String>,
+}
+
+fn field(value: &str, max: usize) -> Option<String> {
+    let value: String = value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(max)
+        .collect();
+    (!value.is_empty()).then_some(value)
+}
+
+/// Parses the approval form; the message says what was wrong.
+pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, &'static str> {
+    let form_type = content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return Err("send the form from the approval page");
+    }
+    if body.len() > MAX_FORM_BYTES {
+        return Err("the form is too large");
+    }
+    let (mut decision, mut approver, mut comment) = (None, None, None);
+    for (key, value) in form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "decision" => {
+                decision = match value.as_ref() {
+                    "approve" => Some(Decision::Approved),
+                    "reject" => Some(Decision::Rejected),
+                    _ => return Err("the decision must be approve or reject"),
+                }
+            }
+            "approver" => approver = field(&value, 100),
+            "comment" => comment = field(&value, 1000),
+            _ => {}
+        }
+    }
+    Ok(Form {
+        decision: decision.ok_or("press Approve or Reject")?,
+        approver,
+        comment,
+    })
+}
+
+/// The approval id from the route (`/approvals/{id}`), if it has the right shape.
+fn approval_id(request: &Request) -> Option<String> {
+    let from_route = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .map(str::to_owned);
+    let id = from_route.or_else(|| {
+        let path = request.uri().path();
+        path.rsplit_once("/approvals/")
+            .map(|(_, id)| id.trim_end_matches('/').to_owned())
+    })?;
+    keys::is_approval_id(&id).then_some(id)
+}
+
+async fn load(state: &State, id: &str) -> Result<Option<Approval>, shared::Failure> {
+    let key = keys::approval(id);
+    let got = state
+        .dynamodb
+        .get_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetItem (approval)", &e))?;
+    Ok(got.item().and_then(|item| Approval::from_item(id, item)))
+}
+
+fn unavailable() -> Response<Body> {
+    page::message(
+        503,
+        "Please try again",
+        "The approval service could not be reached just now. Nothing was decided; reload or press the button again in a moment.",
+        Vec::new(),
+    )
+}
+
+/// The first lines of the batch transform output, bounded in bytes.
+async fn sample(state: &State, uri: &str) -> Option<String> {
+    let (bucket, prefix) = parse_s3_uri(uri)?;
+    let listed = state
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(5)
+        .send()
+        .await
+        .inspect_err(|e| tracing::warn!(error = %aws::failure("ListObjectsV2", e), "no sample"))
+        .ok()?;
+    let key = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .find(|k| !k.ends_with('/'))?;
+    let object = state
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(format!(
+            "bytes=0-{}",
+            state.config.sample_bytes.saturating_sub(1)
+        ))
+        .send()
+        .await
+        .inspect_err(|e| tracing::warn!(error = %aws::failure("GetObject", e), "no sample"))
+        .ok()?;
+    let bytes = object.body.collect().await.ok()?.into_bytes();
+    let bytes = &bytes[..bytes.len().min(state.config.sample_bytes)];
+    let text = String::from_utf8_lossy(bytes);
+    // Whole lines only, at most 20.
+    let complete = match text.rfind('\n') {
+        Some(end) if bytes.len() == state.config.sample_bytes => &text[..end],
+        _ => &text[..],
+    };
+    let lines: Vec<&str> = complete.lines().take(20).collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+async fn show(state: &State, request: &Request) -> Response<Body> {
+    let Some(id) = approval_id(request) else {
+        return page::not_found();
+    };
+    let approval = match load(state, &id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return page::not_found(),
+        Err(failure) => {
+            tracing::error!(approval_id = %id, error = %failure, "could not read the approval");
+            return unavailable();
+        }
+    };
+    match approval.status.as_str() {
+        "pending" if now() < approval.deadline => {
+            let sample = sample(state, &approval.transform_output_uri).await;
+            let page = page::ApprovalPage {
+                a: &approval,
+                sample,
+                expires: rfc3339(approval.deadline),
+            };
+            match page.render() {
+                Ok(body) => page::html(200, body),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not render the page");
+                    unavailable()
+                }
+            }
+        }
+        "pending" | "expired" => page::expired(&approval),
+        "deciding" => page::message(
+            200,
+            "A decision is being recorded",
+            "Someone has just decided on this model. Reload this page in a moment to see the result.",
+            Vec::new(),
+        ),
+        _ => page::decided(200, &approval, "Already decided"),
+    }
+}
+
+/// Moves the approval out of `deciding`, but only if this request put it there.
+async fn settle(
+    state: &State,
+    id: &str,
+    request_id: &str,
+    status: &str,
+) -> Result<(), shared::Failure> {
+    let key = keys::approval(id);
+    let mut update = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .condition_expression("decisionId = :rid")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":rid", s(request_id))
+        .expression_attribute_values(":status", s(status));
+    update = if status == "pending" {
+        update.update_expression(
+            "SET #status = :status REMOVE decision, approver, #comment, decidedAt, decisionId, decidingSince",
+        )
+        .expression_attribute_names("#comment", "comment")
+    } else {
+        update.update_expression("SET #status = :status")
+    };
+    update
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws::failure("UpdateItem (settle approval)", &e))
+}
+
+async fn decide(state: &State, request: &Request, request_id: &str) -> Response<Body> {
+    let Some(id) = approval_id(request) else {
+        return page::not_found();
+    };
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let body: &[u8] = match request.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    let form = match parse_form(content_type, body) {
+        Ok(form) => form,
+        Err(why) => {
+            return page::message(
+                400,
+                "The form was not understood",
+                &format!("Nothing was decided: {why}."),
+                Vec::new(),
+            );
+        }
+    };
+    let now = now();
+    let decided_at = rfc3339(now);
+    let decision = match form.decision {
+        Decision::Approved => "approved",
+        Decision::Rejected => "rejected",
+    };
+    let key = keys::approval(&id);
+    let mut claim = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(&key.pk))
+        .key(keys::SK, s(&key.sk))
+        .update_expression(
+            "SET #status = :deciding, decision = :decision, decidedAt = :at, decisionId = :rid, decidingSince = :now",
+        )
+        .condition_expression(
+            "(#status = :pending AND deadline > :now) OR (#status = :deciding AND decidingSince < :stale)",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":deciding", s("deciding"))
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":decision", s(decision))
+        .expression_attribute_values(":at", s(&decided_at))
+        .expression_attribute_values(":rid", s(request_id))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .expression_attribute_values(
+            ":stale",
+            AttributeValue::N(now.saturating_sub(STALE_DECIDING_SECONDS).to_string()),
+        )
+        .return_values(ReturnValue::AllNew);
+    if let Some(approver) = &form.approver {
+        claim = claim
+            .update_expression(
+                "SET #status = :deciding, decision = :decision, decidedAt = :at, decisionId = :rid, decidingSince = :now, approver = :approver",
+            )
+            .expression_attribute_values(":approver", s(approver));
+    }
+    let claimed = claim.send().await;
+    let approval = match claimed {
+        Ok(out) => match out
+            .attributes()
+            .and_then(|item| Approval::from_item(&id, item))
+        {
+            Some(a) => a,
+            None => return unavailable(),
+        },
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            return already(state, &id).await;
+        }
+        Err(err) => {
+            tracing::error!(approval_id = %id, error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
+            return unavailable();
+        }
+    };
+    if let Some(comment) = &form.comment {
+        // Stored for the page and the audit trail; best effort (the decision stands without it).
+        let _ = state
+            .dynamodb
+            .update_item()
+            .table_name(&state.config.table_name)
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("SET #comment = :comment")
+            .expression_attribute_names("#comment", "comment")
+            .expression_attribute_values(":comment", s(comment))
+            .send()
+            .await;
+    }
+
+    let outcome = ApprovalDecision {
+        decision: form.decision,
+        approver: form.approver.clone(),
+        comment: form.comment.clone(),
+        decided_at: decided_at.clone(),
+    };
+    let told = match form.decision {
+        Decision::Approved => state
+            .sfn
+            .send_task_success()
+            .task_token(&approval.task_token)
+            .output(serde_json::to_string(&outcome).unwrap_or_default())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                (
+                    aws::error_code(&e).map(str::to_owned),
+                    aws::failure("SendTaskSuccess", &e),
+                )
+            }),
+        Decision::Rejected => state
+            .sfn
+            .send_task_failure()
+            .task_token(&approval.task_token)
+            .error("ApprovalRejected")
+            .cause(format!(
+                "rejected by {}: {}",
+                form.approver.as_deref().unwrap_or("(unnamed)"),
+                form.comment.as_deref().unwrap_or("no comment")
+            ))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                (
+                    aws::error_code(&e).map(str::to_owned),
+                    aws::failure("SendTaskFailure", &e),
+                )
+            }),
+    };
+    let mut shown = approval.clone();
+    shown.status = decision.to_owned();
+    shown.approver = form.approver.clone();
+    shown.comment = form.comment.clone();
+    shown.decided_at = Some(decided_at);
+    match told {
+        Ok(()) => {
+            if let Err(failure) = settle(state, &id, request_id, decision).await {
+                // Step Functions has the decision; a stale `deciding` is shown as such.
+                tracing::warn!(approval_id = %id, error = %failure, "decision sent but not recorded");
+            }
+            tracing::info!(approval_id = %id, execution = %approval.execution_name, decision, "decided");
+            let title = if decision == "approved" {
+                "Approved"
+            } else {
+                "Rejected"
+            };
+            page::decided(200, &shown, title)
+        }
+        Err((Some(code), failure))
+            if matches!(
+                code.as_str(),
+                "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
+            ) =>
+        {
+            tracing::info!(approval_id = %id, error = %failure, "the task is gone: approval expired");
+            let _ = settle(state, &id, request_id, "expired").await;
+            page::expired(&approval)
+        }
+        Err((_, failure)) => {
+            tracing::error!(approval_id = %id, error = %failure, "Step Functions not told; back to pending");
+            if let Err(e) = settle(state, &id, request_id, "pending").await {
+                tracing::error!(approval_id = %id, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
+            }
+            unavailable()
+        }
+    }
+}
+
+/// The page for a POST that found the approval not `pending`.
+async fn already(state: &State, id: &str) -> Response<Body> {
+    match load(state, id).await {
+        Ok(None) => page::not_found(),
+        Ok(Some(a)) => match a.status.as_str() {
+            "approved" | "rejected" => page::decided(409, &a, "Already decided"),
+            "deciding" => page::message(
+                409,
+                "A decision is being recorded",
+                "Someone has just decided on this model. Reload the page in a moment to see the result.",
+                Vec::new(),
+            ),
+            "pending" => {
+                // Past its deadline: mark it, so the page and the trail agree.
+                let key = keys::approval(id);
+                let _ = state
+                    .dynamodb
+                    .update_item()
+                    .table_name(&state.config.table_name)
+                    .key(keys::PK, s(key.pk))
+                    .key(keys::SK, s(key.sk))
+                    .update_expression("SET #status = :expired")
+                    .condition_expression("#status = :pending")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":expired", s("expired"))
+                    .expression_attribute_values(":pending", s("pending"))
+                    .send()
+                    .await;
+                page::expired(&a)
+            }
+            _ => page::expired(&a),
+        },
+        Err(failure) => {
+            tracing::error!(approval_id = %id, error = %failure, "could not read the approval");
+            unavailable()
+        }
+    }
+}
+
+pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
+    let request_id = request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let method = request.method().as_str().to_owned();
+    let mut response = match method.as_str() {
+        "GET" | "HEAD" => show(state, &request).await,
+        "POST" => decide(state, &request, &request_id).await,
+        _ => {
+            let mut r = page::message(
+                405,
+                "Not allowed",
+                "Use the buttons on the approval page.",
+                Vec::new(),
+            );
+            r.headers_mut().insert(
+                "allow",
+                lambda_http::http::HeaderValue::from_static("GET, POST"),
+            );
+            r
+        }
+    };
+    if method == "HEAD" {
+        *response.body_mut() = Body::Empty;
+    }
+    tracing::info!(request_id = %request_id, method = %method, status = response.status().as_u16(), "approval page");
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+use super::*;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_sfn::error::ErrorMetadata as SfnMeta;
+use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
+use aws_sdk_sfn::types::error::TaskTimedOut;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lambda_http::Context;
+use std::collections::HashMap;
+
+const ID: &str = "0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "secret-task-token";
+
+fn item(status: &str, deadline: u64) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("status".to_owned(), s(status)),
+        ("taskToken".to_owned(), s(TOKEN)),
+        ("executionName".to_owned(), s("run-1")),
+        ("modelName".to_owned(), s("<script>alert(1)</script>")),
+        (
+            "transformOutputUri".to_owned(),
+            s("s3://artifacts/transform/run-1/"),
+        ),
+        (
+            "deadline".to_owned(),
+            AttributeValue::N(deadline.to_string()),
+        ),
+        ("approver".to_owned(), s("Ana")),
+        ("decidedAt".to_owned(), s("2026-11-21T10:00:00Z")),
+    ])
+}
+
+fn state(ddb: &[&Rule], sfn: &[&Rule], s3: &[&Rule]) -> State {
+    State {
+        config: Config {
+            table_name: "runs".into(),
+            sample_bytes: 64,
+        },
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
+            .retry_config(RetryConfig::disabled())),
+        sfn: mock_client!(aws_sdk_sfn, RuleMode::Sequential, sfn, |c| c
+            .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled())),
+        s3: mock_client!(aws_sdk_s3, RuleMode::Sequential, s3, |c| c
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())),
+    }
+}
+
+fn request(file: &str) -> Request {
+    let path = format!(
+        "{}/../../events/handle-approval/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("q5Wc0g3fZyV4m8TzKJ2nQw", ID);
+    let mut context = Context::default();
+    context.request_id = "req-7".into();
+    lambda_http::request::from_str(&text)
+        .unwrap()
+        .with_lambda_context(context)
+}
+
+fn get(status: &'static str, deadline: u64) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(item(status, deadline)))
+            .build()
+    })
+}
+
+fn claim() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.condition_expression()
+                .is_some_and(|c| c.contains("#status = :pending"))
+                && r.expression_attribute_values()
+                    .is_some_and(|v| v[":rid"].as_s().is_ok_and(|id| id == "req-7"))
+        })
+        .then_output(|| {
+            UpdateItemOutput::builder()
+                .set_attributes(Some(item("deciding", u64::MAX / 2)))
+                .build()
+        })
+}
+
+fn update_to(status: &'static str) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(move |r| {
+            r.expression_attribute_values().is_some_and(|v| {
+                v.get(":status")
+                    .and_then(|a| a.as_s().ok())
+                    .is_some_and(|x| x == status)
+            }) && r.condition_expression() == Some("decisionId = :rid")
+        })
+        .then_output(|| UpdateItemOutput::builder().build())
+}
+
+fn comment_saved() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| r.update_expression() == Some("SET #comment = :comment"))
+        .then_output(|| UpdateItemOutput::builder().build())
+}
+
+fn body(response: &Response<Body>) -> String {
+    match response.body() {
+        Body::Text(t) => t.clone(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_get_shows_the_page_escaped_with_security_headers_and_calls_no_step_functions() {
+    let listed = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder()
+            .contents(
+                aws_sdk_s3::types::Object::builder()
+                    .key("transform/run-1/iris-test.csv.out")
+                    .build(),
+            )
+            .build()
+    });
+    let object = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.range() == Some("bytes=0-63"))
+        .then_output(|| {
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                    b"setosa\nsetosa\nversicolor\nvirginica\nvirginica\nsetosa\nversicolor\nvirgi",
+                ))
+                .build()
+        });
+    let s = state(&[&get("pending", u64::MAX / 2)], &[], &[&listed, &object]);
+    let response = handle(&s, request("get.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = body(&response);
+    assert!(
+        html.contains("&#60;script&#62;") && !html.contains("<script>"),
+        "untrusted text is escaped"
+    );
+    assert!(
+        html.contains("setosa\nsetosa\nversicolor") && !html.contains("virgi\n"),
+        "whole lines only"
+    );
+    assert!(!html.contains(TOKEN));
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(response.headers()[name], value);
+    }
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+}
+
+#[tokio::test]
+async fn a_transient_step_functions_failure_reopens_the_approval() {
+    let unavailable = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
+        SendTaskSuccessError::generic(SfnMeta::builder().code("ServiceUnavailable").build())
+    });
+    let (c, saved, reopened) = (claim(), comment_saved(), update_to("pending"));
+    let s = state(&[&c, &saved, &reopened], &[&unavailable], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(body(&response).contains("Nothing was decided"));
+    assert_eq!(
+        reopened.num_calls(),
+        1,
+        "back to pending: the person may press again"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_task_marks_the_approval_expired() {
+    let timed_out = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
+        SendTaskSuccessError::TaskTimedOut(
+            TaskTimedOut::builder()
+                .meta(SfnMeta::builder().code("TaskTimedOut").build())
+                .build(),
+        )
+    });
+    let (c, saved, expired) = (claim(), comment_saved(), update_to("expired"));
+    let s = state(&[&c, &saved, &expired], &[&timed_out], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 410);
+    assert_eq!(expired.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_approval_sends_the_decision_with_the_token_then_records_it() {
+    let told = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|r| {
+            let output: serde_json::Value =
+                serde_json::from_str(r.output().unwrap_or("{}")).unwrap();
+            r.task_token() == Some(TOKEN)
+                && output["decision"] == "approved"
+                && output["approver"] == "Ana Lima"
+        })
+        .then_output(|| SendTaskSuccessOutput::builder().build());
+    let (c, saved, recorded) = (claim(), comment_saved(), update_to("approved"));
+    let s = state(&[&c, &saved, &recorded], &[&told], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!((told.num_calls(), recorded.num_calls()), (1, 1));
+}
+
+#[test]
+fn the_form_is_parsed_strictly_and_bounded() {
+    let ct = Some("application/x-www-form-urlencoded");
+    let form = parse_form(
+        ct,
+        b"decision=reject&approver=Ana+Lima&comment=too+low&extra=1",
+    )
+    .unwrap();
+    assert_eq!(form.decision, Decision::Rejected);
+    assert_eq!(form.approver.as_deref(), Some("Ana Lima"));
+    assert!(parse_form(ct, b"approver=x").is_err());
+    assert!(parse_form(ct, b"decision=yes").is_err());
+    assert!(parse_form(Some("application/json"), b"decision=approve").is_err());
+    let long = format!("decision=approve&comment={}", "a".repeat(5000));
+    assert_eq!(
+        parse_form(ct, long.as_bytes())
+            .unwrap()
+            .comment
+            .unwrap()
+            .len(),
+        1000
+    );
+}

@@ -1,0 +1,309 @@
+//! The approval protocol end to end on moto's executing Step Functions: a
+//! state machine waits on a task token; request-approval's code stores it and
+//! emails the link; handle-approval's real binary serves the page and decides.
+//! The test state machine hands out its token through SQS
+//! (`sqs:sendMessage.waitForTaskToken`) so moto needs no Lambda runtime; the
+//! test then calls request-approval with exactly what the state machine sends.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use std::time::Duration;
+
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::contract::RequestApprovalInput;
+use testkit::{Inbox, LambdaRuntime, Moto, unique};
+
+struct Run {
+    sdk: shared::aws::SdkConfig,
+    table: String,
+    inbox: Inbox,
+    execution_arn: String,
+    approval_id: String,
+}
+
+/// Starts a waiting execution (state timeout `sfn_timeout`) and requests its
+/// approval (expiry `approval_timeout`), as the pipeline does.
+async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
+    let moto = Moto::from_env();
+    moto.execute_state_machines().unwrap();
+    let sdk = moto.sdk_config().await;
+    let table = testkit::create_table(&sdk).await.unwrap();
+    let inbox = Inbox::create(&sdk).await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("tokens"))
+        .send()
+        .await
+        .unwrap();
+    let queue_url = queue.queue_url().unwrap().to_owned();
+    let definition = json!({
+        "StartAt": "Approval",
+        "States": {
+            "Approval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": queue_url, "MessageBody": {"taskToken.$": "$$.Task.Token"}},
+                "TimeoutSeconds": sfn_timeout,
+                "Catch": [
+                    {"ErrorEquals": ["ApprovalRejected"], "Next": "Rejected"},
+                    {"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}
+                ],
+                "Next": "Approved"
+            },
+            "Approved": {"Type": "Succeed"},
+            "Rejected": {"Type": "Fail", "Error": "CaughtApprovalRejected", "Cause": "the Catch on ApprovalRejected fired"},
+            "TimedOut": {"Type": "Fail", "Error": "CaughtTimeout"}
+        }
+    });
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name(unique("approval"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/states")
+        .send()
+        .await
+        .unwrap();
+    let name = unique("run");
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name(&name)
+        .send()
+        .await
+        .unwrap();
+    let mut token = None;
+    for _ in 0..50 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            token = Some(body["taskToken"].as_str().unwrap().to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let token = token.expect("the state machine did not hand out a task token");
+
+    let state = request_approval::State::new(
+        request_approval::Config {
+            table_name: table.clone(),
+            topic_arn: inbox.topic_arn.clone(),
+            approval_base_url: "https://api.example.com".into(),
+        },
+        &sdk,
+    );
+    let input = RequestApprovalInput {
+        task_token: token.clone(),
+        execution_arn: execution.execution_arn().to_owned(),
+        execution_name: name,
+        commit_id: "0123abc".into(),
+        model_name: "model-run-1".into(),
+        training_job_name: "train-run-1".into(),
+        metrics: [("validation:accuracy".to_owned(), 0.9667)].into(),
+        transform_output_uri: "s3://no-such-bucket/transform/".into(),
+        data_version_id: Some("v1".into()),
+        timeout_seconds: approval_timeout,
+    };
+    let out = request_approval::handle(&state, LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap();
+    let emails = inbox.read(&sdk).await.unwrap();
+    assert_eq!(emails.len(), 1);
+    let body = emails[0]["Message"].as_str().unwrap();
+    assert!(body.contains(&format!(
+        "https://api.example.com/approvals/{}",
+        out.approval_id
+    )));
+    assert!(
+        !body.contains(&token),
+        "the email must not carry the task token"
+    );
+    Run {
+        sdk,
+        table,
+        inbox,
+        execution_arn: execution.execution_arn().to_owned(),
+        approval_id: out.approval_id,
+    }
+}
+
+fn http(file: &str, id: &str) -> Value {
+    let path = format!(
+        "{}/../../events/handle-approval/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("q5Wc0g3fZyV4m8TzKJ2nQw", id);
+    serde_json::from_str(&text).unwrap()
+}
+
+fn page(runtime: &LambdaRuntime, f: &testkit::Function, file: &str, id: &str) -> (u64, String) {
+    let out = runtime.invoke(f, &http(file, id)).output();
+    (
+        out["statusCode"].as_u64().unwrap(),
+        out["body"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn status(run: &Run) -> (String, Option<String>, Option<String>) {
+    let sfn = aws_sdk_sfn::Client::new(&run.sdk);
+    for _ in 0..50 {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(&run.execution_arn)
+            .send()
+            .await
+            .unwrap();
+        if d.status().as_str() != "RUNNING" {
+            return (
+                d.status().as_str().to_owned(),
+                d.error().map(str::to_owned),
+                d.output().map(str::to_owned),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ("RUNNING".into(), None, None)
+}
+
+fn handler(runtime: &mut LambdaRuntime, run: &Run) -> testkit::Function {
+    runtime.function(
+        env!("CARGO_BIN_EXE_handle-approval"),
+        &[("TABLE_NAME", run.table.as_str())],
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
+    let run = start(600, 600).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    for _ in 0..5 {
+        let (code, body) = page(&runtime, &f, "get.json", &run.approval_id);
+        assert_eq!(code, 200);
+        assert!(body.contains("Approve this model") && body.contains("0.9667"));
+    }
+    let sfn = aws_sdk_sfn::Client::new(&run.sdk);
+    let still = sfn
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.status().as_str(),
+        "RUNNING",
+        "a GET must decide nothing"
+    );
+
+    let (code, body) = page(&runtime, &f, "approve.json", &run.approval_id);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Approved") && body.contains("Ana Lima"));
+    let (code, body) = page(&runtime, &f, "approve.json", &run.approval_id);
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("Already decided"));
+
+    let (status, _, output) = status(&run).await;
+    assert_eq!(status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    assert_eq!(output["decision"], "approved");
+    assert_eq!(output["approver"], "Ana Lima");
+    assert!(
+        run.inbox.read(&run.sdk).await.unwrap().is_empty(),
+        "no second email"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_rejection_fires_the_catch_on_approval_rejected() {
+    let run = start(600, 600).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, body) = page(&runtime, &f, "reject.json", &run.approval_id);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Rejected"));
+    let (status, error, _) = status(&run).await;
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("CaughtApprovalRejected"))
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_decision_after_the_timeout_gets_the_expired_page() {
+    // Step Functions times the task out first: SendTaskSuccess is refused.
+    let run = start(1, 600).await;
+    let (status_now, error, _) = status(&run).await;
+    assert_eq!(
+        (status_now.as_str(), error.as_deref()),
+        ("FAILED", Some("CaughtTimeout"))
+    );
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, body) = page(&runtime, &f, "approve.json", &run.approval_id);
+    assert_eq!(code, 410, "{body}");
+    assert!(body.contains("expired"));
+    // The record is marked expired: the page says so from now on.
+    let (code, _) = page(&runtime, &f, "get.json", &run.approval_id);
+    assert_eq!(code, 410);
+
+    // The approval's own expiry is enforced in code too, before Step Functions.
+    let run = start(600, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, _) = page(&runtime, &f, "get.json", &run.approval_id);
+    assert_eq!(code, 410);
+    let (code, _) = page(&runtime, &f, "approve.json", &run.approval_id);
+    assert_eq!(code, 410);
+    let sfn = aws_sdk_sfn::Client::new(&run.sdk);
+    let still = sfn
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.status().as_str(),
+        "RUNNING",
+        "an expired approval must not reach Step Functions"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn unknown_ids_and_bad_forms_get_clear_pages() {
+    let run = start(600, 600).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, body) = page(&runtime, &f, "get.json", "0123456789abcdef0123456789abcdef");
+    assert_eq!(code, 404);
+    assert!(body.contains("Approval not found"));
+    let (code, _) = page(&runtime, &f, "get.json", "not-an-id");
+    assert_eq!(code, 404);
+    let mut bad = http("approve.json", &run.approval_id);
+    bad["body"] = json!("decision=maybe");
+    let out = runtime.invoke(&f, &bad).output();
+    assert_eq!(out["statusCode"], 400);
+    assert_eq!(out["headers"]["x-frame-options"], "DENY");
+    assert!(
+        out["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+}
