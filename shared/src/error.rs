@@ -14,8 +14,6 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorName {
     /// The event does not match the contract, or a value in it is out of range. Not retried.
     InvalidInput,
-    /// The function is a placeholder for a part not built yet. Not retried.
-    NotImplemented,
     /// AWS throttled the call after the SDK's own retries. Retried with backoff.
     Throttled,
     /// AWS answered 5xx, timed out, or could not be reached, after the SDK's retries. Retried.
@@ -40,9 +38,8 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in the order of the README table.
-    pub const ALL: [ErrorName; 12] = [
+    pub const ALL: [ErrorName; 11] = [
         ErrorName::InvalidInput,
-        ErrorName::NotImplemented,
         ErrorName::Throttled,
         ErrorName::AwsUnavailable,
         ErrorName::ResourceNotFound,
@@ -58,7 +55,6 @@ impl ErrorName {
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorName::InvalidInput => "InvalidInput",
-            ErrorName::NotImplemented => "NotImplemented",
             ErrorName::Throttled => "Throttled",
             ErrorName::AwsUnavailable => "AwsUnavailable",
             ErrorName::ResourceNotFound => "ResourceNotFound",
@@ -107,13 +103,6 @@ impl Failure {
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Failure::new(ErrorName::InvalidInput, message)
-    }
-
-    pub fn not_implemented(what: &str) -> Self {
-        Failure::new(
-            ErrorName::NotImplemented,
-            format!("{what} is not implemented yet"),
-        )
     }
 
     pub fn is_transient(&self) -> bool {

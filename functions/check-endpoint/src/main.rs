@@ -3,7 +3,7 @@
 //! - Trigger: the state machine (to choose create or update, and in the wait loop).
 //! - Input: `shared::contract::CheckEndpointInput`. Output: `shared::contract::CheckEndpointOutput`.
 //! - Environment: none of its own.
-//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
+//! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.
 
 mod handler;
 

@@ -3,7 +3,7 @@
 //! - Trigger: the state machine.
 //! - Input: `shared::contract::DeployEndpointInput`. Output: `shared::contract::DeployEndpointOutput`.
 //! - Environment: none of its own.
-//! - Errors: `InvalidInput`, `NotImplemented` (until its issue lands), and the AWS names of `shared::ErrorName`.
+//! - Errors: `InvalidInput`, `EndpointBusy` (retried), `EndpointFailed`, `Conflict`, and the AWS names of `shared::ErrorName`.
 
 mod handler;
 

@@ -53,7 +53,7 @@ fn request(file: &str) -> Request {
     );
     let text = std::fs::read_to_string(path)
         .unwrap()
-        .replace("q5Wc0g3fZyV4m8TzKJ2nQw", ID);
+        .replace("6f1c0e0b9a4d4c2e8f7a3b5d1e9c2a40", ID);
     let mut context = Context::default();
     context.request_id = "req-7".into();
     lambda_http::request::from_str(&text)

@@ -34,6 +34,17 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
     let sdk = moto.sdk_config().await;
     let table = testkit::create_table(&sdk).await.unwrap();
     let inbox = Inbox::create(&sdk).await.unwrap();
+    // The batch transform's output, which the page samples.
+    let bucket = unique("artifacts");
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("transform/run/iris-test.csv.out")
+        .body(b"setosa\nsetosa\nversicolor\nvirginica\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = sqs
         .create_queue()
@@ -111,7 +122,7 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
         model_name: "model-run-1".into(),
         training_job_name: "train-run-1".into(),
         metrics: [("validation:accuracy".to_owned(), 0.9667)].into(),
-        transform_output_uri: "s3://no-such-bucket/transform/".into(),
+        transform_output_uri: format!("s3://{bucket}/transform/run/"),
         data_version_id: Some("v1".into()),
         timeout_seconds: approval_timeout,
     };
@@ -145,7 +156,7 @@ fn http(file: &str, id: &str) -> Value {
     );
     let text = std::fs::read_to_string(path)
         .unwrap()
-        .replace("q5Wc0g3fZyV4m8TzKJ2nQw", id);
+        .replace("6f1c0e0b9a4d4c2e8f7a3b5d1e9c2a40", id);
     serde_json::from_str(&text).unwrap()
 }
 
@@ -195,6 +206,10 @@ async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
         let (code, body) = page(&runtime, &f, "get.json", &run.approval_id);
         assert_eq!(code, 200);
         assert!(body.contains("Approve this model") && body.contains("0.9667"));
+        assert!(
+            body.contains("setosa\nsetosa\nversicolor\nvirginica"),
+            "the sample of predictions"
+        );
     }
     let sfn = aws_sdk_sfn::Client::new(&run.sdk);
     let still = sfn
@@ -307,4 +322,29 @@ async fn unknown_ids_and_bad_forms_get_clear_pages() {
             .unwrap()
             .contains("default-src 'none'")
     );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server and Debian's chromium: run `make test`"]
+async fn a_person_approves_in_a_real_browser() {
+    let run = start(600, 600).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let url = runtime.function_url(&f, &format!("/approvals/{}", run.approval_id));
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = std::process::Command::new("node")
+        .current_dir(root)
+        .args(["tests/browser/approve.mjs", &url, "artifacts/browser"])
+        .output()
+        .expect("node is needed for the browser test (scripts/setup installs playwright-core)");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, _, output) = status(&run).await;
+    assert_eq!(status, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    assert_eq!(output["approver"], "Browser Test");
 }
