@@ -231,3 +231,45 @@ fn the_form_is_parsed_strictly_and_bounded() {
         1000
     );
 }
+
+#[tokio::test]
+async fn a_rejection_fails_the_task_with_approval_rejected_and_the_comment_as_cause() {
+    let told = mock!(aws_sdk_sfn::Client::send_task_failure)
+        .match_requests(|r| {
+            r.task_token() == Some(TOKEN)
+                && r.error() == Some("ApprovalRejected")
+                && r.cause().is_some_and(|c| {
+                    c.contains("Ana Lima") && c.contains("Recall on virginica dropped")
+                })
+        })
+        .then_output(|| {
+            aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput::builder().build()
+        });
+    let (c, saved, recorded) = (claim(), comment_saved(), update_to("rejected"));
+    let s = state(&[&c, &saved, &recorded], &[&told], &[]);
+    let response = handle(&s, request("reject.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(body(&response).contains("Rejected"));
+    assert_eq!((told.num_calls(), recorded.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_second_decision_gets_already_decided_and_no_call_to_step_functions() {
+    let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
+        )
+    });
+    let s = state(&[&refused, &get("approved", u64::MAX / 2)], &[], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 409);
+    let html = body(&response);
+    assert!(html.contains("Already decided") && html.contains("Ana"));
+}
+
+#[tokio::test]
+async fn a_get_after_the_deadline_is_expired_without_any_write() {
+    let s = state(&[&get("pending", 1)], &[], &[]);
+    let response = handle(&s, request("get.json")).await.unwrap();
+    assert_eq!(response.status(), 410);
+}
