@@ -98,15 +98,28 @@ where
     }
 }
 
-/// A [`Failure`] for a failed SDK call, with what was being done.
+/// A [`Failure`] for a failed SDK call, with what was being done: the service's
+/// code and message when it answered (not the raw response), else the cause.
 pub fn failure<E>(doing: &str, err: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    Failure::new(
-        classify(err),
-        format!("{doing}: {}", DisplayErrorContext(err)),
-    )
+    let detail = match err {
+        SdkError::ServiceError(ctx) => format!(
+            "{} (HTTP {}): {}",
+            ctx.err().code().unwrap_or("unknown error"),
+            ctx.raw().status().as_u16(),
+            ctx.err().message().unwrap_or("no message")
+        ),
+        SdkError::ResponseError(ctx) => {
+            format!("unreadable response (HTTP {})", ctx.raw().status().as_u16())
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting".to_owned(),
+        SdkError::DispatchFailure(_) => "could not reach the service".to_owned(),
+        other => DisplayErrorContext(other).to_string(),
+    };
+    Failure::new(classify(err), format!("{doing}: {detail}"))
 }
 
 /// The service's error code, if the call reached the service.
