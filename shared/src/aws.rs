@@ -133,40 +133,34 @@ where
     }
 }
 
-/// SageMaker answers a create of a name in use with a `ValidationException`
-/// "Cannot create already existing ...".
-pub fn is_sagemaker_already_existing<E>(err: &SdkError<E, HttpResponse>) -> bool
+/// SageMaker reports "already exists" and "not found" as a `ValidationException`
+/// told apart only by its message.
+fn sagemaker_validation<E>(err: &SdkError<E, HttpResponse>, says: impl Fn(&str) -> bool) -> bool
 where
     E: ProvideErrorMetadata,
 {
     match err {
         SdkError::ServiceError(ctx) => {
-            ctx.err().code() == Some("ValidationException")
-                && ctx
-                    .err()
-                    .message()
-                    .is_some_and(|m| m.contains("already exist"))
+            ctx.err().code() == Some("ValidationException") && ctx.err().message().is_some_and(says)
         }
         _ => false,
     }
 }
 
-/// SageMaker answers a describe of a missing endpoint, config or model with a
-/// `ValidationException` "Could not find ..." rather than a not-found code.
+/// A create of a name in use: "Cannot create already existing ...".
+pub fn is_sagemaker_already_existing<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    sagemaker_validation(err, |m| m.contains("already exist"))
+}
+
+/// A describe of a missing endpoint, config or model: "Could not find ...".
 pub fn is_sagemaker_not_found<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: ProvideErrorMetadata,
 {
-    match err {
-        SdkError::ServiceError(ctx) => {
-            ctx.err().code() == Some("ValidationException")
-                && ctx
-                    .err()
-                    .message()
-                    .is_some_and(|m| m.starts_with("Could not find"))
-        }
-        _ => false,
-    }
+    sagemaker_validation(err, |m| m.starts_with("Could not find"))
 }
 
 #[cfg(test)]

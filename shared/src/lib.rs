@@ -8,6 +8,7 @@
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod error;

@@ -12,14 +12,12 @@ pub mod approval;
 pub mod page;
 
 use std::convert::Infallible;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use askama::Template;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, RequestExt, Response};
+use shared::clock::{epoch_seconds as now, rfc3339};
 use shared::contract::{ApprovalDecision, Decision, parse_s3_uri};
 use shared::{ConfigError, Env, aws, keys};
 
@@ -62,19 +60,6 @@ impl State {
             s3: aws_sdk_s3::Client::new(sdk),
         }
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
-fn rfc3339(secs: u64) -> String {
-    DateTime::from_secs(secs as i64)
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

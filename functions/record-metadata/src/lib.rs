@@ -65,13 +65,6 @@ fn validate(input: &RecordInput) -> Result<(), Failure> {
     Ok(())
 }
 
-fn now() -> String {
-    // Millisecond RFC 3339, the same shape as Step Functions' times.
-    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTimeWithOffset)
-        .unwrap_or_default()
-}
-
 /// Records the stage once, keeps the summary current, notifies once.
 pub async fn handle(
     state: &State,
@@ -79,7 +72,7 @@ pub async fn handle(
 ) -> Result<RecordOutput, Failure> {
     let input = event.payload;
     validate(&input)?;
-    let recorded_at = now();
+    let recorded_at = shared::clock::now_rfc3339();
     let exec = input.execution_name.as_str();
     let stage = input.stage.as_str();
     let item = audit::event_item(&input, &recorded_at);

@@ -2,11 +2,8 @@
 //! approval page, once per task however often the state machine retries.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use lambda_runtime::LambdaEvent;
 use shared::contract::{RequestApprovalInput, RequestApprovalOutput};
 use shared::{ConfigError, Env, ErrorName, Failure, aws, keys};
@@ -154,9 +151,7 @@ pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String
         .filter(|c| !c.is_control())
         .take(100)
         .collect();
-    let expires = DateTime::from_secs(deadline as i64)
-        .fmt(Format::DateTime)
-        .unwrap_or_default();
+    let expires = shared::clock::rfc3339(deadline);
     let mut lines = vec![
         "A trained model is waiting for your decision before it goes live.".to_owned(),
         String::new(),
@@ -268,10 +263,7 @@ pub async fn handle(
 ) -> Result<RequestApprovalOutput, Failure> {
     let input = event.payload;
     validate(&input)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = shared::clock::epoch_seconds();
     let (id, emailed) = create_or_find(state, &input, now).await?;
     if !emailed {
         let link = format!("{}/approvals/{id}", state.config.approval_base_url);

@@ -3,13 +3,12 @@
 
 pub mod records;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_codepipeline::types::PipelineVariable;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
+use shared::clock::epoch_seconds as now;
 use shared::{ConfigError, Env, Failure, aws, keys};
 use tracing::Instrument;
 
@@ -77,13 +76,6 @@ pub struct Started {
     pub data_uri: String,
     pub version: String,
     pub pipeline_execution_id: String,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
