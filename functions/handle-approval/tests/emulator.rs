@@ -90,7 +90,7 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
         .await
         .unwrap();
     let mut token = None;
-    for _ in 0..50 {
+    for _ in 0..150 {
         let got = sqs
             .receive_message()
             .queue_url(&queue_url)
@@ -170,7 +170,7 @@ fn page(runtime: &LambdaRuntime, f: &testkit::Function, file: &str, id: &str) ->
 
 async fn status(run: &Run) -> (String, Option<String>, Option<String>) {
     let sfn = aws_sdk_sfn::Client::new(&run.sdk);
-    for _ in 0..50 {
+    for _ in 0..150 {
         let d = sfn
             .describe_execution()
             .execution_arn(&run.execution_arn)
