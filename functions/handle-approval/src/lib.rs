@@ -304,15 +304,21 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         Decision::Rejected => "rejected",
     };
     let key = keys::approval(&id);
+    // One conditional write claims the approval and records who decided what,
+    // so nothing about the decision is written separately (or lost).
+    let mut sets = vec![
+        "#status = :deciding",
+        "decision = :decision",
+        "decidedAt = :at",
+        "decisionId = :rid",
+        "decidingSince = :now",
+    ];
     let mut claim = state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
         .key(keys::PK, s(&key.pk))
         .key(keys::SK, s(&key.sk))
-        .update_expression(
-            "SET #status = :deciding, decision = :decision, decidedAt = :at, decisionId = :rid, decidingSince = :now",
-        )
         .condition_expression(
             "(#status = :pending AND deadline > :now) OR (#status = :deciding AND decidingSince < :stale)",
         )
@@ -329,13 +335,19 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         )
         .return_values(ReturnValue::AllNew);
     if let Some(approver) = &form.approver {
-        claim = claim
-            .update_expression(
-                "SET #status = :deciding, decision = :decision, decidedAt = :at, decisionId = :rid, decidingSince = :now, approver = :approver",
-            )
-            .expression_attribute_values(":approver", s(approver));
+        sets.push("approver = :approver");
+        claim = claim.expression_attribute_values(":approver", s(approver));
     }
-    let claimed = claim.send().await;
+    if let Some(comment) = &form.comment {
+        sets.push("#comment = :comment");
+        claim = claim
+            .expression_attribute_names("#comment", "comment")
+            .expression_attribute_values(":comment", s(comment));
+    }
+    let claimed = claim
+        .update_expression(format!("SET {}", sets.join(", ")))
+        .send()
+        .await;
     let approval = match claimed {
         Ok(out) => match out
             .attributes()
@@ -356,20 +368,6 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
             return unavailable();
         }
     };
-    if let Some(comment) = &form.comment {
-        // Stored for the page and the audit trail; best effort (the decision stands without it).
-        let _ = state
-            .dynamodb
-            .update_item()
-            .table_name(&state.config.table_name)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
-            .update_expression("SET #comment = :comment")
-            .expression_attribute_names("#comment", "comment")
-            .expression_attribute_values(":comment", s(comment))
-            .send()
-            .await;
-    }
 
     let outcome = ApprovalDecision {
         decision: form.decision,

@@ -96,12 +96,6 @@ fn update_to(status: &'static str) -> Rule {
         .then_output(|| UpdateItemOutput::builder().build())
 }
 
-fn comment_saved() -> Rule {
-    mock!(aws_sdk_dynamodb::Client::update_item)
-        .match_requests(|r| r.update_expression() == Some("SET #comment = :comment"))
-        .then_output(|| UpdateItemOutput::builder().build())
-}
-
 fn body(response: &Response<Body>) -> String {
     match response.body() {
         Body::Text(t) => t.clone(),
@@ -162,8 +156,8 @@ async fn a_transient_step_functions_failure_reopens_the_approval() {
     let unavailable = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
         SendTaskSuccessError::generic(SfnMeta::builder().code("ServiceUnavailable").build())
     });
-    let (c, saved, reopened) = (claim(), comment_saved(), update_to("pending"));
-    let s = state(&[&c, &saved, &reopened], &[&unavailable], &[]);
+    let (c, reopened) = (claim(), update_to("pending"));
+    let s = state(&[&c, &reopened], &[&unavailable], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 503);
     assert!(body(&response).contains("Nothing was decided"));
@@ -183,8 +177,8 @@ async fn a_timed_out_task_marks_the_approval_expired() {
                 .build(),
         )
     });
-    let (c, saved, expired) = (claim(), comment_saved(), update_to("expired"));
-    let s = state(&[&c, &saved, &expired], &[&timed_out], &[]);
+    let (c, expired) = (claim(), update_to("expired"));
+    let s = state(&[&c, &expired], &[&timed_out], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!(expired.num_calls(), 1);
@@ -201,8 +195,8 @@ async fn an_approval_sends_the_decision_with_the_token_then_records_it() {
                 && output["approver"] == "Ana Lima"
         })
         .then_output(|| SendTaskSuccessOutput::builder().build());
-    let (c, saved, recorded) = (claim(), comment_saved(), update_to("approved"));
-    let s = state(&[&c, &saved, &recorded], &[&told], &[]);
+    let (c, recorded) = (claim(), update_to("approved"));
+    let s = state(&[&c, &recorded], &[&told], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!((told.num_calls(), recorded.num_calls()), (1, 1));
@@ -245,8 +239,8 @@ async fn a_rejection_fails_the_task_with_approval_rejected_and_the_comment_as_ca
         .then_output(|| {
             aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput::builder().build()
         });
-    let (c, saved, recorded) = (claim(), comment_saved(), update_to("rejected"));
-    let s = state(&[&c, &saved, &recorded], &[&told], &[]);
+    let (c, recorded) = (claim(), update_to("rejected"));
+    let s = state(&[&c, &recorded], &[&told], &[]);
     let response = handle(&s, request("reject.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(body(&response).contains("Rejected"));
