@@ -22,6 +22,10 @@ try {
   if (shown.status() !== 200) throw new Error(`the page answered ${shown.status()}`);
   const heading = await page.textContent('h1');
   if (!heading.includes('Approve this model')) throw new Error(`unexpected page: ${heading}`);
+  // The CSP admits the page's stylesheet by its hash: were the hash wrong,
+  // Chromium would drop it and the Approve button would not be green.
+  const green = await page.$eval('button.approve', (b) => getComputedStyle(b).backgroundColor);
+  if (green !== 'rgb(26, 127, 55)') throw new Error(`the stylesheet was not applied (button is ${green})`);
   await page.screenshot({ path: `${dir}/approval-page.png`, fullPage: true });
   await page.fill('#approver', 'Browser Test');
   await page.fill('#comment', 'Looks right <b>to me</b>');

@@ -267,3 +267,30 @@ async fn a_get_after_the_deadline_is_expired_without_any_write() {
     let response = handle(&s, request("get.json")).await.unwrap();
     assert_eq!(response.status(), 410);
 }
+
+#[test]
+fn the_csp_allows_exactly_the_pages_own_stylesheet() {
+    use base64::Engine;
+    use sha2::Digest;
+    let response = page::not_found();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'"),
+        "no script source at all: {csp}"
+    );
+    let html = body(&response);
+    let style = html
+        .split("<style>")
+        .nth(1)
+        .unwrap()
+        .split("</style>")
+        .next()
+        .unwrap();
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+}
