@@ -14,12 +14,8 @@ use shared::contract::RecordInput;
 use testkit::{Inbox, Moto, unique};
 
 fn input(file: &str, execution: &str) -> RecordInput {
-    let path = format!(
-        "{}/../events/record-metadata/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let mut e: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        serde_json::from_str(&testkit::event_text("record-metadata", file)).unwrap();
     e["executionName"] = json!(execution);
     serde_json::from_value(e).unwrap()
 }

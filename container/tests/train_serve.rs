@@ -29,6 +29,72 @@ fn train(dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `iris-model serve` on 127.0.0.1:<free port>, stopped by PID when dropped.
+struct Server {
+    child: std::process::Child,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(BIN)
+            .arg("serve")
+            .env("SM_BASE_DIR", dir)
+            .env("SERVE_ADDRESS", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        };
+        let started = Instant::now();
+        while server.ping() != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "serve did not answer /ping"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn ping(&self) -> u16 {
+        self.agent
+            .get(format!("{}/ping", self.url))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
+    fn invoke(&self, content_type: &str, body: &str) -> (u16, String) {
+        let mut r = self
+            .agent
+            .post(format!("{}/invocations", self.url))
+            .header("content-type", content_type)
+            .send(body)
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn trains_prints_its_metric_and_serves_predictions() {
     let dir = base("ok");
@@ -59,51 +125,12 @@ fn trains_prints_its_metric_and_serves_predictions() {
     assert!(accuracy >= 0.9, "{accuracy}");
     assert!(dir.join("model/model.json").exists());
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .env("SM_BASE_DIR", &dir)
-        .env("SERVE_ADDRESS", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let started = Instant::now();
-    while agent
-        .get(format!("{url}/ping"))
-        .call()
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-        != 200
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not answer /ping"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let invoke = |ct: &str, body: &str| {
-        let mut r = agent
-            .post(format!("{url}/invocations"))
-            .header("content-type", ct)
-            .send(body)
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    };
-    let answer = invoke(
+    let server = Server::start(&dir);
+    let answer = server.invoke(
         "text/csv",
         "5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n6.4,3.2,4.5,1.5\n",
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(answer, (200, "setosa\nvirginica\nversicolor\n".to_owned()));
 }
@@ -117,58 +144,18 @@ fn bad_input_to_invocations_is_a_400_not_a_crash() {
     )
     .unwrap();
     assert!(train(&dir).status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .env("SM_BASE_DIR", &dir)
-        .env("SERVE_ADDRESS", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let started = Instant::now();
-    while agent
-        .get(format!("{url}/ping"))
-        .call()
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-        != 200
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "serve did not answer /ping"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut results = Vec::new();
-    for (ct, body) in [
+    let server = Server::start(&dir);
+    let results: Vec<_> = [
         ("text/csv", "1,2,3\n"),
         ("text/csv", "1,x,3,4"),
         ("text/csv", ""),
         ("application/json", "{}"),
-    ] {
-        let mut r = agent
-            .post(format!("{url}/invocations"))
-            .header("content-type", ct)
-            .send(body)
-            .unwrap();
-        results.push((r.status().as_u16(), r.body_mut().read_to_string().unwrap()));
-    }
-    let still_up = agent
-        .get(format!("{url}/ping"))
-        .call()
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0);
-    let _ = server.kill();
-    let _ = server.wait();
+    ]
+    .into_iter()
+    .map(|(ct, body)| server.invoke(ct, body))
+    .collect();
+    let still_up = server.ping();
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(results[0].0, 400);
     assert!(results[0].1.contains("3 fields"), "{}", results[0].1);

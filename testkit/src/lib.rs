@@ -271,7 +271,10 @@ impl LambdaRuntime {
     /// Starts `cargo lambda watch --only-lambda-apis` on 127.0.0.1:<free port>.
     pub fn start() -> LambdaRuntime {
         let cargo_lambda = std::env::var("CARGO_LAMBDA").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/cargo-lambda").to_owned()
+            workspace_root()
+                .join(".venv/bin/cargo-lambda")
+                .display()
+                .to_string()
         });
         let port = free_port();
         let mut watch = std::process::Command::new(&cargo_lambda)
@@ -575,4 +578,32 @@ pub async fn create_pipeline(sdk: &SdkConfig, name: &str) -> Result<(), String> 
         .await
         .map_err(|e| format!("create_pipeline: {e:?}"))?;
     Ok(())
+}
+
+/// The checkout the tests run in, found at run time (cargo sets
+/// `CARGO_MANIFEST_DIR` for each test process): a path baked in at compile
+/// time goes stale when a target directory is shared between checkouts.
+pub fn workspace_root() -> std::path::PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").exists())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(start)
+}
+
+/// The text of a sample event, `events/<function>/<file>` (the same files
+/// `cargo lambda invoke --data-file` and the contract test use).
+pub fn event_text(function: &str, file: &str) -> String {
+    let path = workspace_root().join("events").join(function).join(file);
+    let path = path.display().to_string();
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A sample event as JSON.
+pub fn event_json(function: &str, file: &str) -> serde_json::Value {
+    serde_json::from_str(&event_text(function, file))
+        .unwrap_or_else(|e| panic!("events/{function}/{file}: {e}"))
 }

@@ -12,11 +12,7 @@ use serde_json::{Value, json};
 use testkit::{LambdaRuntime, Moto, unique};
 
 fn create_event(endpoint: &str, model: &str) -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../events/deploy-endpoint/create.json"
-    );
-    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut event = testkit::event_json("deploy-endpoint", "create.json");
     event["endpointName"] = json!(endpoint);
     event["modelName"] = json!(model);
     event

@@ -47,12 +47,7 @@ fn state(ddb: &[&Rule], sfn: &[&Rule], s3: &[&Rule]) -> State {
 }
 
 fn request(file: &str) -> Request {
-    let path = format!(
-        "{}/../../events/handle-approval/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path)
-        .unwrap()
+    let text = testkit::event_text("handle-approval", file)
         .replace("6f1c0e0b9a4d4c2e8f7a3b5d1e9c2a40", ID);
     let mut context = Context::default();
     context.request_id = "req-7".into();

@@ -150,12 +150,7 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
 }
 
 fn http(file: &str, id: &str) -> Value {
-    let path = format!(
-        "{}/../../events/handle-approval/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path)
-        .unwrap()
+    let text = testkit::event_text("handle-approval", file)
         .replace("6f1c0e0b9a4d4c2e8f7a3b5d1e9c2a40", id);
     serde_json::from_str(&text).unwrap()
 }
@@ -166,6 +161,19 @@ fn page(runtime: &LambdaRuntime, f: &testkit::Function, file: &str, id: &str) ->
         out["statusCode"].as_u64().unwrap(),
         out["body"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+/// The execution's status at once, without waiting for it to end.
+async fn status_now(run: &Run) -> String {
+    aws_sdk_sfn::Client::new(&run.sdk)
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_str()
+        .to_owned()
 }
 
 async fn status(run: &Run) -> (String, Option<String>, Option<String>) {
@@ -211,15 +219,8 @@ async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
             "the sample of predictions"
         );
     }
-    let sfn = aws_sdk_sfn::Client::new(&run.sdk);
-    let still = sfn
-        .describe_execution()
-        .execution_arn(&run.execution_arn)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        still.status().as_str(),
+        status_now(&run).await,
         "RUNNING",
         "a GET must decide nothing"
     );
@@ -263,9 +264,9 @@ async fn a_rejection_fires_the_catch_on_approval_rejected() {
 async fn a_decision_after_the_timeout_gets_the_expired_page() {
     // Step Functions times the task out first: SendTaskSuccess is refused.
     let run = start(1, 600).await;
-    let (status_now, error, _) = status(&run).await;
+    let (ended, error, _) = status(&run).await;
     assert_eq!(
-        (status_now.as_str(), error.as_deref()),
+        (ended.as_str(), error.as_deref()),
         ("FAILED", Some("CaughtTimeout"))
     );
     let mut runtime = LambdaRuntime::start();
@@ -286,15 +287,8 @@ async fn a_decision_after_the_timeout_gets_the_expired_page() {
     assert_eq!(code, 410);
     let (code, _) = page(&runtime, &f, "approve.json", &run.approval_id);
     assert_eq!(code, 410);
-    let sfn = aws_sdk_sfn::Client::new(&run.sdk);
-    let still = sfn
-        .describe_execution()
-        .execution_arn(&run.execution_arn)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        still.status().as_str(),
+        status_now(&run).await,
         "RUNNING",
         "an expired approval must not reach Step Functions"
     );
@@ -331,7 +325,7 @@ async fn a_person_approves_in_a_real_browser() {
     let mut runtime = LambdaRuntime::start();
     let f = handler(&mut runtime, &run);
     let url = runtime.function_url(&f, &format!("/approvals/{}", run.approval_id));
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let root = testkit::workspace_root();
     let out = std::process::Command::new("node")
         .current_dir(root)
         .args(["tests/browser/approve.mjs", &url, "artifacts/browser"])

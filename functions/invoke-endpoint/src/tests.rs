@@ -48,11 +48,8 @@ fn failing(error: fn() -> InvokeEndpointError) -> Rule {
 }
 
 fn event(file: &str) -> Request {
-    let path = format!(
-        "{}/../../events/invoke-endpoint/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let request =
+        lambda_http::request::from_str(&testkit::event_text("invoke-endpoint", file)).unwrap();
     let mut context = Context::default();
     context.request_id = "req-42".into();
     request.with_lambda_context(context)

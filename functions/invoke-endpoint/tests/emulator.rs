@@ -11,11 +11,7 @@ use serde_json::{Value, json};
 use testkit::{LambdaRuntime, Moto, unique};
 
 fn event(file: &str) -> Value {
-    let path = format!(
-        "{}/../../events/invoke-endpoint/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&testkit::event_text("invoke-endpoint", file)).unwrap()
 }
 
 fn body(response: &Value) -> Value {

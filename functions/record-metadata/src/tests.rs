@@ -12,11 +12,7 @@ use shared::ErrorName;
 use shared::contract::{RunStatus, Stage};
 
 fn input(file: &str) -> RecordInput {
-    let path = format!(
-        "{}/../../events/record-metadata/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&testkit::event_text("record-metadata", file)).unwrap()
 }
 
 fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {

@@ -12,11 +12,7 @@ use serde_json::{Value, json};
 use testkit::{Inbox, LambdaRuntime, Moto, unique};
 
 fn event(file: &str, execution: &str) -> Value {
-    let path = format!(
-        "{}/../../events/record-metadata/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut e: Value = serde_json::from_str(&testkit::event_text("record-metadata", file)).unwrap();
     e["executionName"] = json!(execution);
     e
 }

@@ -13,11 +13,7 @@ use lambda_runtime::Context;
 const TOKEN: &str = "AQCEAAAAKgAAAAMAAAAAAAAAAeXampleTaskTokenDoNotUse==";
 
 fn input() -> RequestApprovalInput {
-    let path = format!(
-        "{}/../../events/request-approval/input.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&testkit::event_text("request-approval", "input.json")).unwrap()
 }
 
 fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {

@@ -125,11 +125,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn event(file: &str) -> S3Event {
-        let path = format!(
-            "{}/../../events/start-retraining/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        serde_json::from_str(&testkit::event_text("start-retraining", file)).unwrap()
     }
 
     #[test]

@@ -14,14 +14,10 @@ use lambda_runtime::Context;
 use shared::ErrorName;
 
 fn event(file: &str) -> LambdaEvent<S3Event> {
-    let path = format!(
-        "{}/../../events/start-retraining/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let mut context = Context::default();
     context.request_id = "req-1".into();
     LambdaEvent::new(
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap(),
+        serde_json::from_str(&testkit::event_text("start-retraining", file)).unwrap(),
         context,
     )
 }

@@ -12,11 +12,7 @@ use serde_json::Value;
 use testkit::{LambdaRuntime, Moto, unique};
 
 fn event(file: &str) -> Value {
-    let path = format!(
-        "{}/../../events/start-retraining/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&testkit::event_text("start-retraining", file)).unwrap()
 }
 
 struct Setup {

@@ -15,11 +15,7 @@ use lambda_runtime::Context;
 use shared::contract::{DataCapture, DeploymentPolicy};
 
 fn input(file: &str) -> DeployEndpointInput {
-    let path = format!(
-        "{}/../../events/deploy-endpoint/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&testkit::event_text("deploy-endpoint", file)).unwrap()
 }
 
 fn state(rules: &[&Rule]) -> State {
