@@ -32,6 +32,10 @@ pub struct ExecutionInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_version_id: Option<String>,
     pub trigger: Trigger,
+    /// The training job's hyperparameters (SageMaker wants string values);
+    /// empty: the container's own defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hyper_parameters: BTreeMap<String, String>,
 }
 
 impl ExecutionInput {
@@ -194,6 +198,49 @@ pub struct DeployEndpointOutput {
 /// Training metrics by name (SageMaker's `FinalMetricDataList`, flattened).
 pub type Metrics = BTreeMap<String, f64>;
 
+/// Reads metrics as a map (`{"validation:accuracy": 0.97}`) or as SageMaker's
+/// `FinalMetricDataList` (`[{"MetricName", "Value", "Timestamp"}]`), which the
+/// state machine passes on as DescribeTrainingJob returned it: ASL has no way
+/// to turn a list into a map.
+pub mod metrics_format {
+    use super::Metrics;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct MetricData {
+        metric_name: String,
+        value: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shapes {
+        Map(Metrics),
+        List(Vec<MetricData>),
+    }
+
+    fn into_metrics(shape: Shapes) -> Metrics {
+        match shape {
+            Shapes::Map(map) => map,
+            // Later entries win, as the last value reported is the final one.
+            Shapes::List(list) => list.into_iter().map(|m| (m.metric_name, m.value)).collect(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Metrics, D::Error> {
+        Ok(Option::<Shapes>::deserialize(d)?
+            .map(into_metrics)
+            .unwrap_or_default())
+    }
+
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Metrics>, D::Error> {
+        Ok(Option::<Shapes>::deserialize(d)?.map(into_metrics))
+    }
+}
+
 /// request-approval's input, sent with `.waitForTaskToken`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -205,7 +252,7 @@ pub struct RequestApprovalInput {
     pub commit_id: String,
     pub model_name: String,
     pub training_job_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "metrics_format::deserialize")]
     pub metrics: Metrics,
     pub transform_output_uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,7 +362,11 @@ pub struct RunDetails {
     pub training_job_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_job_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "metrics_format::deserialize_option"
+    )]
     pub metrics: Option<Metrics>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_name: Option<String>,
@@ -385,6 +436,41 @@ mod tests {
         assert_eq!(value["trigger"], "s3");
         assert!(value.get("dataVersionId").is_none());
         assert!(input().validate().is_ok());
+    }
+
+    #[test]
+    fn metrics_arrive_as_a_map_or_as_sagemakers_list() {
+        let from_list: RecordInput = serde_json::from_value(json!({
+            "executionName": "run-1", "stage": "trained", "status": "running",
+            "enteredTime": "2026-11-21T10:00:00Z",
+            "details": {"metrics": [
+                {"MetricName": "validation:accuracy", "Value": 0.9, "Timestamp": "2026-11-21T10:00:00Z"},
+                {"MetricName": "train:loss", "Value": 0.1, "Timestamp": 1.7e9}
+            ]}
+        }))
+        .unwrap();
+        let metrics = from_list.details.metrics.unwrap();
+        assert_eq!(metrics["validation:accuracy"], 0.9);
+        assert_eq!(metrics["train:loss"], 0.1);
+
+        let from_map: RecordInput = serde_json::from_value(json!({
+            "executionName": "run-1", "stage": "trained", "status": "running",
+            "enteredTime": "2026-11-21T10:00:00Z",
+            "details": {"metrics": {"validation:accuracy": 0.9}}
+        }))
+        .unwrap();
+        assert_eq!(
+            from_map.details.metrics.unwrap()["validation:accuracy"],
+            0.9
+        );
+
+        // A metric without a numeric value is refused, not read as zero.
+        let bad = serde_json::from_value::<RecordInput>(json!({
+            "executionName": "run-1", "stage": "trained", "status": "running",
+            "enteredTime": "2026-11-21T10:00:00Z",
+            "details": {"metrics": [{"MetricName": "validation:accuracy", "Value": "high"}]}
+        }));
+        assert!(bad.is_err());
     }
 
     #[test]

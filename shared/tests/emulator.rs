@@ -23,6 +23,7 @@ fn execution_input(bucket: &str) -> ExecutionInput {
         test_data_uri: format!("s3://{bucket}/test/iris.csv"),
         data_version_id: Some("v1".into()),
         trigger: Trigger::S3,
+        hyper_parameters: Default::default(),
     }
 }
 

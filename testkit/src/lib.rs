@@ -6,6 +6,8 @@
 //! `--include-ignored`. Without a moto server [`Moto::from_env`] fails loudly:
 //! an emulator test never passes by skipping its work.
 
+pub mod paths;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
