@@ -40,7 +40,7 @@ cp.create_pipeline(pipeline={
     "artifactStore": {"type": "S3", "location": artifact_bucket},
     "stages": [{"name": "Source", "actions": [action("Source", "Source", "S3")]},
                {"name": "Build", "actions": [action("Build", "Build", "CodeBuild")]}],
-    "variables": [{"name": n, "defaultValue": "none"} for n in ("TrainingDataUri", "DataVersionId", "DataETag", "DataSize")],
+    "variables": [{"name": n, "defaultValue": "none"} for n in ("TrainingDataUri", "DataVersionId", "DataETag", "DataSize", "Trigger")],
 })
 
 # The model the sample deploy events name, as the state machine's create-model step would leave it.

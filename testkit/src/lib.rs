@@ -518,8 +518,13 @@ impl Inbox {
 }
 
 /// The pipeline variables start-retraining passes (template.yaml declares the same).
-pub const PIPELINE_VARIABLES: [&str; 4] =
-    ["TrainingDataUri", "DataVersionId", "DataETag", "DataSize"];
+pub const PIPELINE_VARIABLES: [&str; 5] = [
+    "TrainingDataUri",
+    "DataVersionId",
+    "DataETag",
+    "DataSize",
+    "Trigger",
+];
 
 /// Creates a CodePipeline V2 pipeline (Source, Build) declaring
 /// [`PIPELINE_VARIABLES`], named `name`, with a role moto accepts.

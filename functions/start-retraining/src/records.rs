@@ -32,8 +32,9 @@ impl NewData {
         shared::naming::client_request_token(&self.bucket, &self.key, self.version_or_sequencer())
     }
 
-    /// The pipeline variables that hand the data object to the run.
-    pub fn pipeline_variables(&self) -> [(&'static str, String); 4] {
+    /// The pipeline variables that hand the data object to the run (and say
+    /// what started it: the template's default for `Trigger` is `git`).
+    pub fn pipeline_variables(&self) -> [(&'static str, String); 5] {
         [
             ("TrainingDataUri", self.uri()),
             (
@@ -42,6 +43,7 @@ impl NewData {
             ),
             ("DataETag", self.etag.clone()),
             ("DataSize", self.size.to_string()),
+            ("Trigger", "s3".to_owned()),
         ]
     }
 }

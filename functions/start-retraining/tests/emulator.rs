@@ -115,6 +115,7 @@ async fn one_upload_delivered_three_times_starts_one_run_with_the_data_version()
         executions[0]["DataETag"],
         "b1946ac92492d2347c6235b4d2611184"
     );
+    assert_eq!(executions[0]["Trigger"], "s3");
 
     // The trigger record ties the object version to the run.
     let key = shared::keys::trigger(
