@@ -2,13 +2,14 @@
 # what it lacks (scripts/setup) first.
 .PHONY: test local setup build events fmt
 
-## make test: format, clippy, unit + emulator tests (moto), template and ASL lint
+## make test: format, clippy, unit + emulator tests (moto), the local story, template and ASL checks
 test:
 	scripts/test
 
-## make local: run the functions locally against the emulator and print their answers
+## make local: the pipeline's story on this machine (approve in your browser;
+## make local ARGS=--yes approves by itself)
 local:
-	scripts/local
+	scripts/local $(ARGS)
 
 ## make setup: install the Python and node tools into the project (.venv, node_modules)
 setup:

@@ -43,13 +43,6 @@ cp.create_pipeline(pipeline={
     "variables": [{"name": n, "defaultValue": "none"} for n in ("TrainingDataUri", "DataVersionId", "DataETag", "DataSize", "Trigger")],
 })
 
-# The model the sample deploy events name, as the state machine's create-model step would leave it.
-sm = aws("sagemaker")
-sm.create_model(ModelName="model-run-0123abc-20261121T100000-3f2a9c1d0b7e",
-                ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-                PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/iris-model:0123abc",
-                                  "ModelDataUrl": f"s3://{artifact_bucket}/models/model.tar.gz"})
-
 env = {
     "TABLE_NAME": table,
     "NOTIFICATION_TOPIC_ARN": topics["notifications"],
@@ -57,7 +50,7 @@ env = {
     "PIPELINE_NAME": pipeline,
     "TRAINING_PREFIX": "training/",
     "TRAINING_SUFFIX": ".csv",
-    "ENDPOINT_NAME": "iris-classifier",
+    "ENDPOINT_NAME": "iris-model",
     "DATA_BUCKET": data_bucket,
     "ARTIFACT_BUCKET": artifact_bucket,
 }

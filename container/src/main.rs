@@ -11,7 +11,8 @@
 //!   (default `0.0.0.0:8080`, as SageMaker requires inside the container; use
 //!   `127.0.0.1:<port>` on a workstation): `GET /ping`, `POST /invocations`
 //!   (`text/csv`, one row of four numbers per line → one label per line; a bad
-//!   row is a 400 with a message).
+//!   row is a 400 with a message); also as `POST /endpoints/<name>/invocations`,
+//!   SageMaker Runtime's path, for the local run.
 //! - `SM_BASE_DIR` overrides `<base>` (default `/opt/ml`), so both run without Docker.
 
 mod model;
@@ -132,6 +133,10 @@ async fn serve(base: &Path) -> Result<(), String> {
     let app = Router::new()
         .route("/ping", get(ping))
         .route("/invocations", post(invocations))
+        // SageMaker Runtime's own path: the local run points the SDK's
+        // endpoint override here, so invoke-endpoint reaches this server as
+        // it would reach the endpoint.
+        .route("/endpoints/{name}/invocations", post(invocations))
         .with_state(Arc::new(model));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -78,9 +78,13 @@ impl Server {
     }
 
     fn invoke(&self, content_type: &str, body: &str) -> (u16, String) {
+        self.invoke_at("/invocations", content_type, body)
+    }
+
+    fn invoke_at(&self, path: &str, content_type: &str, body: &str) -> (u16, String) {
         let mut r = self
             .agent
-            .post(format!("{}/invocations", self.url))
+            .post(format!("{}{path}", self.url))
             .header("content-type", content_type)
             .send(body)
             .unwrap();
@@ -130,7 +134,14 @@ fn trains_prints_its_metric_and_serves_predictions() {
         "text/csv",
         "5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n6.4,3.2,4.5,1.5\n",
     );
+    // SageMaker Runtime's path, which the local run sends invoke-endpoint to.
+    let via_runtime_path = server.invoke_at(
+        "/endpoints/iris-model/invocations",
+        "text/csv",
+        "4.5,1.3,0.3,0.3",
+    );
     drop(server);
+    assert_eq!(via_runtime_path, (200, "setosa\n".to_owned()));
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(answer, (200, "setosa\nvirginica\nversicolor\n".to_owned()));
 }

@@ -48,13 +48,14 @@ fn validate(input: &RecordInput) -> Result<(), Failure> {
             "executionName must be 1 to 256 characters",
         ));
     }
-    // Fixed-width RFC 3339 UTC, as `$$.State.EnteredTime`: the sort key orders by it.
+    // RFC 3339 UTC, as `$$.State.EnteredTime` (Step Functions writes `Z`; the
+    // emulator `+00:00`): the sort key orders by it within a run.
     let t = input.entered_time.as_bytes();
     let shaped = t.len() >= 20
         && t.len() <= 35
         && t[4] == b'-'
         && t[10] == b'T'
-        && t.ends_with(b"Z")
+        && (t.ends_with(b"Z") || t.ends_with(b"+00:00"))
         && t[..4].iter().all(u8::is_ascii_digit);
     if !shaped {
         return Err(Failure::invalid_input(format!(

@@ -172,6 +172,19 @@ async fn a_bad_entered_time_is_refused_before_any_write() {
 }
 
 #[tokio::test]
+async fn an_entered_time_with_a_utc_offset_is_accepted() {
+    // moto's Step Functions writes `+00:00` where AWS writes `Z`.
+    let put = put_new();
+    let summary = summary_ok();
+    let s = state(&[&put, &summary], &[]);
+    let mut started = input("started.json");
+    started.entered_time = "2026-11-21T14:00:51.763108+00:00".into();
+    let out = handle(&s, event(started)).await.unwrap();
+    assert!(out.recorded);
+    assert_eq!(put.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn throttling_is_a_named_transient_error() {
     let throttled = mock!(aws_sdk_dynamodb::Client::put_item).then_error(|| {
         PutItemError::generic(ErrorMetadata::builder().code("ThrottlingException").build())
