@@ -470,6 +470,37 @@ async fn approve(rig: &PathRig, token: &str) {
         .unwrap();
 }
 
+/// Whether the run's model was created in moto's SageMaker.
+async fn model_exists(rig: &PathRig, names: &RunNames) -> bool {
+    rig.sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .is_ok()
+}
+
+/// record-metadata and request-approval's answers up to the decision, in call order.
+fn results_through_approval(names: &RunNames) -> Vec<Value> {
+    vec![
+        recorded(names), // started
+        recorded(names), // trained
+        recorded(names), // transformed
+        approval_requested(),
+    ]
+}
+
+/// Queues the answers up to the decision, then `rest`.
+fn queue_through_approval_then(
+    rig: &PathRig,
+    names: &RunNames,
+    rest: &[Value],
+) -> Result<(), String> {
+    let mut all = results_through_approval(names);
+    all.extend_from_slice(rest);
+    rig.queue_lambda_results(&all)
+}
+
 fn deploy_input(calls: &[LambdaCall]) -> DeployEndpointInput {
     let call = calls
         .iter()
@@ -485,18 +516,18 @@ async fn a_first_run_creates_the_endpoint() {
     let rig = PathRig::new("eu-west-1", &[]).await.unwrap();
     let execution = "run-create";
     let names = RunNames::for_execution(execution);
-    rig.queue_lambda_results(&[
-        recorded(&names),            // started
-        recorded(&names),            // trained
-        recorded(&names),            // transformed
-        approval_requested(),        // request-approval
-        recorded(&names),            // approved
-        endpoint(false, None, None), // check: no endpoint yet
-        deployed(DeployAction::Created, "config-new"),
-        endpoint(true, Some(EndpointStatus::Creating), Some("config-new")),
-        endpoint(true, Some(EndpointStatus::InService), Some("config-new")),
-        recorded(&names), // deployed
-    ])
+    queue_through_approval_then(
+        &rig,
+        &names,
+        &[
+            recorded(&names),            // approved
+            endpoint(false, None, None), // check: no endpoint yet
+            deployed(DeployAction::Created, "config-new"),
+            endpoint(true, Some(EndpointStatus::Creating), Some("config-new")),
+            endpoint(true, Some(EndpointStatus::InService), Some("config-new")),
+            recorded(&names), // deployed
+        ],
+    )
     .unwrap();
     let (arn, token) = run_to_approval(&rig, execution, &names).await;
     approve(&rig, &token).await;
@@ -571,19 +602,19 @@ async fn a_later_run_updates_the_endpoint_with_the_deployment_guardrails() {
     let rig = PathRig::new("eu-west-2", &[]).await.unwrap();
     let execution = "run-update";
     let names = RunNames::for_execution(execution);
-    rig.queue_lambda_results(&[
-        recorded(&names),
-        recorded(&names),
-        recorded(&names),
-        approval_requested(),
-        recorded(&names),
-        endpoint(true, Some(EndpointStatus::InService), Some("config-old")),
-        deployed(DeployAction::Updated, "config-new"),
-        // Mid-update SageMaker still reports the old config; the loop waits for the new one.
-        endpoint(true, Some(EndpointStatus::Updating), Some("config-old")),
-        endpoint(true, Some(EndpointStatus::InService), Some("config-new")),
-        recorded(&names),
-    ])
+    queue_through_approval_then(
+        &rig,
+        &names,
+        &[
+            recorded(&names),
+            endpoint(true, Some(EndpointStatus::InService), Some("config-old")),
+            deployed(DeployAction::Updated, "config-new"),
+            // Mid-update SageMaker still reports the old config; the loop waits for the new one.
+            endpoint(true, Some(EndpointStatus::Updating), Some("config-old")),
+            endpoint(true, Some(EndpointStatus::InService), Some("config-new")),
+            recorded(&names),
+        ],
+    )
     .unwrap();
     let (arn, token) = run_to_approval(&rig, execution, &names).await;
     approve(&rig, &token).await;
@@ -633,14 +664,7 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
     );
     assert_eq!(failed.details.error.as_deref(), Some("QualityGateFailed"));
     // No model was made from the failed candidate.
-    assert!(
-        rig.sagemaker
-            .describe_model()
-            .model_name(&names.model_name)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!model_exists(&rig, &names).await);
 }
 
 /// A failed job and an overrun take the same Catch (`States.TaskFailed`,
@@ -684,14 +708,7 @@ async fn a_training_job_that_fails_or_overruns_ends_the_run_as_training_failed()
     );
     assert_eq!(failed.details.error.as_deref(), Some("TrainingFailed"));
     assert!(failed.details.cause.unwrap().contains("States.Timeout"));
-    assert!(
-        rig.sagemaker
-            .describe_model()
-            .model_name(&names.model_name)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!model_exists(&rig, &names).await);
 }
 
 #[tokio::test]
@@ -700,14 +717,7 @@ async fn a_rejection_ends_the_run_without_touching_the_endpoint() {
     let rig = PathRig::new("ap-southeast-1", &[]).await.unwrap();
     let execution = "run-rejected";
     let names = RunNames::for_execution(execution);
-    rig.queue_lambda_results(&[
-        recorded(&names),
-        recorded(&names),
-        recorded(&names),
-        approval_requested(),
-        recorded(&names),
-    ])
-    .unwrap();
+    queue_through_approval_then(&rig, &names, &[recorded(&names)]).unwrap();
     let (arn, token) = run_to_approval(&rig, execution, &names).await;
     rig.sfn
         .send_task_failure()
@@ -747,14 +757,7 @@ async fn an_approval_nobody_answers_times_out_as_a_rejection_with_its_own_notice
         .unwrap();
     let execution = "run-timeout";
     let names = RunNames::for_execution(execution);
-    rig.queue_lambda_results(&[
-        recorded(&names),
-        recorded(&names),
-        recorded(&names),
-        approval_requested(),
-        recorded(&names),
-    ])
-    .unwrap();
+    queue_through_approval_then(&rig, &names, &[recorded(&names)]).unwrap();
     let (arn, _token) = run_to_approval(&rig, execution, &names).await;
 
     let (status, error, _) = rig.finish(&arn).await.unwrap();
@@ -791,17 +794,17 @@ async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason(
     let rig = PathRig::new("sa-east-1", &[]).await.unwrap();
     let execution = "run-endpoint-fails";
     let names = RunNames::for_execution(execution);
-    rig.queue_lambda_results(&[
-        recorded(&names),
-        recorded(&names),
-        recorded(&names),
-        approval_requested(),
-        recorded(&names),
-        endpoint(false, None, None),
-        deployed(DeployAction::Created, "config-new"),
-        endpoint(true, Some(EndpointStatus::Failed), Some("config-new")),
-        recorded(&names),
-    ])
+    queue_through_approval_then(
+        &rig,
+        &names,
+        &[
+            recorded(&names),
+            endpoint(false, None, None),
+            deployed(DeployAction::Created, "config-new"),
+            endpoint(true, Some(EndpointStatus::Failed), Some("config-new")),
+            recorded(&names),
+        ],
+    )
     .unwrap();
     let (arn, token) = run_to_approval(&rig, execution, &names).await;
     approve(&rig, &token).await;
@@ -842,19 +845,19 @@ async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
     let execution = "run-endpoint-slow";
     let names = RunNames::for_execution(execution);
     let creating = endpoint(true, Some(EndpointStatus::Creating), Some("config-new"));
-    rig.queue_lambda_results(&[
-        recorded(&names),
-        recorded(&names),
-        recorded(&names),
-        approval_requested(),
-        recorded(&names),
-        endpoint(false, None, None),
-        deployed(DeployAction::Created, "config-new"),
-        creating.clone(),
-        creating.clone(),
-        creating,
-        recorded(&names),
-    ])
+    queue_through_approval_then(
+        &rig,
+        &names,
+        &[
+            recorded(&names),
+            endpoint(false, None, None),
+            deployed(DeployAction::Created, "config-new"),
+            creating.clone(),
+            creating.clone(),
+            creating,
+            recorded(&names),
+        ],
+    )
     .unwrap();
     let (arn, token) = run_to_approval(&rig, execution, &names).await;
     approve(&rig, &token).await;
