@@ -24,18 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
-# Integrations the pipeline may use (optimised SageMaker and Lambda, with their patterns).
+# The integrations the pipeline uses (optimised SageMaker and Lambda, with their
+# patterns). A new one is added here on purpose, not by a typo in a Resource.
 KNOWN_RESOURCES = {
     "arn:aws:states:::lambda:invoke",
     "arn:aws:states:::lambda:invoke.waitForTaskToken",
     "arn:aws:states:::sagemaker:createTrainingJob.sync",
     "arn:aws:states:::sagemaker:createTransformJob.sync",
-    "arn:aws:states:::sagemaker:createProcessingJob.sync",
-    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
     "arn:aws:states:::sagemaker:createModel",
-    "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
-    "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
-    "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

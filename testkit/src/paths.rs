@@ -131,19 +131,42 @@ pub fn rewrite_sync(definition: &mut Value, queue_url: &str) -> Vec<String> {
 }
 
 /// One Lambda call the state machine made: which function, with what payload.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LambdaCall {
     pub function: String,
     pub payload: Value,
     pub wait_for_token: bool,
 }
 
+// By hand, so that a failing test's message never prints a task token.
+impl std::fmt::Debug for LambdaCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut payload = self.payload.clone();
+        if let Some(token) = payload.get_mut("taskToken") {
+            *token = json!("<redacted>");
+        }
+        f.debug_struct("LambdaCall")
+            .field("function", &self.function)
+            .field("payload", &payload)
+            .field("wait_for_token", &self.wait_for_token)
+            .finish()
+    }
+}
+
 /// A `.sync` task waiting for the test to play SageMaker.
-#[derive(Debug)]
 pub struct SyncTask {
     pub state: String,
     pub request: Value,
     token: String,
+}
+
+impl std::fmt::Debug for SyncTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncTask")
+            .field("state", &self.state)
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One state machine, in its own region, with a queue standing in for `.sync`.
@@ -397,5 +420,27 @@ impl PathRig {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_tests_message_never_shows_a_task_token() {
+        let call = LambdaCall {
+            function: "request-approval".into(),
+            payload: json!({"taskToken": "AQCEAAAAKgAAAA-secret", "executionName": "run-1"}),
+            wait_for_token: true,
+        };
+        let task = SyncTask {
+            state: "Train".into(),
+            request: json!({}),
+            token: "AQCEAAAAKgAAAA-secret".into(),
+        };
+        let shown = format!("{call:?} {task:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("run-1") && shown.contains("Train"));
     }
 }
