@@ -1,6 +1,6 @@
 # The commands a newcomer needs. Each is a script in scripts/ that installs
 # what it lacks (scripts/setup) first.
-.PHONY: test local setup build events fmt
+.PHONY: test local bench setup build events fmt
 
 ## make test: format, clippy, unit + emulator tests (moto), the local story, template and ASL checks
 test:
@@ -10,6 +10,11 @@ test:
 ## make local ARGS=--yes approves by itself)
 local:
 	scripts/local $(ARGS)
+
+## make bench: release builds, then cold start, memory, size and latency of the
+## seven functions against a floor built in the same run (README, Performance)
+bench:
+	scripts/bench $(ARGS)
 
 ## make setup: install the Python and node tools into the project (.venv, node_modules)
 setup:

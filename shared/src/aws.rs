@@ -2,6 +2,8 @@
 
 use aws_config::BehaviorVersion;
 pub use aws_config::SdkConfig;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -15,7 +17,25 @@ use crate::error::{ErrorName, Failure};
 /// tests and the local run) and `AWS_REGION` apply without code here. The SDK's
 /// standard retry (exponential backoff with jitter) handles throttling and 5xx.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client (hyper + rustls) with *ring* as the crypto library.
+///
+/// The SDK's default uses aws-lc, which seeds its random generator on first
+/// use: ~30 ms of every cold start's first call, against ~0.001 ms for ring
+/// (`make bench`, the TLS section). Connections open on the first call, not
+/// during init: opening one early only moves the same cost (see README,
+/// Performance).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Error codes AWS services use for throttling.
