@@ -8,6 +8,7 @@ For every AWS::Serverless::StateMachine in template.yaml:
   - every Task Resource is an integration this project knows (a typo in a
     Resource would otherwise surface only when a run reaches that state);
   - every .waitForTaskToken task passes $$.Task.Token in its payload;
+  - every SageMaker job's name includes $$.Execution.RedriveCount (redrive-safe);
   - no Resource hard-codes a region, an account or a partition.
 Then it writes the definition with sample values substituted (parameter
 defaults, example ARNs) to OUT_DIR, for asl-validator and statelint.
@@ -32,6 +33,19 @@ KNOWN_RESOURCES = {
     "arn:aws:states:::sagemaker:createTrainingJob.sync",
     "arn:aws:states:::sagemaker:createTransformJob.sync",
     "arn:aws:states:::sagemaker:createModel",
+    "arn:aws:states:::sagemaker:createProcessingJob.sync",
+    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+    "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+    "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
+    "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+    "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+}
+# Jobs keep their names after failing; a redriven run must name its own anew.
+JOB_NAMES = {
+    "arn:aws:states:::sagemaker:createTrainingJob.sync": "TrainingJobName.$",
+    "arn:aws:states:::sagemaker:createTransformJob.sync": "TransformJobName.$",
+    "arn:aws:states:::sagemaker:createProcessingJob.sync": "ProcessingJobName.$",
+    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": "HyperParameterTuningJobName.$",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
@@ -106,6 +120,9 @@ def check(definition_path, substitutions, template, out_dir):
             errors.append(f"{name}: Resource {resource} is not a known integration")
         if resource.endswith(".waitForTaskToken") and not passes_token(state.get("Parameters", {})):
             errors.append(f"{name}: a .waitForTaskToken task must pass $$.Task.Token in its payload")
+        job_name = JOB_NAMES.get(known)
+        if job_name and "$$.Execution.RedriveCount" not in state.get("Parameters", {}).get(job_name, ""):
+            errors.append(f"{name}: {job_name} must include $$.Execution.RedriveCount, or a redrive collides with the failed job")
         if not state.get("Catch"):
             errors.append(f"{name}: every Task needs a Catch to the failure path")
         if not state.get("Retry"):

@@ -1,10 +1,18 @@
-//! mlops: read the pipeline's audit trail.
+//! mlops: the pipeline's audit trail and model lifecycle, for people.
 //!
 //!     mlops runs [--limit N]            recent runs, newest first
 //!     mlops runs show <execution>       one run's events, oldest first, and its summary
+//!     mlops runs redrive <execution>    resume a failed run from the state that failed
+//!     mlops models                      the registry's versions, newest first
+//!     mlops deploy <version>            deploy an Approved version (asks for approval again)
+//!     mlops rollback <version>          put back an Approved version (no new approval)
 //!
-//! The table comes from `--table` or `TABLE_NAME`; AWS credentials, region and
+//! The table comes from `--table` or `TABLE_NAME`, the model package group from
+//! `--group` or `MODEL_PACKAGE_GROUP`, the state machine from `--state-machine`
+//! or `STATE_MACHINE_ARN` (the stack's outputs). AWS credentials, region and
 //! `AWS_ENDPOINT_URL` as for any AWS tool.
+
+mod lifecycle;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -14,18 +22,27 @@ use clap::{Parser, Subcommand};
 use shared::keys;
 
 #[derive(Debug, Parser)]
-#[command(name = "mlops", about = "Read the MLOps pipeline's audit trail")]
+#[command(
+    name = "mlops",
+    about = "The MLOps pipeline's audit trail and model lifecycle"
+)]
 struct Cli {
     /// The pipeline's DynamoDB table (default: $TABLE_NAME)
     #[arg(long, env = "TABLE_NAME", global = true)]
     table: Option<String>,
+    /// The model registry's group (default: $MODEL_PACKAGE_GROUP)
+    #[arg(long, env = "MODEL_PACKAGE_GROUP", global = true)]
+    group: Option<String>,
+    /// The pipeline's state machine (default: $STATE_MACHINE_ARN)
+    #[arg(long = "state-machine", env = "STATE_MACHINE_ARN", global = true)]
+    state_machine: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List recent runs, or show one run's trail
+    /// List recent runs, show one run's trail, or redrive a failed run
     Runs {
         #[command(subcommand)]
         show: Option<Show>,
@@ -33,12 +50,33 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// The registry's versions, newest first, with their status
+    Models {
+        /// Only the Approved ones (what deploy and rollback take)
+        #[arg(long)]
+        approved: bool,
+    },
+    /// Deploy an Approved version without training; a person approves again
+    Deploy {
+        /// The version number (from `mlops models`) or its ARN
+        version: String,
+    },
+    /// Put back an Approved version without training and without a new approval
+    Rollback {
+        /// The version number (from `mlops models`) or its ARN
+        version: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum Show {
     /// One run's events, oldest first, then its summary
     Show { execution: String },
+    /// Resume a failed, timed-out or aborted run from the state that failed
+    Redrive {
+        /// The execution's name or ARN
+        execution: String,
+    },
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -112,7 +150,7 @@ async fn trail(
     Ok(page.items().to_vec())
 }
 
-const FACTS: [&str; 18] = [
+const FACTS: [&str; 19] = [
     "status",
     "commitId",
     "imageUri",
@@ -128,6 +166,7 @@ const FACTS: [&str; 18] = [
     "approvalComment",
     "endpointName",
     "endpointConfigName",
+    "modelPackageArn",
     "error",
     "cause",
     "truncated",
@@ -143,55 +182,161 @@ fn print_item(item: &Item, heading: &str) {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let table = cli
-        .table
-        .ok_or("no table: pass --table or set TABLE_NAME")?;
-    let sdk = shared::aws::sdk_config().await;
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    match cli.command {
-        Command::Runs { show: None, limit } => {
-            let runs = list(&ddb, &table, limit).await?;
-            if runs.is_empty() {
-                println!("no runs in {table}");
-            }
-            println!(
-                "{:<44} {:<10} {:<18} {:<10} LAST EVENT",
-                "EXECUTION", "STATUS", "STAGE", "COMMIT"
+fn required(value: Option<String>, what: &str, flag: &str, env: &str) -> Result<String, String> {
+    value
+        .ok_or_else(|| format!("no {what}: pass {flag} or set {env} (the stack's outputs name it)"))
+}
+
+async fn list_runs(sdk: &shared::aws::SdkConfig, table: &str, limit: usize) -> Result<(), String> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let runs = list(&ddb, table, limit).await?;
+    if runs.is_empty() {
+        println!("no runs in {table}");
+    }
+    println!(
+        "{:<44} {:<10} {:<18} {:<10} LAST EVENT",
+        "EXECUTION", "STATUS", "STAGE", "COMMIT"
+    );
+    for r in runs {
+        println!(
+            "{:<44} {:<10} {:<18} {:<10} {}",
+            text(&r, "executionName"),
+            text(&r, "status"),
+            text(&r, "stage"),
+            text(&r, "commitId"),
+            text(&r, "lastEventTime")
+        );
+    }
+    Ok(())
+}
+
+async fn show_run(
+    sdk: &shared::aws::SdkConfig,
+    table: &str,
+    execution: &str,
+) -> Result<(), String> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let items = trail(&ddb, table, execution).await?;
+    if items.is_empty() {
+        return Err(format!("no run {execution:?} in {table}"));
+    }
+    for item in &items {
+        let sk = text(item, "sk");
+        if sk == keys::SUMMARY_SK {
+            print_item(item, "summary");
+        } else {
+            print_item(
+                item,
+                &format!("{}  {}", text(item, "enteredTime"), text(item, "stage")),
             );
-            for r in runs {
-                println!(
-                    "{:<44} {:<10} {:<18} {:<10} {}",
-                    text(&r, "executionName"),
-                    text(&r, "status"),
-                    text(&r, "stage"),
-                    text(&r, "commitId"),
-                    text(&r, "lastEventTime")
-                );
-            }
-        }
-        Command::Runs {
-            show: Some(Show::Show { execution }),
-            ..
-        } => {
-            let items = trail(&ddb, &table, &execution).await?;
-            if items.is_empty() {
-                return Err(format!("no run {execution:?} in {table}"));
-            }
-            for item in &items {
-                let sk = text(item, "sk");
-                if sk == keys::SUMMARY_SK {
-                    print_item(item, "summary");
-                } else {
-                    print_item(
-                        item,
-                        &format!("{}  {}", text(item, "enteredTime"), text(item, "stage")),
-                    );
-                }
-            }
         }
     }
     Ok(())
+}
+
+async fn list_models(
+    sdk: &shared::aws::SdkConfig,
+    group: &str,
+    approved: bool,
+) -> Result<(), String> {
+    let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
+    let all = lifecycle::versions(&sagemaker, group).await?;
+    let shown: Vec<_> = all
+        .iter()
+        .filter(|v| !approved || v.is_approved())
+        .collect();
+    if shown.is_empty() {
+        println!(
+            "no {}versions in {group}",
+            if approved { "approved " } else { "" }
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<22} {:<26} DESCRIPTION",
+        "VERSION", "STATUS", "CREATED"
+    );
+    for v in shown {
+        println!(
+            "{:<8} {:<22} {:<26} {}",
+            v.version, v.status, v.created, v.description
+        );
+    }
+    Ok(())
+}
+
+async fn deploy(
+    sdk: &shared::aws::SdkConfig,
+    group: &str,
+    machine: &str,
+    version: &str,
+    rollback: bool,
+) -> Result<(), String> {
+    let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let found = lifecycle::find(&sagemaker, group, version).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let arn = lifecycle::start_deploy(&sfn, machine, &found, rollback, now).await?;
+    let kind = if rollback {
+        "a rollback"
+    } else {
+        "a deploy-only run"
+    };
+    println!(
+        "started {kind} of version {} ({}): {arn}",
+        found.version, found.arn
+    );
+    Ok(())
+}
+
+async fn redrive(
+    sdk: &shared::aws::SdkConfig,
+    machine: &str,
+    execution: &str,
+) -> Result<(), String> {
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let arn = lifecycle::execution_arn(machine, execution)?;
+    let when = lifecycle::redrive(&sfn, &arn).await?;
+    println!("redriven at {when}: {arn} resumes from the state that failed");
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let sdk = shared::aws::sdk_config().await;
+    let table = || required(cli.table.clone(), "table", "--table", "TABLE_NAME");
+    let group = || {
+        required(
+            cli.group.clone(),
+            "model package group",
+            "--group",
+            "MODEL_PACKAGE_GROUP",
+        )
+    };
+    let machine = || {
+        required(
+            cli.state_machine.clone(),
+            "state machine",
+            "--state-machine",
+            "STATE_MACHINE_ARN",
+        )
+    };
+    match &cli.command {
+        Command::Runs { show: None, limit } => list_runs(&sdk, &table()?, *limit).await,
+        Command::Runs {
+            show: Some(Show::Show { execution }),
+            ..
+        } => show_run(&sdk, &table()?, execution).await,
+        Command::Runs {
+            show: Some(Show::Redrive { execution }),
+            ..
+        } => redrive(&sdk, &machine()?, execution).await,
+        Command::Models { approved } => list_models(&sdk, &group()?, *approved).await,
+        Command::Deploy { version } => deploy(&sdk, &group()?, &machine()?, version, false).await,
+        Command::Rollback { version } => deploy(&sdk, &group()?, &machine()?, version, true).await,
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -38,6 +38,42 @@ pub struct ExecutionInput {
     pub hyper_parameters: BTreeMap<String, String>,
 }
 
+/// The state machine's input for a deploy-only run: an approved model version
+/// from the registry instead of training data. Training, the quality gate and
+/// the batch transform are skipped; the approval step is kept, except for a
+/// rollback (a version a person approved before, put back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeployInput {
+    /// A version of this pipeline's model package group, status `Approved`.
+    pub model_package_arn: String,
+    /// `true`: put back a version approved before, without a new approval.
+    #[serde(default)]
+    pub rollback: bool,
+}
+
+impl DeployInput {
+    pub fn validate(&self) -> Result<(), Failure> {
+        // arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>
+        let parts: Vec<&str> = self.model_package_arn.splitn(6, ':').collect();
+        let resource = parts.get(5).copied().unwrap_or_default();
+        let versioned = resource
+            .strip_prefix("model-package/")
+            .and_then(|rest| rest.rsplit_once('/'))
+            .is_some_and(|(group, version)| {
+                !group.is_empty()
+                    && !version.is_empty()
+                    && version.bytes().all(|b| b.is_ascii_digit())
+            });
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sagemaker" || !versioned {
+            return Err(Failure::invalid_input(
+                "modelPackageArn must be a versioned model package ARN (…:model-package/<group>/<version>)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl ExecutionInput {
     /// Checks what serde cannot: non-empty values, `s3://` URIs, held-out data
     /// that is not the training data.
@@ -380,6 +416,9 @@ pub struct RunDetails {
     pub endpoint_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_config_name: Option<String>,
+    /// The registered model version (SageMaker model package) of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
     /// The error name of a failure (`States.Timeout`, `QualityGateFailed`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -415,6 +454,35 @@ pub struct RecordOutput {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_deploy_input_names_a_versioned_package_and_is_not_a_rollback_by_default() {
+        let arn = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/iris/3";
+        let input: DeployInput =
+            serde_json::from_value(serde_json::json!({"modelPackageArn": arn})).unwrap();
+        assert!(!input.rollback);
+        assert!(input.validate().is_ok());
+        for bad in [
+            "",
+            "iris/3",
+            "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/iris",
+            "arn:aws:sagemaker:eu-west-1:123456789012:model-package/iris/latest",
+            "arn:aws:s3:::bucket/model-package/iris/3",
+        ] {
+            let input = DeployInput {
+                model_package_arn: bad.into(),
+                rollback: true,
+            };
+            assert!(input.validate().is_err(), "{bad} was accepted");
+        }
+        // A typo is refused, not ignored.
+        assert!(
+            serde_json::from_value::<DeployInput>(
+                serde_json::json!({"modelPackageArn": arn, "rollbak": true})
+            )
+            .is_err()
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

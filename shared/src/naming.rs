@@ -75,21 +75,40 @@ pub fn sagemaker_name(kind: &str, source: &str, max: usize) -> String {
     name
 }
 
+/// Room a job name leaves for the `-<redrive count>` the state machine appends
+/// (`$$.Execution.RedriveCount`; Step Functions allows up to 1,000 redrives), so
+/// that a redriven run's jobs never collide with the failed attempt's.
+pub const REDRIVE_SUFFIX_MAX: usize = 5;
+
 /// The SageMaker names of one run, derived from the Step Functions execution name.
+///
+/// Job names (processing, training, tuning, transform) are bases: the state
+/// machine appends `-<redrive count>`, because a failed job keeps its name for
+/// good. The model name is used as is: a model is only made by a call that
+/// either succeeds or leaves nothing behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunNames {
+    pub processing_job_name: String,
     pub training_job_name: String,
+    pub tuning_job_name: String,
     pub model_name: String,
     pub transform_job_name: String,
 }
 
 impl RunNames {
     pub fn for_execution(execution_name: &str) -> Self {
+        let job = SAGEMAKER_NAME_MAX - REDRIVE_SUFFIX_MAX;
         RunNames {
-            training_job_name: sagemaker_name("train", execution_name, SAGEMAKER_NAME_MAX),
+            processing_job_name: sagemaker_name("process", execution_name, job),
+            training_job_name: sagemaker_name("train", execution_name, job),
+            tuning_job_name: sagemaker_name(
+                "tune",
+                execution_name,
+                TUNING_JOB_NAME_MAX - REDRIVE_SUFFIX_MAX,
+            ),
             model_name: sagemaker_name("model", execution_name, SAGEMAKER_NAME_MAX),
-            transform_job_name: sagemaker_name("transform", execution_name, SAGEMAKER_NAME_MAX),
+            transform_job_name: sagemaker_name("transform", execution_name, job),
         }
     }
 }
@@ -138,6 +157,25 @@ mod tests {
         );
         assert!(names.model_name.starts_with("model-run-2026-11-21-abc123-"));
         assert_ne!(names.training_job_name, names.transform_job_name);
+    }
+
+    proptest! {
+        /// Any execution name (Step Functions allows 80 characters) leaves each
+        /// job name room for the longest redrive suffix, `-1000`.
+        #[test]
+        fn job_names_keep_room_for_the_redrive_suffix(exec in "[a-zA-Z0-9_-]{1,80}") {
+            let names = RunNames::for_execution(&exec);
+            for (job, max) in [
+                (&names.processing_job_name, SAGEMAKER_NAME_MAX),
+                (&names.training_job_name, SAGEMAKER_NAME_MAX),
+                (&names.transform_job_name, SAGEMAKER_NAME_MAX),
+                (&names.tuning_job_name, TUNING_JOB_NAME_MAX),
+            ] {
+                let redriven = format!("{job}-1000");
+                prop_assert!(is_valid_sagemaker_name(&redriven, max), "{redriven}");
+            }
+            prop_assert!(is_valid_sagemaker_name(&names.model_name, SAGEMAKER_NAME_MAX));
+        }
     }
 
     #[test]

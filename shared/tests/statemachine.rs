@@ -25,7 +25,7 @@ use shared::contract::{
     RequestApprovalInput, RequestApprovalOutput, RunStatus, Stage,
 };
 use shared::naming::RunNames;
-use testkit::paths::{LambdaCall, PathRig};
+use testkit::paths::{LambdaCall, MODEL_PACKAGE_GROUP, PathRig};
 
 fn definition() -> Value {
     let text = std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
@@ -49,7 +49,7 @@ fn full_record_input() -> Value {
         "dataVersionId": "v", "dataEtag": "e", "trainingJobName": "t", "trainingJobArn": "a",
         "metrics": {"m": 1.0}, "modelName": "m", "transformJobName": "x", "transformOutputUri": "s3://b/o",
         "approval": {"decision": "approved", "approver": "a", "comment": "c", "decidedAt": "2026-11-21T10:00:00Z"},
-        "endpointName": "e", "endpointConfigName": "c", "error": "E", "cause": "C"
+        "endpointName": "e", "endpointConfigName": "c", "modelPackageArn": "p", "error": "E", "cause": "C"
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -382,9 +382,10 @@ async fn run_to_approval(rig: &PathRig, execution: &str, names: &RunNames) -> (S
     let arn = rig.start(execution, &execution_input()).await.unwrap();
     let train = rig.next_sync("Train").await.unwrap();
     // What SageMaker was asked: names from record-metadata, data from the input.
+    // The name carries the redrive count (0 before any redrive; see testkit::paths::fill).
     assert_eq!(
         train.request["TrainingJobName"],
-        names.training_job_name.as_str()
+        format!("{}-0", names.training_job_name)
     );
     assert_eq!(
         train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
@@ -404,6 +405,25 @@ async fn run_to_approval(rig: &PathRig, execution: &str, names: &RunNames) -> (S
 
     let transform = rig.next_sync("Transform").await.unwrap();
     assert_eq!(transform.request["ModelName"], names.model_name.as_str());
+    assert_eq!(
+        transform.request["TransformJobName"],
+        format!("{}-0", names.transform_job_name)
+    );
+    // The trained model is a version in the registry, pending a decision, with its lineage.
+    let version = only_version(rig).await;
+    assert_eq!(version.status, "PendingManualApproval");
+    assert_eq!(version.metadata["commitId"], "0123abc");
+    assert_eq!(version.metadata["executionName"], execution);
+    assert_eq!(
+        version.metadata["trainingDataUri"],
+        "s3://stack-data/training/iris.csv"
+    );
+    assert_eq!(version.metadata["dataVersionId"], "3HL4kqtJ");
+    assert_eq!(version.metadata["metricValue"], "0.97");
+    assert_eq!(
+        version.image,
+        execution_input()["imageUri"].as_str().unwrap()
+    );
     assert_eq!(
         transform.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"],
         "s3://stack-data/test/",
@@ -478,6 +498,58 @@ async fn model_exists(rig: &PathRig, names: &RunNames) -> bool {
         .send()
         .await
         .is_ok()
+}
+
+/// One version of the registry, as the tests read it.
+#[derive(Debug)]
+struct Version {
+    arn: String,
+    status: String,
+    description: Option<String>,
+    image: String,
+    metadata: std::collections::HashMap<String, String>,
+}
+
+async fn describe_version(rig: &PathRig, arn: &str) -> Version {
+    let v = rig
+        .sagemaker
+        .describe_model_package()
+        .model_package_name(arn)
+        .send()
+        .await
+        .unwrap();
+    Version {
+        arn: v.model_package_arn().unwrap_or_default().to_owned(),
+        status: v
+            .model_approval_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        description: v.approval_description().map(str::to_owned),
+        image: v
+            .inference_specification()
+            .and_then(|i| i.containers().first())
+            .and_then(|c| c.image())
+            .unwrap_or_default()
+            .to_owned(),
+        metadata: v
+            .customer_metadata_properties()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// The registry's one version in this rig's region (every path test has its own region).
+async fn only_version(rig: &PathRig) -> Version {
+    let list = rig
+        .sagemaker
+        .list_model_packages()
+        .model_package_group_name(MODEL_PACKAGE_GROUP)
+        .send()
+        .await
+        .unwrap();
+    let summaries = list.model_package_summary_list();
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    describe_version(rig, summaries[0].model_package_arn().unwrap_or_default()).await
 }
 
 /// record-metadata and request-approval's answers up to the decision, in call order.
@@ -594,6 +666,22 @@ async fn a_first_run_creates_the_endpoint() {
         deploy.data_capture.unwrap().destination_s3_uri,
         "s3://stack-artifacts/data-capture/"
     );
+    // The person's decision is on the version, with who and why; the audit trail has its ARN.
+    let version = only_version(&rig).await;
+    assert_eq!(version.status, "Approved");
+    assert_eq!(
+        version.description.as_deref(),
+        Some("approved by ana@example.com: accuracy is fine")
+    );
+    assert_eq!(version.metadata["commitId"], "0123abc", "the lineage stays");
+    for record in &records[1..] {
+        assert_eq!(
+            record.details.model_package_arn.as_deref(),
+            Some(version.arn.as_str()),
+            "{:?}",
+            record.stage
+        );
+    }
 }
 
 #[tokio::test]
@@ -663,8 +751,16 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         (Stage::Failed, RunStatus::Failed)
     );
     assert_eq!(failed.details.error.as_deref(), Some("QualityGateFailed"));
-    // No model was made from the failed candidate.
+    // No model was made from the failed candidate; its version is rejected with the reason.
     assert!(!model_exists(&rig, &names).await);
+    let version = only_version(&rig).await;
+    assert_eq!(version.status, "Rejected");
+    let reason = version.description.unwrap();
+    assert!(reason.starts_with("QualityGateFailed: "), "{reason}");
+    assert!(
+        reason.contains("0.5 is below the threshold 0.9"),
+        "{reason}"
+    );
 }
 
 /// A failed job and an overrun take the same Catch (`States.TaskFailed`,
@@ -747,6 +843,10 @@ async fn a_rejection_ends_the_run_without_touching_the_endpoint() {
     if let Some(cause) = last.details.cause {
         assert!(cause.contains("precision on versicolor"), "{cause}");
     }
+    let version = only_version(&rig).await;
+    assert_eq!(version.status, "Rejected");
+    let reason = version.description.unwrap();
+    assert!(reason.starts_with("ApprovalRejected"), "{reason}");
 }
 
 #[tokio::test]
@@ -786,6 +886,12 @@ async fn an_approval_nobody_answers_times_out_as_a_rejection_with_its_own_notice
     );
     assert_eq!(last.details.error.as_deref(), Some("States.Timeout"));
     assert!(!functions(&calls).contains(&"deploy-endpoint"));
+    let version = only_version(&rig).await;
+    assert_eq!(version.status, "Rejected");
+    assert_eq!(
+        version.description.as_deref(),
+        Some("ApprovalTimedOut: no decision within 2 seconds")
+    );
 }
 
 #[tokio::test]
@@ -875,5 +981,455 @@ async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
             .filter(|f| **f == "check-endpoint")
             .count(),
         4
+    );
+}
+
+// ------------------------------------------------------------------ model lifecycle
+
+/// A version in the registry as the pipeline registers one, with `status`.
+async fn registered_version(rig: &PathRig, status: &str) -> String {
+    use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageContainerDefinition};
+    let metadata = [
+        ("commitId", "0ld0c0m"),
+        (
+            "imageUri",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-model:0ld0c0m",
+        ),
+        ("trainingDataUri", "s3://stack-data/training/iris-old.csv"),
+        ("testDataUri", "s3://stack-data/test/"),
+        ("dataVersionId", "null"),
+        ("executionName", "run-old"),
+        (
+            "executionArn",
+            "arn:aws:states:eu-west-1:123456789012:execution:pipeline:run-old",
+        ),
+        ("trainingJobName", "train-run-old-0"),
+        ("metricName", "validation:accuracy"),
+        ("metricValue", "0.96"),
+        (
+            "transformOutputUri",
+            "s3://stack-artifacts/transform/run-old/",
+        ),
+    ];
+    let spec = aws_sdk_sagemaker::types::InferenceSpecification::builder()
+        .containers(
+            ModelPackageContainerDefinition::builder()
+                .image(metadata[1].1)
+                .model_data_url("s3://stack-artifacts/models/train-run-old-0/output/model.tar.gz")
+                .build(),
+        )
+        .supported_content_types("text/csv")
+        .supported_response_mime_types("text/csv")
+        .build();
+    let mut create = rig
+        .sagemaker
+        .create_model_package()
+        .model_package_group_name(MODEL_PACKAGE_GROUP)
+        .model_package_description("validation:accuracy = 0.96 (commit 0ld0c0m, execution run-old)")
+        .inference_specification(spec)
+        .model_approval_status(ModelApprovalStatus::from(status));
+    for (k, v) in metadata {
+        create = create.customer_metadata_properties(k, v);
+    }
+    let arn = create
+        .send()
+        .await
+        .unwrap()
+        .model_package_arn
+        .expect("moto answers the version's ARN");
+    if status == "Approved" {
+        // As the pipeline leaves it: who approved and why.
+        rig.sagemaker
+            .update_model_package()
+            .model_package_arn(&arn)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .approval_description("approved by ana@example.com: good enough")
+            .set_customer_metadata_properties(Some(
+                metadata
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    arn
+}
+
+/// The deploy results after the decision: create a new endpoint, in service at once.
+fn deploy_results(names: &RunNames) -> Vec<Value> {
+    vec![
+        recorded(names), // approved
+        endpoint(false, None, None),
+        deployed(DeployAction::Created, "config-new"),
+        endpoint(true, Some(EndpointStatus::InService), Some("config-new")),
+        recorded(names), // deployed
+    ]
+}
+
+/// No `.sync` task (training, tuning, processing, transform) was started.
+async fn no_jobs(rig: &PathRig, arn: &str) {
+    let entered: Vec<String> = rig
+        .history(arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
+        .collect();
+    assert!(
+        entered.iter().any(|s| s == "CreateModelFromPackage"),
+        "{entered:?}"
+    );
+    for state in ["Process", "Train", "Tune", "Transform"] {
+        assert!(
+            !entered.iter().any(|s| s == state),
+            "{state} ran in a deploy-only run: {entered:?}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_approval() {
+    let rig = PathRig::new("us-west-1", &[]).await.unwrap();
+    let version = registered_version(&rig, "Approved").await;
+    let execution = "run-deploy-only";
+    let names = RunNames::for_execution(execution);
+    let mut results = vec![recorded(&names), approval_requested()];
+    results.extend(deploy_results(&names));
+    rig.queue_lambda_results(&results).unwrap();
+    let arn = rig
+        .start(execution, &json!({"modelPackageArn": version}))
+        .await
+        .unwrap();
+    let calls = rig
+        .wait_for_calls(&arn, "request-approval", 1)
+        .await
+        .unwrap();
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .find(|c| c.function == "request-approval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    // The approver sees the version's own figures and lineage.
+    assert_eq!(ask.metrics["validation:accuracy"], 0.96);
+    assert_eq!(ask.commit_id, "0ld0c0m");
+    assert_eq!(ask.training_job_name, "train-run-old-0");
+    assert_eq!(
+        ask.transform_output_uri,
+        "s3://stack-artifacts/transform/run-old/"
+    );
+    approve(&rig, &ask.task_token).await;
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    no_jobs(&rig, &arn).await;
+    // The model was made from the version itself.
+    let model = rig
+        .sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        model
+            .primary_container()
+            .and_then(|c| c.model_package_name()),
+        Some(version.as_str())
+    );
+    let calls = rig.lambda_calls(&arn).await.unwrap();
+    assert_eq!(
+        stages(&calls),
+        [
+            (Stage::Started, RunStatus::Running),
+            (Stage::Approved, RunStatus::Running),
+            (Stage::Deployed, RunStatus::Succeeded),
+        ]
+    );
+    let records = records(&calls);
+    assert_eq!(records[0].details.commit_id.as_deref(), Some("0ld0c0m"));
+    assert_eq!(
+        records[2].details.model_package_arn.as_deref(),
+        Some(version.as_str())
+    );
+    assert_eq!(deploy_input(&calls).model_name, names.model_name);
+    // The version keeps its first decision: a deploy-only run does not re-mark it.
+    let after = describe_version(&rig, &version).await;
+    assert_eq!(after.status, "Approved");
+    assert_eq!(
+        after.description.as_deref(),
+        Some("approved by ana@example.com: good enough")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_rollback_redeploys_an_approved_version_without_asking_again() {
+    let rig = PathRig::new("us-west-2", &[]).await.unwrap();
+    let version = registered_version(&rig, "Approved").await;
+    let execution = "run-rollback";
+    let names = RunNames::for_execution(execution);
+    let mut results = vec![recorded(&names)];
+    results.extend(deploy_results(&names));
+    rig.queue_lambda_results(&results).unwrap();
+    let arn = rig
+        .start(
+            execution,
+            &json!({"modelPackageArn": version, "rollback": true}),
+        )
+        .await
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    no_jobs(&rig, &arn).await;
+    let calls = rig.lambda_calls(&arn).await.unwrap();
+    assert!(
+        !functions(&calls).contains(&"request-approval"),
+        "a rollback is not asked again"
+    );
+    let approved = records(&calls)
+        .into_iter()
+        .find(|r| r.stage == Stage::Approved)
+        .expect("the rollback's approval is recorded");
+    let approval = approved.details.approval.unwrap();
+    assert_eq!(approval.approver.as_deref(), Some("rollback"));
+    let comment = approval.comment.unwrap();
+    assert!(comment.contains(&version), "{comment}");
+    assert_eq!(
+        stages(&calls).last(),
+        Some(&(Stage::Deployed, RunStatus::Succeeded))
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
+    let rig = PathRig::new("us-east-2", &[]).await.unwrap();
+    let version = registered_version(&rig, "PendingManualApproval").await;
+    let execution = "run-not-approved";
+    let names = RunNames::for_execution(execution);
+    rig.queue_lambda_results(&[recorded(&names)]).unwrap();
+    let arn = rig
+        .start(
+            execution,
+            &json!({"modelPackageArn": version, "rollback": true}),
+        )
+        .await
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ModelNotApproved"))
+    );
+    assert!(cause.unwrap().contains("PendingManualApproval"));
+    let calls = rig.lambda_calls(&arn).await.unwrap();
+    assert_eq!(
+        functions(&calls),
+        ["record-metadata"],
+        "only the failure is recorded"
+    );
+    assert!(!model_exists(&rig, &names).await);
+    assert_eq!(
+        describe_version(&rig, &version).await.status,
+        "PendingManualApproval",
+        "a refused version is left as it was"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn processing_on_runs_the_users_container_first_and_trains_on_its_output() {
+    let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-preprocessing:1";
+    let rig = PathRig::new("eu-north-1", &[("ProcessingImageUri", image)])
+        .await
+        .unwrap();
+    let execution = "run-processing";
+    let names = RunNames::for_execution(execution);
+    rig.queue_lambda_results(&[recorded(&names), recorded(&names)])
+        .unwrap();
+    let arn = rig.start(execution, &execution_input()).await.unwrap();
+
+    let process = rig.next_sync("Process").await.unwrap();
+    assert_eq!(
+        process.request["ProcessingJobName"],
+        format!("{}-0", names.processing_job_name)
+    );
+    assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
+    assert_eq!(
+        process.request["ProcessingInputs"][0]["S3Input"]["S3Uri"],
+        "s3://stack-data/training/iris.csv",
+        "processing reads the new data"
+    );
+    let processed = format!("s3://stack-artifacts/processed/{execution}/");
+    assert_eq!(
+        process.request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+        processed.as_str()
+    );
+    rig.complete(
+        &process,
+        &json!({
+            "ProcessingJobName": format!("{}-0", names.processing_job_name),
+            "ProcessingJobStatus": "Completed",
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "training", "S3Output": {
+                "S3Uri": processed, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}
+        }),
+    )
+    .await
+    .unwrap();
+
+    let train = rig.next_sync("Train").await.unwrap();
+    assert_eq!(
+        train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        processed.as_str(),
+        "training reads what processing wrote"
+    );
+    // The rest is the usual flow; end it at the gate.
+    rig.complete(&train, &training_output(&names, 0.1))
+        .await
+        .unwrap();
+    let (status, error, _) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("QualityGateFailed"))
+    );
+    let calls = rig.lambda_calls(&arn).await.unwrap();
+    assert_eq!(
+        records(&calls)[0].details.training_data_uri.as_deref(),
+        Some("s3://stack-data/training/iris.csv"),
+        "the started record keeps the original data"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
+    let rig = PathRig::new("ap-south-1", &[("TuningMaxJobs", "4")])
+        .await
+        .unwrap();
+    let execution = "run-tuning";
+    let names = RunNames::for_execution(execution);
+    queue_through_approval_then(&rig, &names, &deploy_results(&names)).unwrap();
+    let arn = rig.start(execution, &execution_input()).await.unwrap();
+
+    let tune = rig.next_sync("Tune").await.unwrap();
+    let tuning_name = format!("{}-0", names.tuning_job_name);
+    assert_eq!(
+        tune.request["HyperParameterTuningJobName"],
+        tuning_name.as_str()
+    );
+    assert!(tuning_name.len() <= shared::naming::TUNING_JOB_NAME_MAX);
+    let config = &tune.request["HyperParameterTuningJobConfig"];
+    assert_eq!(config["ResourceLimits"]["MaxNumberOfTrainingJobs"], 4);
+    assert_eq!(config["ResourceLimits"]["MaxParallelTrainingJobs"], 2);
+    assert_eq!(
+        config["HyperParameterTuningJobObjective"]["MetricName"],
+        "validation:accuracy"
+    );
+    assert_eq!(
+        config["ParameterRanges"]["IntegerParameterRanges"][0]["Name"],
+        "max_depth"
+    );
+    assert_eq!(
+        tune.request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        "s3://stack-data/training/iris.csv"
+    );
+    // The best of the tuning job's training jobs, which SageMaker (moto here) describes.
+    let best = format!("{tuning_name}-003-1a2b3c4d");
+    rig.sagemaker
+        .create_training_job()
+        .training_job_name(&best)
+        .role_arn("arn:aws:iam::123456789012:role/stack-SageMakerRole")
+        .algorithm_specification(
+            aws_sdk_sagemaker::types::AlgorithmSpecification::builder()
+                .training_image(execution_input()["imageUri"].as_str().unwrap())
+                .training_input_mode(aws_sdk_sagemaker::types::TrainingInputMode::File)
+                .build(),
+        )
+        .output_data_config(
+            aws_sdk_sagemaker::types::OutputDataConfig::builder()
+                .s3_output_path("s3://stack-artifacts/models/")
+                .build(),
+        )
+        .resource_config(
+            aws_sdk_sagemaker::types::ResourceConfig::builder()
+                .instance_type(aws_sdk_sagemaker::types::TrainingInstanceType::MlM5Large)
+                .instance_count(1)
+                .volume_size_in_gb(5)
+                .build(),
+        )
+        .stopping_condition(
+            aws_sdk_sagemaker::types::StoppingCondition::builder()
+                .max_runtime_in_seconds(3600)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    rig.complete(
+        &tune,
+        &json!({
+            "HyperParameterTuningJobName": tuning_name,
+            "HyperParameterTuningJobStatus": "Completed",
+            "BestTrainingJob": {"TrainingJobName": best, "TrainingJobStatus": "Completed"}
+        }),
+    )
+    .await
+    .unwrap();
+
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(&transform, &transform_output(&names, execution))
+        .await
+        .unwrap();
+    let calls = rig
+        .wait_for_calls(&arn, "request-approval", 1)
+        .await
+        .unwrap();
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .find(|c| c.function == "request-approval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        ask.training_job_name, best,
+        "the approver sees the best job"
+    );
+    approve(&rig, &ask.task_token).await;
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+
+    let calls = rig.lambda_calls(&arn).await.unwrap();
+    assert_eq!(
+        records(&calls)[1].details.training_job_name.as_deref(),
+        Some(best.as_str())
+    );
+    let version = only_version(&rig).await;
+    assert_eq!(version.metadata["trainingJobName"], best);
+    assert_eq!(version.status, "Approved");
+    // The model is the best job's.
+    let model = rig
+        .sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        model
+            .primary_container()
+            .and_then(|c| c.model_data_url())
+            .is_some_and(|u| u.contains(&best)),
+        "{model:?}"
     );
 }

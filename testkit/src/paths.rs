@@ -70,6 +70,16 @@ pub fn substitutions(region: &str) -> BTreeMap<String, String> {
         ("DataCaptureSamplingPercent", "10".to_owned()),
         ("EndpointPollSeconds", "1".to_owned()),
         ("EndpointMaxPolls", "5".to_owned()),
+        ("ModelPackageGroupName", MODEL_PACKAGE_GROUP.to_owned()),
+        ("ProcessingImageUri", String::new()),
+        ("ProcessingInstanceType", "ml.m5.large".to_owned()),
+        ("ProcessingMaxSeconds", "1800".to_owned()),
+        ("TuningMaxJobs", "0".to_owned()),
+        ("TuningParallelJobs", "2".to_owned()),
+        ("TuningMaxSeconds", "7200".to_owned()),
+        ("TuningParameterName", "max_depth".to_owned()),
+        ("TuningMinValue", "1".to_owned()),
+        ("TuningMaxValue", "6".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -84,8 +94,19 @@ pub fn function_arn(region: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
 }
 
-/// The definition with `${Name}` filled in from `values`; every placeholder must have a value.
+/// The model package group the path tests' state machines register into.
+pub const MODEL_PACKAGE_GROUP: &str = "stack-models";
+
+/// What moto's context object lacks: `$$.Execution.RedriveCount` (moto has no
+/// redrive). In the test copy it reads as `0`, a first attempt's count, so job
+/// names look as they do on AWS before any redrive.
+pub const MOTO_REDRIVE_COUNT: &str = "0";
+
+/// The definition with `${Name}` filled in from `values`; every placeholder must
+/// have a value. `$$.Execution.RedriveCount` becomes [`MOTO_REDRIVE_COUNT`].
 pub fn fill(definition: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+    let definition = definition.replace("$$.Execution.RedriveCount", MOTO_REDRIVE_COUNT);
+    let definition = definition.as_str();
     let mut out = String::with_capacity(definition.len());
     let mut rest = definition;
     while let Some(start) = rest.find("${") {
@@ -217,9 +238,21 @@ impl PathRig {
         let rewritten = rewrite_sync(&mut definition, &queue_url);
         assert_eq!(
             rewritten.len(),
-            2,
-            "expected the training and transform .sync tasks, rewrote {rewritten:?}"
+            4,
+            "expected the processing, training, tuning and transform .sync tasks, rewrote {rewritten:?}"
         );
+        // The group the template creates; moto keeps one per region.
+        if let Err(err) = sagemaker
+            .create_model_package_group()
+            .model_package_group_name(MODEL_PACKAGE_GROUP)
+            .send()
+            .await
+        {
+            let text = format!("{err:?}");
+            if !text.contains("already exists") && !text.contains("AlreadyExists") {
+                return Err(format!("CreateModelPackageGroup: {text}"));
+            }
+        }
 
         let role = crate::create_service_role(&sdk, "states").await?;
         let state_machine_arn = sfn

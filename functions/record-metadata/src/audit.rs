@@ -56,6 +56,7 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
     text("transformOutputUri", &d.transform_output_uri, MAX_TEXT);
     text("endpointName", &d.endpoint_name, MAX_TEXT);
     text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
+    text("modelPackageArn", &d.model_package_arn, MAX_TEXT);
     text("error", &d.error, MAX_TEXT);
     text("cause", &d.cause, MAX_CAUSE);
     text("executionArn", &input.execution_arn, MAX_TEXT);
@@ -236,6 +237,7 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
         ("Model", &d.model_name),
         ("Endpoint", &d.endpoint_name),
         ("Endpoint config", &d.endpoint_config_name),
+        ("Model version", &d.model_package_arn),
     ];
     for (label, value) in facts {
         if let Some(v) = value {
@@ -318,6 +320,31 @@ mod tests {
             .map(|(k, v)| k.len() + v.as_s().map(String::len).unwrap_or(64))
             .sum();
         assert!(size < 400 * 1024);
+    }
+
+    #[test]
+    fn the_registered_version_is_on_the_event_and_in_the_notice() {
+        let arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/stack-models/4";
+        let record = input(
+            Stage::Deployed,
+            RunStatus::Succeeded,
+            RunDetails {
+                model_package_arn: Some(arn.into()),
+                ..RunDetails::default()
+            },
+        );
+        assert_eq!(
+            event_item(&record, "now")["modelPackageArn"]
+                .as_s()
+                .unwrap(),
+            arn
+        );
+        let notice = notification(&record).expect("a deployment is announced");
+        assert!(
+            notice.body.contains(&format!("Model version: {arn}")),
+            "{}",
+            notice.body
+        );
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! `mlops models`, `mlops rollback` and `mlops deploy` against moto's registry
+//! and Step Functions, through the real binary. (`mlops runs redrive` is unit
+//! tested with aws-smithy-mocks: moto has no RedriveExecution.)
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use std::process::Command;
+
+use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use testkit::{Moto, unique};
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn lists_versions_and_starts_a_rollback_only_to_an_approved_one() {
+    let sdk = Moto::from_env().sdk_config().await;
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let group = unique("models");
+    sagemaker
+        .create_model_package_group()
+        .model_package_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut arns = Vec::new();
+    for (status, description) in [
+        (
+            ModelApprovalStatus::Approved,
+            "validation:accuracy = 0.96 (commit aaa)",
+        ),
+        (
+            ModelApprovalStatus::Rejected,
+            "validation:accuracy = 0.5 (commit bbb)",
+        ),
+    ] {
+        let arn = sagemaker
+            .create_model_package()
+            .model_package_group_name(&group)
+            .model_package_description(description)
+            .model_approval_status(status)
+            .send()
+            .await
+            .unwrap()
+            .model_package_arn
+            .unwrap();
+        arns.push(arn);
+    }
+    let role = testkit::create_service_role(&sdk, "states").await.unwrap();
+    let machine = sfn
+        .create_state_machine()
+        .name(unique("pipeline"))
+        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+        .role_arn(role)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+
+    let mlops = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+            .args(args)
+            .env("MODEL_PACKAGE_GROUP", &group)
+            .env("STATE_MACHINE_ARN", &machine)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (ok, listed, err) = mlops(&["models"]);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert!(
+        rows[0].starts_with("2 ") && rows[0].contains("Rejected"),
+        "newest first: {listed}"
+    );
+    assert!(
+        rows[1].starts_with("1 ") && rows[1].contains("Approved"),
+        "{listed}"
+    );
+    let (ok, approved, _) = mlops(&["models", "--approved"]);
+    assert!(
+        ok && approved.lines().count() == 2 && approved.contains("commit aaa"),
+        "{approved}"
+    );
+
+    // A rejected version is refused before anything starts.
+    let (ok, _, err) = mlops(&["rollback", "2"]);
+    assert!(!ok && err.contains("Rejected"), "{err}");
+    let (ok, _, err) = mlops(&["rollback", "7"]);
+    assert!(!ok && err.contains("no version \"7\""), "{err}");
+
+    let (ok, said, err) = mlops(&["rollback", "1"]);
+    assert!(ok, "{err}");
+    assert!(said.contains("started a rollback of version 1"), "{said}");
+    let runs = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.executions().len(), 1);
+    let run = sfn
+        .describe_execution()
+        .execution_arn(runs.executions()[0].execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let input: serde_json::Value = serde_json::from_str(run.input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({"modelPackageArn": arns[0], "rollback": true})
+    );
+    assert!(run.name().unwrap().starts_with("rollback-v1-"));
+
+    // By ARN too; a deploy-only run is not a rollback.
+    let (ok, said, err) = mlops(&["deploy", &arns[0]]);
+    assert!(ok && said.contains("deploy-only"), "{err}");
+
+    // Without its configuration, the command says what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        .args(["models"])
+        .env_remove("MODEL_PACKAGE_GROUP")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MODEL_PACKAGE_GROUP"));
+}
