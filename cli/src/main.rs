@@ -305,7 +305,7 @@ async fn redrive(
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::aws::sdk_config_with(shared::aws::Roots::System).await;
     let table = || required(cli.table.clone(), "table", "--table", "TABLE_NAME");
     let group = || {
         required(

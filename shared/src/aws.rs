@@ -16,11 +16,29 @@ use crate::error::{ErrorName, Failure};
 /// It follows the standard chain, so `AWS_ENDPOINT_URL` (the moto server in
 /// tests and the local run) and `AWS_REGION` apply without code here. The SDK's
 /// standard retry (exponential backoff with jitter) handles throttling and 5xx.
+/// TLS trusts Mozilla's roots, compiled in ([`Roots::Mozilla`]).
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_with(Roots::Mozilla).await
+}
+
+/// [`sdk_config`] with a choice of trusted roots: the `mlops` command, run by
+/// people behind corporate proxies, trusts the system's.
+pub async fn sdk_config_with(roots: Roots) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
+        .http_client(https_client(roots))
         .load()
         .await
+}
+
+/// Which root certificates TLS trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// Mozilla's, compiled in (webpki-root-certs): no file reads at cold
+    /// start, the same on every runtime image. What the Lambdas use.
+    Mozilla,
+    /// The system's (`/etc/ssl`, `SSL_CERT_FILE`), read and parsed once per
+    /// process: ~3 ms of a cold start here (`make bench`).
+    System,
 }
 
 /// The SDK's HTTPS client (hyper + rustls) with *ring* as the crypto library.
@@ -30,12 +48,36 @@ pub async fn sdk_config() -> SdkConfig {
 /// (`make bench`, the TLS section). Connections open on the first call, not
 /// during init: opening one early only moves the same cost (see README,
 /// Performance).
-pub fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+pub fn https_client(roots: Roots) -> SharedHttpClient {
+    let trust = match roots {
+        Roots::System => tls::TrustStore::default(),
+        Roots::Mozilla => webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().fold(
+            tls::TrustStore::empty().with_native_roots(false),
+            |trust, cert| trust.with_pem_certificate(pem(cert.as_ref())),
+        ),
+    };
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Only an invalid extra server name can fail the build; none is set.
+        Err(_) => builder.build_https(),
+    }
+}
+
+/// One DER certificate as PEM (what the SDK's trust store takes).
+fn pem(der: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 64);
+    out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    out
 }
 
 /// Error codes AWS services use for throttling.
@@ -185,6 +227,54 @@ where
 
 #[cfg(test)]
 mod tests {
+    /// The trust store is built when the first HTTPS connection is made: every
+    /// compiled-in root must be accepted there (the SDK panics on one it cannot
+    /// parse). Port 1 on 127.0.0.1 refuses, after the connector was built.
+    #[tokio::test]
+    async fn an_https_call_with_the_compiled_in_roots_builds_its_trust_store() {
+        use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_sagemakerruntime::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .endpoint_url("https://127.0.0.1:1")
+            .http_client(https_client(Roots::Mozilla))
+            .retry_config(aws_sdk_sagemakerruntime::config::retry::RetryConfig::disabled())
+            .build();
+        let err = aws_sdk_sagemakerruntime::Client::from_conf(config)
+            .invoke_endpoint()
+            .endpoint_name("e")
+            .body(aws_sdk_sagemakerruntime::primitives::Blob::new("1"))
+            .send()
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(
+            format!("{err:?}").contains("onnect"),
+            "a connection error, not another failure: {err:?}"
+        );
+    }
+
+    #[test]
+    fn every_compiled_in_root_becomes_pem_that_decodes_to_its_der() {
+        use base64::Engine as _;
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        assert!(roots.len() > 100, "Mozilla's store has well over 100 roots");
+        for cert in roots {
+            let text = String::from_utf8(super::pem(cert.as_ref())).unwrap();
+            let body: String = text
+                .strip_prefix("-----BEGIN CERTIFICATE-----\n")
+                .and_then(|t| t.strip_suffix("-----END CERTIFICATE-----\n"))
+                .expect("PEM armour")
+                .lines()
+                .inspect(|line| assert!(line.len() <= 64))
+                .collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            assert_eq!(der, cert.as_ref());
+        }
+    }
+
     use super::*;
 
     #[test]
