@@ -43,6 +43,10 @@ cp.create_pipeline(pipeline={
     "variables": [{"name": n, "defaultValue": "none"} for n in ("TrainingDataUri", "DataVersionId", "DataETag", "DataSize", "Trigger")],
 })
 
+# The model registry's group (the template's ModelPackageGroup).
+models = f"{prefix}-models"
+aws("sagemaker").create_model_package_group(ModelPackageGroupName=models)
+
 env = {
     "TABLE_NAME": table,
     "NOTIFICATION_TOPIC_ARN": topics["notifications"],
@@ -53,6 +57,7 @@ env = {
     "ENDPOINT_NAME": "iris-model",
     "DATA_BUCKET": data_bucket,
     "ARTIFACT_BUCKET": artifact_bucket,
+    "MODEL_PACKAGE_GROUP": models,
 }
 for key, value in env.items():
     print(f"{key}={value}")

@@ -133,6 +133,8 @@ def local_definition(queue_url, values):
     missing = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - values.keys())
     if missing:
         raise SystemExit(f"local: no local value for {missing}")
+    # moto has no redrive, so no $$.Execution.RedriveCount: a first attempt's count is 0.
+    text = text.replace("$$.Execution.RedriveCount", "0")
     definition = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text))
     handed = []
     for name, state in definition["States"].items():
@@ -177,6 +179,10 @@ def create_state_machine(queue_url, endpoint_name, artifact_bucket, approval_tim
         "EndpointRollbackAlarmName": "mlops-local-endpoint-errors",
         "DataCaptureSamplingPercent": "10",
         "EndpointPollSeconds": "1", "EndpointMaxPolls": "30",
+        "ModelPackageGroupName": "mlops-local-models",
+        "ProcessingImageUri": "", "ProcessingInstanceType": "ml.m5.large", "ProcessingMaxSeconds": "600",
+        "TuningMaxJobs": "0", "TuningParallelJobs": "2", "TuningMaxSeconds": "600",
+        "TuningParameterName": "max_depth", "TuningMinValue": "1", "TuningMaxValue": "6",
     }
     definition, handed = local_definition(queue_url, values)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
@@ -427,11 +433,18 @@ def main():
 
     step("The audit trail (mlops runs show)")
     trail = subprocess.run([str(TARGET / "debug/mlops"), "runs", "show", name], capture_output=True, text=True)
-    for line in (trail.stdout or trail.stderr).splitlines()[:60]:
+    for line in (trail.stdout or trail.stderr).splitlines()[:100]:
+        say(line)
+
+    step("The model registry (mlops models): the version this run registered, with the decision")
+    listed = subprocess.run([str(TARGET / "debug/mlops"), "models"], capture_output=True, text=True)
+    for line in (listed.stdout or listed.stderr).splitlines()[:10]:
         say(line)
 
     if args.check:
         result = json.loads(answer).get("result") if status_code == 200 else None
+        if "Approved" not in listed.stdout:
+            raise SystemExit(f"local: check failed: the run's version is not Approved:\n{listed.stdout}{listed.stderr}")
         if result != "setosa" or not approved:
             raise SystemExit(f"local: check failed: approved={approved}, prediction {status_code} {answer}")
         print("\nlocal: check passed: the story ran end to end and /predict answered setosa")

@@ -453,17 +453,7 @@ async fn run_to_approval(rig: &PathRig, execution: &str, names: &RunNames) -> (S
         )
     );
 
-    let calls = rig
-        .wait_for_calls(&arn, "request-approval", 1)
-        .await
-        .unwrap();
-    let ask = calls
-        .iter()
-        .find(|c| c.function == "request-approval")
-        .unwrap();
-    assert!(ask.wait_for_token);
-    let input: RequestApprovalInput = serde_json::from_value(ask.payload.clone())
-        .expect("request-approval's payload is a RequestApprovalInput");
+    let input = wait_for_approval_request(rig, &arn).await;
     assert_eq!(input.execution_name, execution);
     assert_eq!(input.metrics["validation:accuracy"], 0.97);
     assert_eq!(
@@ -1057,6 +1047,21 @@ async fn registered_version(rig: &PathRig, status: &str) -> String {
     arn
 }
 
+/// Waits for the approval request and reads it back as request-approval's input.
+async fn wait_for_approval_request(rig: &PathRig, arn: &str) -> RequestApprovalInput {
+    let calls = rig
+        .wait_for_calls(arn, "request-approval", 1)
+        .await
+        .unwrap();
+    let ask = calls
+        .iter()
+        .find(|c| c.function == "request-approval")
+        .unwrap();
+    assert!(ask.wait_for_token);
+    serde_json::from_value(ask.payload.clone())
+        .expect("request-approval's payload is a RequestApprovalInput")
+}
+
 /// The deploy results after the decision: create a new endpoint, in service at once.
 fn deploy_results(names: &RunNames) -> Vec<Value> {
     vec![
@@ -1103,19 +1108,7 @@ async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_appro
         .start(execution, &json!({"modelPackageArn": version}))
         .await
         .unwrap();
-    let calls = rig
-        .wait_for_calls(&arn, "request-approval", 1)
-        .await
-        .unwrap();
-    let ask: RequestApprovalInput = serde_json::from_value(
-        calls
-            .iter()
-            .find(|c| c.function == "request-approval")
-            .unwrap()
-            .payload
-            .clone(),
-    )
-    .unwrap();
+    let ask = wait_for_approval_request(&rig, &arn).await;
     // The approver sees the version's own figures and lineage.
     assert_eq!(ask.metrics["validation:accuracy"], 0.96);
     assert_eq!(ask.commit_id, "0ld0c0m");
@@ -1388,19 +1381,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     rig.complete(&transform, &transform_output(&names, execution))
         .await
         .unwrap();
-    let calls = rig
-        .wait_for_calls(&arn, "request-approval", 1)
-        .await
-        .unwrap();
-    let ask: RequestApprovalInput = serde_json::from_value(
-        calls
-            .iter()
-            .find(|c| c.function == "request-approval")
-            .unwrap()
-            .payload
-            .clone(),
-    )
-    .unwrap();
+    let ask = wait_for_approval_request(&rig, &arn).await;
     assert_eq!(
         ask.training_job_name, best,
         "the approver sees the best job"
