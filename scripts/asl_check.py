@@ -73,6 +73,16 @@ def sample_value(name, value, template):
         if kind == "AWS::IAM::Role":
             return f"arn:aws:iam::{ACCOUNT}:role/stack-{target}-example"
         return f"arn:aws:example:{REGION}:{ACCOUNT}:{target}"
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        pseudo = {"AWS::StackName": "stack", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+        def one(m):
+            name = m.group(1)
+            if name in pseudo:
+                return pseudo[name]
+            if name in params:
+                return str(params[name].get("Default", "example"))
+            raise SystemExit(f"asl_check: cannot sample ${{{name}}} in a Fn::Sub substitution")
+        return re.sub(r"\$\{([A-Za-z0-9_:]+)\}", one, value["Fn::Sub"])
     if isinstance(value, (str, int, float)):
         return str(value)
     raise SystemExit(f"asl_check: cannot sample the substitution {name}: {value!r}")
