@@ -31,6 +31,8 @@ import time
 import urllib.request
 import zipfile
 
+import boto3
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FUNCTIONS = ["start-retraining", "check-endpoint", "deploy-endpoint", "request-approval",
              "handle-approval", "record-metadata", "invoke-endpoint"]
@@ -297,7 +299,7 @@ def warm_samples(runtime, binary, env, payload, count, log):
     return samples, rss
 
 
-def answered_well(name, status, body):
+def answered_well(status, body):
     """The real invocation must have done its work, or the figure means nothing."""
     text = body.decode(errors="replace")
     if status != 200:
@@ -317,7 +319,7 @@ def measure(name, binary, env, events_, runtime, spawns, warm, log):
     real, no_aws = events_
     real_payload, no_aws_payload = json.dumps(real).encode(), json.dumps(no_aws).encode()
     cold, (status, body) = cold_samples(runtime, binary, env, real_payload, spawns, log)
-    ok, detail = answered_well(name, status, body)
+    ok, detail = answered_well(status, body)
     if not ok:
         raise SystemExit(f"bench: {name}'s real invocation failed ({detail}); see the log")
     cold_no_aws, _ = cold_samples(runtime, binary, env, no_aws_payload, spawns, log)
@@ -381,26 +383,22 @@ def overhead():
     return json.loads(line)
 
 
-def criterion():
+def criterion(target_dir):
+    """Runs the micro-benchmarks, then reads criterion's own estimates (median, ns)
+    from target/criterion/<id>/new/, rather than scraping its terminal output."""
     say("bench: criterion micro-benchmarks (cargo bench --bench hot_path)")
     out = subprocess.run(["cargo", "bench", "-q", "-p", "invoke-endpoint", "--bench", "hot_path", "--",
                           "--warm-up-time", "1", "--measurement-time", "2"],
                          cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"bench: criterion failed:\n{out.stderr}")
-    results, name = {}, None
-    for line in out.stdout.splitlines():
-        stripped = line.strip()
-        if stripped and "time:" not in stripped and not stripped.startswith(("Found", "change", "Performance",
-                                                                             "No change", "Change", "[")):
-            if not line.startswith(" "):
-                name = stripped
-        if "time:" in stripped:
-            head, _, rest = stripped.partition("time:")
-            name = head.strip() or name
-            low, mid, high = rest.strip(" []").split()[0:6:2]
-            unit = rest.strip(" []").split()[3]
-            results[name] = f"{mid} {unit}"
+    results = {}
+    for meta in sorted((target_dir / "criterion").rglob("new/benchmark.json")):
+        estimates = json.loads((meta.parent / "estimates.json").read_text())
+        ns = estimates["median"]["point_estimate"]
+        results[json.loads(meta.read_text())["full_id"]] = f"{ns / 1000:.3f} µs" if ns >= 1000 else f"{ns:.1f} ns"
+    if not results:
+        raise SystemExit("bench: criterion ran but wrote no estimates")
     return results
 
 
@@ -492,7 +490,6 @@ def main():
                                  capture_output=True, text=True, check=True).stdout
         config = dict(line.split("=", 1) for line in created.splitlines() if "=" in line)
         # deploy-endpoint's event names a model the pipeline would have made.
-        import boto3
         boto3.client("sagemaker", region_name="us-east-1", endpoint_url=aws["AWS_ENDPOINT_URL"],
                      aws_access_key_id="testing", aws_secret_access_key="testing").create_model(
             ModelName=json.loads((ROOT / "events/deploy-endpoint/create.json").read_text())["modelName"],
@@ -533,7 +530,7 @@ def main():
         say("bench: TLS first call (tls-probe against a local TLS stub)")
         report["tls"] = tls_study(target_dir / "release/tls-probe", args.spawns, work)
         report["invokeEndpointOverhead"] = overhead()
-        report["criterion"] = None if args.no_criterion else criterion()
+        report["criterion"] = None if args.no_criterion else criterion(target_dir)
         report["targets"] = check_targets(report)
     finally:
         stop_children()
