@@ -81,3 +81,11 @@ fn the_sample_execution_input_is_valid() {
         input.validate().unwrap();
     }
 }
+
+#[test]
+fn the_sample_rollback_input_is_valid() {
+    for input in round_trips::<DeployInput>("rollback") {
+        input.validate().unwrap();
+        assert!(input.rollback);
+    }
+}
