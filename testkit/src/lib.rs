@@ -6,7 +6,9 @@
 //! `--include-ignored`. Without a moto server [`Moto::from_env`] fails loudly:
 //! an emulator test never passes by skipping its work.
 
+pub mod iam;
 pub mod paths;
+pub mod template;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -307,12 +309,16 @@ impl LambdaRuntime {
     }
 
     /// Starts a function's real binary (`env!("CARGO_BIN_EXE_<name>")`), with the test's AWS environment (moto) and `env`.
+    /// It runs as an IAM user that holds only its policy from template.yaml
+    /// ([`iam::function_credentials`]): a call the template does not grant is AccessDenied.
     /// Its logs go to the test's output when `FUNCTION_LOGS=1`.
     pub fn function(&mut self, binary: &str, env: &[(&str, &str)]) -> Function {
         let base = std::path::Path::new(binary)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "function".into());
+        let (key, secret) = iam::function_credentials(&base)
+            .unwrap_or_else(|e| panic!("credentials for {base}: {e}"));
         // cargo-lambda accepts only the workspace's binary names; each test has
         // its own runtime, so the real name cannot collide with another test's.
         let name = base;
@@ -328,6 +334,9 @@ impl LambdaRuntime {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .envs(aws_env())
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env_remove("AWS_SESSION_TOKEN")
             .envs(env.iter().copied())
             .stdout(log_sink())
             .stderr(log_sink())

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""moto server with what this project's paths need and moto lacks.
+
+    python scripts/moto_ext.py -H 127.0.0.1 -p PORT
+
+Started by scripts/with-moto in place of `moto_server`. It adds:
+
+- SageMaker UpdateEndpoint: the endpoint moves to the new endpoint config (its
+  variants and data capture), `LastDeploymentConfig` records the deployment
+  policy it was given, and DescribeEndpoint shows both. As on AWS, it refuses
+  an endpoint that does not exist, a config that does not exist, and an
+  endpoint that is not InService (ValidationException).
+- POST /moto-api/extension/sagemaker/endpoint-status with
+  {"region", "endpointName", "status", "failureReason"}: the tests put an
+  endpoint into a state SageMaker would reach on its own (Failed, Updating,
+  RollingBack), which moto's endpoints never leave InService for.
+
+With MOTO_EXT_ADMIN_KEYS=FILE it also turns on moto's IAM access control:
+it makes a user `test-admin` allowed everything, writes its access key and
+secret to FILE (for the tests' own setup), and signs moto's own internal calls
+(the Step Functions interpreter calling SQS, SNS, SageMaker) with it, since
+those go through the server too. Every other caller then needs an IAM user's
+keys and a policy that grants what it does.
+
+Everything else is moto's own server, unchanged.
+"""
+import json
+import os
+import sys
+
+from moto import server
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
+from moto.moto_api._internal import urls as moto_api_urls
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.responses import ActionResult
+
+
+def update_endpoint(self, endpoint_name, endpoint_config_name, deployment_config):
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is None:
+        arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+        raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    config = self.endpoint_configs.get(endpoint_config_name)
+    if config is None:
+        arn = FakeEndpointConfig.arn_formatter(endpoint_config_name, self.account_id, self.region_name)
+        raise ValidationError(message=f"Could not find endpoint configuration '{arn}'.")
+    if endpoint.endpoint_status != "InService":
+        raise ValidationError(
+            message=f"Cannot update in-progress endpoint '{endpoint.arn}'."
+            if endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack")
+            else f"Cannot update endpoint '{endpoint.arn}' in status {endpoint.endpoint_status}."
+        )
+    endpoint.endpoint_config_name = endpoint_config_name
+    endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+    endpoint.data_capture_config = config.data_capture_config
+    endpoint.last_deployment_config = deployment_config
+    endpoint.last_modified_time = utcnow()
+    return endpoint
+
+
+def update_endpoint_response(self):
+    endpoint = self.sagemaker_backend.update_endpoint(
+        endpoint_name=self._get_param("EndpointName"),
+        endpoint_config_name=self._get_param("EndpointConfigName"),
+        deployment_config=self._get_param("DeploymentConfig"),
+    )
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+original_response_object = FakeEndpoint.response_object
+
+
+def response_object_with_deployment(self):
+    response = original_response_object.fget(self)
+    deployment = getattr(self, "last_deployment_config", None)
+    if deployment:
+        response["LastDeploymentConfig"] = deployment
+    if getattr(self, "failure_reason", None):
+        response["FailureReason"] = self.failure_reason
+    return response
+
+
+def endpoint_status(request, full_url, headers) -> TYPE_RESPONSE:
+    """Puts an endpoint into a status of the test's choosing."""
+    if request.method != "POST":
+        return 405, {}, json.dumps({"Error": "POST"})
+    body = json.loads(request.data.decode() or "{}")
+    backend = sagemaker_backends[body.get("account", DEFAULT_ACCOUNT_ID)][body.get("region", "us-east-1")]
+    endpoint = backend.endpoints.get(body.get("endpointName", ""))
+    if endpoint is None:
+        return 404, {}, json.dumps({"Error": f"no endpoint {body.get('endpointName')!r}"})
+    endpoint.endpoint_status = body["status"]
+    endpoint.failure_reason = body.get("failureReason")
+    return 200, {}, json.dumps({"status": "ok"})
+
+
+def keep_raw_form_bodies():
+    """moto checks a signature over the body it re-encodes from the parsed
+    form ('+' for a space), so a query-protocol call from an SDK that encodes
+    a space as %20 (the Rust SDK) fails with SignatureDoesNotMatch. Keep the
+    bytes as they came, which is what AWS signs."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.setup_class
+
+    def setup_class(self, request, full_url, headers, use_raw_body=None):
+        raw = None
+        if getattr(request, "mimetype", "") == "application/x-www-form-urlencoded" and hasattr(request, "get_data"):
+            raw = request.get_data(cache=True, parse_form_data=False)
+        original(self, request, full_url, headers, use_raw_body)
+        if raw and not self.raw_body:
+            self.raw_body = raw
+
+    BaseResponse.setup_class = setup_class
+
+
+def install():
+    keep_raw_form_bodies()
+    SageMakerModelBackend.update_endpoint = update_endpoint
+    SageMakerResponse.update_endpoint = update_endpoint_response
+    FakeEndpoint.response_object = property(response_object_with_deployment)
+    moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/endpoint-status"] = endpoint_status
+
+
+def enforce_iam(keys_file):
+    from moto import settings
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    iam.create_user(region_name="us-east-1", user_name="test-admin", path="/")
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy("test-admin", "everything", json.dumps(everything))
+    key = iam.create_access_key("test-admin")
+    os.environ["AWS_ACCESS_KEY_ID"] = key.access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = key.secret_access_key
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    # The interpreter signs its calls with fixed dummy keys ("ak"); sign them as the administrator.
+    import boto3
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    class Boto3AsAdmin:
+        @staticmethod
+        def client(**kwargs):
+            kwargs["aws_access_key_id"] = key.access_key_id
+            kwargs["aws_secret_access_key"] = key.secret_access_key
+            return boto3.client(**kwargs)
+
+    boto_client.boto3 = Boto3AsAdmin
+    with open(keys_file, "w") as f:
+        f.write(f"{key.access_key_id} {key.secret_access_key}\n")
+
+
+if __name__ == "__main__":
+    install()
+    if os.environ.get("MOTO_EXT_ADMIN_KEYS"):
+        enforce_iam(os.environ["MOTO_EXT_ADMIN_KEYS"])
+    server.main(sys.argv[1:])

@@ -1,0 +1,79 @@
+//! moto enforces each function's policy from template.yaml: a call the
+//! template grants goes through, one it does not is AccessDenied.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+
+/// The SDK as the function's binary builds it, with the function's own keys.
+async fn as_function(binary: &str) -> aws_config::SdkConfig {
+    let (key, secret) = testkit::iam::function_credentials(binary).unwrap();
+    testkit::Moto::from_env()
+        .sdk_config()
+        .await
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            key, secret, None, None, "function",
+        )))
+        .build()
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_function_may_make_the_calls_its_policy_grants_and_no_others() {
+    assert_eq!(
+        std::env::var("MOTO_IAM_ENFORCED").as_deref(),
+        Ok("1"),
+        "scripts/with-moto turns IAM enforcement on"
+    );
+    let admin = testkit::Moto::from_env().sdk_config().await;
+    let table = testkit::create_table(&admin).await.unwrap();
+
+    // record-metadata may read and write the table ...
+    let record = as_function("record-metadata").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&record);
+    ddb.get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("RUN#x".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("SUMMARY".into()),
+        )
+        .send()
+        .await
+        .expect("GetItem is granted to record-metadata");
+    // ... but not delete the table, which no statement grants.
+    let err = ddb
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+
+    // check-endpoint may describe the endpoint, but not touch the table.
+    let check = as_function("check-endpoint").await;
+    let err = aws_sdk_dynamodb::Client::new(&check)
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("RUN#x".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("SUMMARY".into()),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+}

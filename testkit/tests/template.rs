@@ -1,0 +1,730 @@
+//! template.yaml as CloudFormation sees it (after the SAM transform), read
+//! against what the code and the state machine do.
+//!
+//! - The routes: /predict is IAM unless PublicPredict says otherwise; the
+//!   approval routes are open; each route reaches its function.
+//! - IAM, read: every SDK call in each function's non-test source, and every
+//!   Task of the state machine (with what `.sync` needs behind it), is granted,
+//!   action and resource, by the template's policies as the transform wrote
+//!   them (SAM policy templates expanded). A call this check cannot resolve
+//!   fails it. moto's IAM enforcement (the emulator tests) checks actions; this
+//!   checks resources too. Conditions are not evaluated here.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use shared::naming::RunNames;
+use testkit::template::{ACCOUNT, Resolver, Statement, Template, allowed};
+
+const REGION: &str = "us-east-1";
+
+fn template() -> &'static Template {
+    Template::load().expect("template.yaml translates")
+}
+
+// ------------------------------------------------------------------ routes
+
+fn route_auth(resolver: &Resolver, route: &str) -> String {
+    let r = template().resource(route).unwrap();
+    resolver
+        .text(&r["Properties"]["AuthorizationType"])
+        .unwrap()
+}
+
+#[test]
+fn predict_is_iam_by_default_and_open_only_when_the_parameter_says_so() {
+    let t = template();
+    let defaults = Resolver::new(t, REGION);
+    assert_eq!(
+        t.parameter_defaults()["PublicPredict"],
+        "false",
+        "the default is the safe one"
+    );
+    assert_eq!(route_auth(&defaults, "PredictRoute"), "AWS_IAM");
+    let public = Resolver::new(t, REGION).with_parameter("PublicPredict", "true");
+    assert_eq!(route_auth(&public, "PredictRoute"), "NONE");
+}
+
+#[test]
+fn the_approval_routes_are_open_and_every_route_reaches_its_function() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    for route in ["ApprovalPageRoute", "ApprovalDecisionRoute"] {
+        assert_eq!(route_auth(&r, route), "NONE", "{route}");
+    }
+    let expect = [
+        ("PredictRoute", "POST /predict", "InvokeEndpointFunction"),
+        (
+            "ApprovalPageRoute",
+            "GET /approvals/{id}",
+            "HandleApprovalFunction",
+        ),
+        (
+            "ApprovalDecisionRoute",
+            "POST /approvals/{id}",
+            "HandleApprovalFunction",
+        ),
+    ];
+    for (route, key, function) in expect {
+        let props = &t.resource(route).unwrap()["Properties"];
+        assert_eq!(props["RouteKey"], key);
+        let target = r.text(&props["Target"]).unwrap();
+        let integration = t
+            .resources()
+            .iter()
+            .find(|(id, _)| target == format!("integrations/{}", r.reference(id).unwrap()))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("{route}'s target {target} is no integration"));
+        assert_eq!(
+            r.text(&integration["Properties"]["IntegrationUri"])
+                .unwrap(),
+            r.attribute(function, "Arn").unwrap(),
+            "{route} reaches {function}"
+        );
+        // API Gateway may invoke the function for this route.
+        let (method, path) = key.split_once(' ').unwrap();
+        let source = format!(
+            "arn:aws:execute-api:{REGION}:{ACCOUNT}:{}/$default/{method}{}",
+            r.reference("HttpApi").unwrap(),
+            path.replace("{id}", "abc")
+        );
+        let permitted = t.resources().values().any(|p| {
+            p["Type"] == "AWS::Lambda::Permission"
+                && r.text(&p["Properties"]["FunctionName"]).unwrap()
+                    == r.reference(function).unwrap()
+                && testkit::template::wildcard(
+                    &r.text(&p["Properties"]["SourceArn"]).unwrap(),
+                    &source,
+                )
+        });
+        assert!(permitted, "no permission lets {source} invoke {function}");
+    }
+}
+
+// ------------------------------------------------------------------ IAM, read
+
+/// One AWS call a function's code makes: `service` and the SDK operation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct SdkCall {
+    service: String,
+    operation: String,
+}
+
+/// The function's source without its tests: `src/*.rs` less `tests.rs` and
+/// anything after a `#[cfg(test)]`.
+fn production_source(binary: &str) -> String {
+    let dir = testkit::workspace_root()
+        .join("functions")
+        .join(binary)
+        .join("src");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && path.file_name().is_some_and(|n| n != "tests.rs")
+        {
+            let file = std::fs::read_to_string(&path).unwrap();
+            let file = file.split("#[cfg(test)]").next().unwrap_or_default();
+            text.push_str(file);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `source` with the whitespace around `.` removed (a call chain split over
+/// lines reads as one) and other runs of whitespace made one space.
+fn normalize(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            let start = i;
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+            let next_is_dot = chars.get(i) == Some(&'.');
+            let prev_is_dot = out.ends_with('.');
+            if !(next_is_dot || prev_is_dot || start == 0) {
+                out.push(' ');
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+fn ident_before(text: &str) -> String {
+    let rev: String = text
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    rev.chars().rev().collect()
+}
+
+fn ident_after(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Every SDK call in `source`: a `.op()` on a value typed `aws_sdk_<service>::Client`
+/// (a field or a parameter). Every `.send()` must belong to one (in its own
+/// statement, or on a `let` binding of one), or the source holds a call this
+/// check cannot see, which fails it.
+fn sdk_calls(source: &str) -> Result<Vec<SdkCall>, String> {
+    let text = normalize(source);
+    let mut clients = BTreeMap::new();
+    for (i, _) in text.match_indices("aws_sdk_") {
+        let before = text[..i].trim_end().trim_end_matches('&').trim_end();
+        let Some(before) = before.strip_suffix(':') else {
+            continue;
+        };
+        let name = ident_before(before.trim_end());
+        let service = ident_after(&text[i + "aws_sdk_".len()..]);
+        if !name.is_empty() && text[i + "aws_sdk_".len() + service.len()..].starts_with("::Client")
+        {
+            clients.insert(name, service);
+        }
+    }
+    let mut calls = Vec::new();
+    let mut bound = Vec::new();
+    for statement in text.split(';') {
+        let mut found = false;
+        for (name, service) in &clients {
+            let needle = format!("{name}.");
+            for (i, _) in statement.match_indices(&needle) {
+                if !ident_before(&statement[..i]).is_empty() {
+                    continue;
+                }
+                let rest = &statement[i + needle.len()..];
+                let op = ident_after(rest);
+                if !op.is_empty() && rest[op.len()..].starts_with("()") {
+                    calls.push(SdkCall {
+                        service: service.clone(),
+                        operation: op,
+                    });
+                    found = true;
+                }
+            }
+        }
+        if found {
+            if let Some(at) = statement.find("let ") {
+                let rest = statement[at + 4..].trim_start_matches("mut ");
+                bound.push(ident_after(rest));
+            }
+        } else {
+            // A builder bound earlier (`let b = client.op()...; b.more(...).send()`).
+            let on_bound = bound.iter().any(|var| {
+                statement
+                    .match_indices(&format!("{var}."))
+                    .any(|(i, _)| ident_before(&statement[..i]).is_empty())
+            });
+            if statement.contains(".send()") && !on_bound {
+                return Err(format!(
+                    "a .send() that is no SDK call this check can resolve: {}",
+                    statement.trim()
+                ));
+            }
+        }
+    }
+    calls.sort();
+    calls.dedup();
+    Ok(calls)
+}
+
+/// `describe_endpoint` → `DescribeEndpoint`.
+fn pascal(op: &str) -> String {
+    op.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The IAM service prefix of an SDK crate.
+fn iam_service(crate_service: &str) -> &str {
+    match crate_service {
+        "sfn" => "states",
+        "sagemakerruntime" => "sagemaker",
+        other => other,
+    }
+}
+
+/// A sample run's names, as the code derives them.
+fn names() -> RunNames {
+    RunNames::for_execution("run-0123abc-20261121T100000")
+}
+
+/// What one call is authorized on: the IAM actions and the resource ARNs,
+/// from the function's environment and the names the state machine passes.
+/// `None`: this check does not know the call (which fails it).
+fn required(
+    call: &SdkCall,
+    env: &BTreeMap<String, String>,
+    r: &Resolver,
+    source: &str,
+) -> Option<Vec<(String, String)>> {
+    let (region, a) = (REGION, ACCOUNT);
+    let table = || format!("arn:aws:dynamodb:{region}:{a}:table/{}", env["TABLE_NAME"]);
+    let endpoint_name = r.parameters["EndpointName"].clone();
+    let endpoint = format!("arn:aws:sagemaker:{region}:{a}:endpoint/{endpoint_name}");
+    let config = format!(
+        "arn:aws:sagemaker:{region}:{a}:endpoint-config/{}",
+        shared::naming::endpoint_config_name(&names().model_name, "sample")
+    );
+    let artifacts = r.reference("ArtifactBucket").ok()?;
+    let action = format!("{}:{}", iam_service(&call.service), pascal(&call.operation));
+    let on = |resources: Vec<String>| -> Vec<(String, String)> {
+        resources
+            .into_iter()
+            .map(|res| (action.clone(), res))
+            .collect()
+    };
+    Some(match (call.service.as_str(), call.operation.as_str()) {
+        ("dynamodb", "get_item" | "put_item" | "update_item") => on(vec![table()]),
+        // A transaction is authorized per item action it holds.
+        ("dynamodb", "transact_write_items") => {
+            let items: Vec<(String, String)> = [
+                ("Put::builder()", "PutItem"),
+                ("Update::builder()", "UpdateItem"),
+                ("ConditionCheck::builder()", "ConditionCheckItem"),
+                ("Delete::builder()", "DeleteItem"),
+            ]
+            .into_iter()
+            .filter(|(builder, _)| source.contains(builder))
+            .map(|(_, item)| (format!("dynamodb:{item}"), table()))
+            .collect();
+            if items.is_empty() {
+                return None;
+            }
+            items
+        }
+        ("sns", "publish") => {
+            let topic = env
+                .iter()
+                .find(|(k, _)| k.ends_with("TOPIC_ARN"))
+                .map(|(_, v)| v.clone())?;
+            on(vec![topic])
+        }
+        ("codepipeline", "start_pipeline_execution") => on(vec![format!(
+            "arn:aws:codepipeline:{region}:{a}:{}",
+            env["PIPELINE_NAME"]
+        )]),
+        ("sagemaker", "describe_endpoint") => on(vec![endpoint.clone()]),
+        ("sagemaker", "create_endpoint" | "update_endpoint") => {
+            on(vec![endpoint.clone(), config.clone()])
+        }
+        ("sagemaker", "create_endpoint_config" | "describe_endpoint_config") => {
+            on(vec![config.clone()])
+        }
+        ("sagemaker", "add_tags") => on(vec![endpoint.clone(), config.clone()]),
+        ("sagemakerruntime", "invoke_endpoint") => {
+            vec![("sagemaker:InvokeEndpoint".into(), endpoint.clone())]
+        }
+        ("sfn", "send_task_success" | "send_task_failure") => {
+            on(vec![r.reference("StateMachine").ok()?])
+        }
+        ("s3", "get_object") => vec![(
+            "s3:GetObject".into(),
+            format!("arn:aws:s3:::{artifacts}/transform/run-1/iris.csv.out"),
+        )],
+        ("s3", "list_objects_v2") => {
+            vec![("s3:ListBucket".into(), format!("arn:aws:s3:::{artifacts}"))]
+        }
+        _ => return None,
+    })
+}
+
+/// What is not granted: `(action, resource)` pairs, or the calls not understood.
+fn missing_grants(
+    binary: &str,
+    source: &str,
+    statements: &[Statement],
+    r: &Resolver,
+) -> Vec<String> {
+    let t = template();
+    let id = t.function_id(binary).unwrap();
+    let env = r.environment(&id).unwrap();
+    let calls = match sdk_calls(source) {
+        Ok(c) => c,
+        Err(e) => return vec![format!("{binary}: {e}")],
+    };
+    let mut missing = Vec::new();
+    if calls.is_empty() {
+        missing.push(format!("{binary}: no SDK call found in its source"));
+    }
+    for call in &calls {
+        match required(call, &env, r, source) {
+            None => missing.push(format!(
+                "{binary}: cannot resolve what {}::{} is authorized on",
+                call.service, call.operation
+            )),
+            Some(needs) => {
+                for (action, resource) in needs {
+                    if !allowed(statements, &action, &resource) {
+                        missing.push(format!("{binary}: {action} on {resource}"));
+                    }
+                }
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn every_sdk_call_of_every_function_is_granted_on_its_resource() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let mut missing = Vec::new();
+    let functions = t.functions();
+    assert_eq!(functions.len(), 7, "{functions:?}");
+    for (id, binary) in functions {
+        let statements = r.role_statements(&r.function_role(&id).unwrap()).unwrap();
+        let source = production_source(&binary);
+        missing.extend(missing_grants(&binary, &source, &statements, &r));
+    }
+    assert!(
+        missing.is_empty(),
+        "calls without a grant:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn the_read_check_notices_a_call_without_a_grant_and_a_call_it_cannot_resolve() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let id = t.function_id("deploy-endpoint").unwrap();
+    let statements = r.role_statements(&r.function_role(&id).unwrap()).unwrap();
+    // The grants as they were before endpoint configs were added to CreateEndpoint.
+    let narrowed: Vec<Statement> = statements
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if s.resources
+                .iter()
+                .any(|res| res.contains("endpoint-config"))
+            {
+                s.actions.retain(|a| a != "sagemaker:CreateEndpoint");
+            }
+            s
+        })
+        .collect();
+    let source = production_source("deploy-endpoint");
+    let missing = missing_grants("deploy-endpoint", &source, &narrowed, &r);
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.contains("sagemaker:CreateEndpoint on") && m.contains("endpoint-config/")),
+        "{missing:?}"
+    );
+    let unknown = "struct S { sm: aws_sdk_sagemaker::Client }\nfn f(s: &S) { s.sm.delete_endpoint().send(); }";
+    let missing = missing_grants("deploy-endpoint", unknown, &statements, &r);
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.contains("cannot resolve") && m.contains("delete_endpoint")),
+        "{missing:?}"
+    );
+}
+
+// ------------------------------------------------------------------ the state machine's role
+
+fn definition(subs: &BTreeMap<String, String>) -> Value {
+    let text = std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
+        .unwrap();
+    serde_json::from_str(&testkit::paths::fill(&text, subs).unwrap()).unwrap()
+}
+
+/// What a Task's integration is authorized on, behind the scenes included.
+fn task_needs(
+    resource: &str,
+    params: &Value,
+    subs: &BTreeMap<String, String>,
+) -> Option<Vec<(String, String)>> {
+    let (region, a) = (REGION, ACCOUNT);
+    let n = names();
+    let sm = |kind: &str, name: &str| format!("arn:aws:sagemaker:{region}:{a}:{kind}/{name}-0");
+    let rule =
+        |name: &str| format!("arn:aws:events:{region}:{a}:rule/StepFunctionsGetEventsFor{name}");
+    let pass = ("iam:PassRole".to_owned(), subs["SageMakerRoleArn"].clone());
+    let group = subs["ModelPackageGroupName"].to_lowercase();
+    let package = format!("arn:aws:sagemaker:{region}:{a}:model-package/{group}/1");
+    let job = |create: &str, arn: String, rule_name: &str, passes: bool| {
+        let mut v: Vec<(String, String)> = ["Create", "Describe", "Stop"]
+            .iter()
+            .map(|verb| (format!("sagemaker:{verb}{create}"), arn.clone()))
+            .collect();
+        v.push(("sagemaker:AddTags".into(), arn.clone()));
+        for e in ["PutTargets", "PutRule", "DescribeRule"] {
+            v.push((format!("events:{e}"), rule(rule_name)));
+        }
+        if passes {
+            v.push(pass.clone());
+        }
+        v
+    };
+    let op = resource.rsplit(":::").next()?;
+    Some(match op {
+        "lambda:invoke" | "lambda:invoke.waitForTaskToken" => {
+            let f = params["FunctionName"].as_str()?.to_owned();
+            vec![("lambda:InvokeFunction".into(), f)]
+        }
+        "sagemaker:createTrainingJob.sync" => job(
+            "TrainingJob",
+            sm("training-job", &n.training_job_name),
+            "SageMakerTrainingJobsRule",
+            true,
+        ),
+        "sagemaker:createTransformJob.sync" => job(
+            "TransformJob",
+            sm("transform-job", &n.transform_job_name),
+            "SageMakerTransformJobsRule",
+            false,
+        ),
+        "sagemaker:createProcessingJob.sync" => job(
+            "ProcessingJob",
+            sm("processing-job", &n.processing_job_name),
+            "SageMakerProcessingJobsRule",
+            true,
+        ),
+        "sagemaker:createHyperParameterTuningJob.sync" => {
+            let tuning = sm("hyper-parameter-tuning-job", &n.tuning_job_name);
+            let mut v = job(
+                "HyperParameterTuningJob",
+                tuning.clone(),
+                "SageMakerTuningJobsRule",
+                true,
+            );
+            v.push((
+                "sagemaker:ListTrainingJobsForHyperParameterTuningJob".into(),
+                tuning,
+            ));
+            v
+        }
+        "sagemaker:createModel" => vec![
+            (
+                "sagemaker:CreateModel".into(),
+                format!("arn:aws:sagemaker:{region}:{a}:model/{}", n.model_name),
+            ),
+            pass,
+        ],
+        "aws-sdk:sagemaker:describeModelPackage" | "aws-sdk:sagemaker:updateModelPackage" => {
+            let action = format!("sagemaker:{}", pascal_camel(op.rsplit(':').next()?));
+            vec![(action, package)]
+        }
+        "aws-sdk:sagemaker:createModelPackage" => {
+            vec![("sagemaker:CreateModelPackage".into(), package)]
+        }
+        "aws-sdk:sagemaker:describeTrainingJob" => vec![(
+            "sagemaker:DescribeTrainingJob".into(),
+            format!(
+                "arn:aws:sagemaker:{region}:{a}:training-job/{}-0-001-0a1b2c3d",
+                n.tuning_job_name
+            ),
+        )],
+        _ => return None,
+    })
+}
+
+/// `describeModelPackage` → `DescribeModelPackage`.
+fn pascal_camel(op: &str) -> String {
+    let mut c = op.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_task_of_the_state_machine_is_granted_to_its_role() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let subs = r.substitutions("StateMachine").unwrap();
+    let statements = r.role_statements("StateMachineRole").unwrap();
+    let def = definition(&subs);
+    let mut missing = Vec::new();
+    let mut tasks = 0;
+    for (name, state) in def["States"].as_object().unwrap() {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        tasks += 1;
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        match task_needs(resource, &state["Parameters"], &subs) {
+            None => missing.push(format!("{name}: cannot resolve what {resource} needs")),
+            Some(needs) => {
+                for (action, res) in needs {
+                    if !allowed(&statements, &action, &res) {
+                        missing.push(format!("{name}: {action} on {res}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(tasks >= 20, "found only {tasks} tasks");
+    assert!(
+        missing.is_empty(),
+        "tasks without a grant:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn the_sagemaker_role_covers_what_its_jobs_and_endpoint_do() {
+    let t = template();
+    let defaults = Resolver::new(t, REGION);
+    // With processing on, the role must also pull the user's processing image.
+    let processing = Resolver::new(t, REGION).with_parameter(
+        "ProcessingImageUri",
+        "210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/prep:1",
+    );
+    let def_text =
+        std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
+            .unwrap();
+    for r in [&defaults, &processing] {
+        let statements = r.role_statements("SageMakerRole").unwrap();
+        let data = r.reference("DataBucket").unwrap();
+        let art = r.reference("ArtifactBucket").unwrap();
+        let repo = r.attribute("ModelRepository", "Arn").unwrap();
+        let alarm = r.attribute("EndpointErrorsAlarm", "Arn").unwrap();
+        let n = names();
+        let mut needs: Vec<(&str, String)> = vec![
+            // training and processing read the new data; transform reads the held-out rows
+            ("s3:ListBucket", format!("arn:aws:s3:::{data}")),
+            (
+                "s3:GetObject",
+                format!("arn:aws:s3:::{data}/training/iris.csv"),
+            ),
+            ("s3:GetObject", format!("arn:aws:s3:::{data}/test/iris.csv")),
+            // training writes the model; transform and the endpoint read it
+            (
+                "s3:PutObject",
+                format!(
+                    "arn:aws:s3:::{art}/models/{}-0/output/model.tar.gz",
+                    n.training_job_name
+                ),
+            ),
+            (
+                "s3:GetObject",
+                format!(
+                    "arn:aws:s3:::{art}/models/{}-0/output/model.tar.gz",
+                    n.training_job_name
+                ),
+            ),
+            // processing writes processed/, training and tuning read it
+            ("s3:ListBucket", format!("arn:aws:s3:::{art}")),
+            (
+                "s3:PutObject",
+                format!("arn:aws:s3:::{art}/processed/run-1/train.csv"),
+            ),
+            (
+                "s3:GetObject",
+                format!("arn:aws:s3:::{art}/processed/run-1/train.csv"),
+            ),
+            (
+                "s3:PutObject",
+                format!("arn:aws:s3:::{art}/transform/run-1/iris.csv.out"),
+            ),
+            (
+                "s3:PutObject",
+                format!("arn:aws:s3:::{art}/data-capture/iris-model/AllTraffic/x.jsonl"),
+            ),
+            ("ecr:GetAuthorizationToken", "*".into()),
+            ("ecr:BatchGetImage", repo.clone()),
+            ("ecr:GetDownloadUrlForLayer", repo),
+            (
+                "logs:PutLogEvents",
+                format!(
+                    "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs:log-stream:x"
+                ),
+            ),
+            ("cloudwatch:DescribeAlarms", alarm),
+        ];
+        if !r.parameters["ProcessingImageUri"].is_empty() {
+            needs.push((
+                "ecr:BatchGetImage",
+                "arn:aws:ecr:eu-west-1:210987654321:repository/team/prep".into(),
+            ));
+            needs.push((
+                "ecr:GetDownloadUrlForLayer",
+                "arn:aws:ecr:eu-west-1:210987654321:repository/team/prep".into(),
+            ));
+        }
+        // The prefixes above are the definition's own.
+        for prefix in ["/models/", "/processed/", "/transform/", "/data-capture/"] {
+            assert!(
+                def_text.contains(&format!("s3://${{ArtifactBucket}}{prefix}")),
+                "{prefix}"
+            );
+        }
+        let missing: Vec<String> = needs
+            .iter()
+            .filter(|(a, res)| !allowed(&statements, a, res))
+            .map(|(a, res)| format!("{a} on {res}"))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "the SageMaker role (ProcessingImageUri={:?}) lacks:\n{}",
+            r.parameters["ProcessingImageUri"],
+            missing.join("\n")
+        );
+    }
+}
+
+#[test]
+fn codepipeline_and_codebuild_can_write_and_read_the_pipelines_artifacts() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let store = r
+        .text(&t.resource("Pipeline").unwrap()["Properties"]["ArtifactStore"]["Location"])
+        .unwrap();
+    let pipeline = r.reference("Pipeline").unwrap();
+    // CodePipeline's key: the pipeline name's first 20 characters, then the artifact.
+    let prefix: String = pipeline.chars().take(20).collect();
+    let key = format!("arn:aws:s3:::{store}/{prefix}/Source/AbCdEfG.zip");
+    let pipeline_role = r.role_statements("PipelineRole").unwrap();
+    let build_role = r.role_statements("BuildRole").unwrap();
+    for action in ["s3:PutObject", "s3:GetObject"] {
+        assert!(
+            allowed(&pipeline_role, action, &key),
+            "pipeline role: {action} on {key}"
+        );
+    }
+    assert!(
+        allowed(&build_role, "s3:GetObject", &key),
+        "build role: s3:GetObject on {key}"
+    );
+    // The same check on a long stack name: the prefix is cut at 20 characters.
+    let long = r.clone().with_stack("a-very-long-stack-name-for-models");
+    let prefix: String = long
+        .reference("Pipeline")
+        .unwrap()
+        .chars()
+        .take(20)
+        .collect();
+    let store = long.reference("PipelineArtifactBucket").unwrap();
+    let key = format!("arn:aws:s3:::{store}/{prefix}/Source/AbCdEfG.zip");
+    assert!(
+        allowed(
+            &long.role_statements("BuildRole").unwrap(),
+            "s3:GetObject",
+            &key
+        ),
+        "{key}"
+    );
+}
