@@ -10,6 +10,9 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   policy it was given, and DescribeEndpoint shows both. As on AWS, it refuses
   an endpoint that does not exist, a config that does not exist, and an
   endpoint that is not InService (ValidationException).
+- IAM as AWS evaluates it where moto differs: a DynamoDB transaction is
+  authorized by its items' actions (AWS has no TransactWriteItems
+  permission); a query-protocol body is signed as sent (see below).
 - POST /moto-api/extension/sagemaker/endpoint-status with
   {"region", "endpointName", "status", "failureReason"}: the tests put an
   endpoint into a state SageMaker would reach on its own (Failed, Updating,
@@ -118,8 +121,37 @@ def keep_raw_form_bodies():
     BaseResponse.setup_class = setup_class
 
 
+def authorize_transactions_per_item():
+    """AWS has no dynamodb:TransactWriteItems / TransactGetItems permission: a
+    transaction is authorized by the actions of its items (PutItem, UpdateItem,
+    DeleteItem, ConditionCheckItem, GetItem). moto checks the operation's own
+    name, which no correct policy grants; check the items' actions instead."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.check_action_permitted
+    per_item = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+    def check_action_permitted(self, resource):
+        if self._action not in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            return original(self, resource)
+        body = self._body or b"{}"
+        items = json.loads(body.decode() if isinstance(body, bytes) else body).get("TransactItems", [])
+        actions = sorted({f"dynamodb:{per_item[kind]}" for item in items for kind in item if kind in per_item})
+        transaction = self._action
+        try:
+            for action in actions or [transaction]:
+                self._action = action
+                original(self, resource)
+        finally:
+            self._action = transaction
+
+    IAMRequestBase.check_action_permitted = check_action_permitted
+
+
 def install():
     keep_raw_form_bodies()
+    authorize_transactions_per_item()
     SageMakerModelBackend.update_endpoint = update_endpoint
     SageMakerResponse.update_endpoint = update_endpoint_response
     FakeEndpoint.response_object = property(response_object_with_deployment)

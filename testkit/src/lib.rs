@@ -95,8 +95,14 @@ pub fn unique(prefix: &str) -> String {
 /// Creates the pipeline's table as template.yaml declares it (pk/sk strings,
 /// on-demand, TTL on `expiresAt`) under a unique name, and returns the name.
 pub async fn create_table(sdk: &SdkConfig) -> Result<String, String> {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
     let name = unique("table");
+    create_table_named(sdk, &name).await?;
+    Ok(name)
+}
+
+/// Creates the pipeline's table as template.yaml declares it, named `name`.
+pub async fn create_table_named(sdk: &SdkConfig, name: &str) -> Result<(), String> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
     let key = |name: &str, key_type| {
         KeySchemaElement::builder()
             .attribute_name(name)
@@ -111,7 +117,7 @@ pub async fn create_table(sdk: &SdkConfig) -> Result<String, String> {
     };
     client
         .create_table()
-        .table_name(&name)
+        .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(shared::keys::PK, KeyType::Hash).map_err(|e| e.to_string())?)
         .key_schema(key(shared::keys::SK, KeyType::Range).map_err(|e| e.to_string())?)
@@ -122,7 +128,7 @@ pub async fn create_table(sdk: &SdkConfig) -> Result<String, String> {
         .map_err(|e| format!("create_table: {e:?}"))?;
     client
         .update_time_to_live()
-        .table_name(&name)
+        .table_name(name)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .enabled(true)
@@ -133,19 +139,28 @@ pub async fn create_table(sdk: &SdkConfig) -> Result<String, String> {
         .send()
         .await
         .map_err(|e| format!("update_time_to_live: {e:?}"))?;
-    Ok(name)
+    Ok(())
 }
 
 /// Creates an IAM role that `service` (e.g. `codepipeline.amazonaws.com`) may
 /// assume, as moto checks, and returns its ARN.
 pub async fn create_service_role(sdk: &SdkConfig, service: &str) -> Result<String, String> {
+    create_role_named(sdk, &unique("role"), service).await
+}
+
+/// Creates an IAM role named `name` that `service` may assume; returns its ARN.
+pub async fn create_role_named(
+    sdk: &SdkConfig,
+    name: &str,
+    service: &str,
+) -> Result<String, String> {
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
     });
     let role = aws_sdk_iam::Client::new(sdk)
         .create_role()
-        .role_name(unique("role"))
+        .role_name(name)
         .assume_role_policy_document(trust.to_string())
         .send()
         .await
@@ -452,11 +467,16 @@ impl Inbox {
     /// Creates the topic and the queue (SNS JSON envelopes, not raw delivery,
     /// so the subject and attributes can be read).
     pub async fn create(sdk: &SdkConfig) -> Result<Inbox, String> {
+        Inbox::create_named(sdk, &unique("topic")).await
+    }
+
+    /// The same, for a topic named `name`.
+    pub async fn create_named(sdk: &SdkConfig, name: &str) -> Result<Inbox, String> {
         let sns = aws_sdk_sns::Client::new(sdk);
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let topic = sns
             .create_topic()
-            .name(unique("topic"))
+            .name(name)
             .send()
             .await
             .map_err(|e| format!("create_topic: {e:?}"))?;

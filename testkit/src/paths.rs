@@ -1,106 +1,53 @@
-//! Path tests of the real state machine definition on moto's executing Step
-//! Functions mode.
+//! The test world and the state machine's paths on it: one rig for the path
+//! tests and for `make local`.
 //!
-//! The definition is `statemachine/pipeline.asl.json` with its substitutions
-//! filled in, and one rewrite: moto cannot run SageMaker's `.sync`
-//! integrations, so each `.sync` Task becomes an SQS `sendMessage.waitForTaskToken`
-//! that carries the original request (`{"taskToken", "state", "request"}`).
-//! The test plays SageMaker: it reads the request, then completes the task
-//! with a Describe*Job output or fails it as `.sync` does (`States.TaskFailed`).
-//! Everything else (Parameters, ResultSelector, Retry, Catch, Choice, Wait,
-//! intrinsics) runs as written.
+//! - [`World`]: what template.yaml creates, made in moto under the names the
+//!   template gives them (resolved from the SAM transform's output with the
+//!   template's own parameter defaults): the table, the two topics (each with
+//!   an SQS inbox standing in for email), the buckets, the pipeline, the
+//!   model package group, the roles.
+//! - [`Rig`]: the real definition, filled with the template's own
+//!   `DefinitionSubstitutions`, run on moto's executing Step Functions. moto
+//!   can neither call a real Lambda nor run SageMaker's `.sync`, so the rig's
+//!   copy turns each Lambda and `.sync` Task into an SQS `waitForTaskToken`
+//!   carrying the original request (everything else, Parameters,
+//!   ResultSelector, Retry, Catch, Choice, Wait, timeouts, runs as written).
+//!   The rig answers each Lambda task by invoking that function's real binary
+//!   (under cargo-lambda's runtime, as an IAM user holding only its template
+//!   policy) with exactly the state's payload, and hands each `.sync` task to
+//!   the caller, who plays SageMaker.
 //!
-//! Lambda tasks get moto's queued results, one per call in call order, per
-//! account and region. Every path test uses its own region, so parallel tests
-//! never take each other's results.
+//! Parameters a caller overrides are only the ones a path is about (a
+//! feature switched on, a timer shortened); everything else is the
+//! template's default.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_config::{Region, SdkConfig};
 use serde_json::{Value, json};
 
-use crate::Moto;
+use crate::template::{ACCOUNT, Resolver, Template};
+use crate::{Function, Invocation, LambdaRuntime, Moto};
 
-pub const ACCOUNT: &str = "123456789012";
 pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
-
-/// The Lambda tasks' functions, by the substitution that names them.
-pub const FUNCTIONS: [(&str, &str); 4] = [
-    ("RecordMetadataFunctionArn", "record-metadata"),
-    ("CheckEndpointFunctionArn", "check-endpoint"),
-    ("DeployEndpointFunctionArn", "deploy-endpoint"),
-    ("RequestApprovalFunctionArn", "request-approval"),
-];
-
-/// Substitution values for a test: the template's defaults where they are
-/// fine, quick polls and a short approval timeout otherwise.
-pub fn substitutions(region: &str) -> BTreeMap<String, String> {
-    let mut s: BTreeMap<String, String> = [
-        ("Partition", "aws".to_owned()),
-        (
-            "SageMakerRoleArn",
-            format!("arn:aws:iam::{ACCOUNT}:role/stack-SageMakerRole"),
-        ),
-        ("ArtifactBucket", "stack-artifacts".to_owned()),
-        ("QualityMetricName", "validation:accuracy".to_owned()),
-        (
-            "QualityMetricRegex",
-            "validation:accuracy=([0-9.]+)".to_owned(),
-        ),
-        ("QualityThreshold", "0.9".to_owned()),
-        ("TrainingInstanceType", "ml.m5.large".to_owned()),
-        ("TrainingInstanceCount", "1".to_owned()),
-        ("TrainingVolumeGb", "5".to_owned()),
-        ("TrainingMaxSeconds", "3600".to_owned()),
-        ("TransformInstanceType", "ml.m5.large".to_owned()),
-        ("TransformInstanceCount", "1".to_owned()),
-        ("TransformMaxSeconds", "3600".to_owned()),
-        ("ApprovalTimeoutSeconds", "120".to_owned()),
-        ("EndpointName", "iris-model".to_owned()),
-        ("EndpointInstanceType", "ml.t2.medium".to_owned()),
-        ("EndpointInstanceCount", "1".to_owned()),
-        ("DeploymentStrategy", "canary".to_owned()),
-        ("DeploymentTrafficPercent", "10".to_owned()),
-        ("DeploymentWaitSeconds", "300".to_owned()),
-        (
-            "EndpointRollbackAlarmName",
-            "stack-EndpointErrorsAlarm".to_owned(),
-        ),
-        ("DataCaptureSamplingPercent", "10".to_owned()),
-        ("EndpointPollSeconds", "1".to_owned()),
-        ("EndpointMaxPolls", "5".to_owned()),
-        ("ModelPackageGroupName", MODEL_PACKAGE_GROUP.to_owned()),
-        ("ProcessingImageUri", String::new()),
-        ("ProcessingInstanceType", "ml.m5.large".to_owned()),
-        ("ProcessingMaxSeconds", "1800".to_owned()),
-        ("TuningMaxJobs", "0".to_owned()),
-        ("TuningParallelJobs", "2".to_owned()),
-        ("TuningMaxSeconds", "7200".to_owned()),
-        ("TuningParameterName", "max_depth".to_owned()),
-        ("TuningMinValue", "1".to_owned()),
-        ("TuningMaxValue", "6".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    for (key, name) in FUNCTIONS {
-        s.insert(key.to_owned(), function_arn(region, name));
-    }
-    s
-}
-
-pub fn function_arn(region: &str, name: &str) -> String {
-    format!("arn:aws:lambda:{region}:{ACCOUNT}:function:{name}")
-}
-
-/// The model package group the path tests' state machines register into.
-pub const MODEL_PACKAGE_GROUP: &str = "stack-models";
 
 /// What moto's context object lacks: `$$.Execution.RedriveCount` (moto has no
 /// redrive). In the test copy it reads as `0`, a first attempt's count, so job
 /// names look as they do on AWS before any redrive.
 pub const MOTO_REDRIVE_COUNT: &str = "0";
+
+/// The parameters a path may set: features it is about, and timers it shortens.
+pub const PATH_PARAMETERS: [&str; 7] = [
+    "EndpointPollSeconds",
+    "EndpointMaxPolls",
+    "ApprovalTimeoutSeconds",
+    "TrainingMaxSeconds",
+    "ProcessingImageUri",
+    "TuningMaxJobs",
+    "DeploymentStrategy",
+];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must
 /// have a value. `$$.Execution.RedriveCount` becomes [`MOTO_REDRIVE_COUNT`].
@@ -125,38 +72,262 @@ pub fn fill(definition: &str, values: &BTreeMap<String, String>) -> Result<Strin
     Ok(out)
 }
 
-/// Rewrites every `.sync` Task into an SQS `waitForTaskToken` on `queue_url`,
-/// keeping its Parameters (as `request`), ResultSelector, ResultPath, Retry and Catch.
-pub fn rewrite_sync(definition: &mut Value, queue_url: &str) -> Vec<String> {
-    let mut rewritten = Vec::new();
+/// Turns every Lambda and `.sync` Task into an SQS `waitForTaskToken` on
+/// `queue_url`, keeping everything else of the state. Returns the states handed.
+pub fn hand_tasks_to(definition: &mut Value, queue_url: &str) -> Vec<String> {
+    let mut handed = Vec::new();
     let Some(states) = definition["States"].as_object_mut() else {
-        return rewritten;
+        return handed;
     };
     for (name, state) in states.iter_mut() {
-        let is_sync = state["Type"] == "Task"
-            && state["Resource"]
-                .as_str()
-                .is_some_and(|r| r.ends_with(".sync"));
-        if !is_sync {
+        if state["Type"] != "Task" {
             continue;
         }
-        let request = state["Parameters"].take();
+        let resource = state["Resource"].as_str().unwrap_or_default().to_owned();
+        let body = if resource.contains(":lambda:invoke") {
+            let params = state["Parameters"].take();
+            if resource.ends_with(".waitForTaskToken") {
+                // Its payload carries the token (taskToken.$ = $$.Task.Token); handle-approval answers.
+                json!({"state": name, "kind": "callback", "function": params["FunctionName"], "payload": params["Payload"]})
+            } else {
+                json!({"state": name, "kind": "lambda", "function": params["FunctionName"], "payload": params["Payload"], "taskToken.$": "$$.Task.Token"})
+            }
+        } else if resource.ends_with(".sync") {
+            let request = state["Parameters"].take();
+            json!({"state": name, "kind": "sync", "request": request, "taskToken.$": "$$.Task.Token"})
+        } else {
+            continue;
+        };
         state["Resource"] = json!("arn:aws:states:::sqs:sendMessage.waitForTaskToken");
-        state["Parameters"] = json!({
-            "QueueUrl": queue_url,
-            "MessageBody": {"taskToken.$": "$$.Task.Token", "state": name, "request": request}
-        });
-        rewritten.push(name.clone());
+        state["Parameters"] = json!({"QueueUrl": queue_url, "MessageBody": body});
+        handed.push(name.clone());
     }
-    rewritten
+    handed
 }
 
-/// One Lambda call the state machine made: which function, with what payload.
+fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.to_builder()
+        .region(Region::new(region.to_owned()))
+        .build()
+}
+
+/// What template.yaml creates, in moto, in one region.
+#[derive(Debug)]
+pub struct World {
+    pub region: String,
+    pub resolver: Resolver<'static>,
+    pub sdk: SdkConfig,
+    pub moto: Moto,
+    /// SQS queues subscribed to the approval and notification topics (SNS envelopes).
+    pub approvals_inbox: String,
+    pub notifications_inbox: String,
+}
+
+impl World {
+    /// Creates the resources under the template's names for a stack of its own.
+    pub async fn create(region: &str, parameters: &[(&str, &str)]) -> Result<World, String> {
+        let template = Template::load()?;
+        let mut resolver = Resolver::new(template, region).with_stack(&crate::unique("stack"));
+        for (k, v) in parameters {
+            if !PATH_PARAMETERS.contains(k) {
+                return Err(format!(
+                    "{k} is not a parameter a path may set ({PATH_PARAMETERS:?}); the rest are the template's defaults"
+                ));
+            }
+            resolver = resolver.with_parameter(k, v);
+        }
+        let moto = Moto::from_env();
+        let sdk = in_region(&moto.sdk_config().await, region);
+        let name = |id: &str| resolver.reference(id);
+
+        crate::create_table_named(&sdk, &name("Table")?).await?;
+        let s3 = aws_sdk_s3::Client::new(&sdk);
+        for bucket in ["DataBucket", "ArtifactBucket", "PipelineArtifactBucket"] {
+            let bucket = name(bucket)?;
+            let mut create = s3.create_bucket().bucket(&bucket);
+            if region != "us-east-1" {
+                create = create.create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                            region,
+                        ))
+                        .build(),
+                );
+            }
+            create
+                .send()
+                .await
+                .map_err(|e| format!("CreateBucket {bucket}: {e:?}"))?;
+            s3.put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| format!("PutBucketVersioning {bucket}: {e:?}"))?;
+        }
+        let approvals_inbox =
+            crate::Inbox::create_named(&sdk, &resolver.attribute("ApprovalTopic", "TopicName")?)
+                .await?
+                .queue_url;
+        let notifications_inbox = crate::Inbox::create_named(
+            &sdk,
+            &resolver.attribute("NotificationTopic", "TopicName")?,
+        )
+        .await?
+        .queue_url;
+        create_pipeline(&sdk, &resolver).await?;
+        let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+        sagemaker
+            .create_model_package_group()
+            .model_package_group_name(name("ModelPackageGroup")?)
+            .send()
+            .await
+            .map_err(|e| format!("CreateModelPackageGroup: {e:?}"))?;
+        crate::create_role_named(&sdk, &name("SageMakerRole")?, "sagemaker.amazonaws.com").await?;
+        crate::create_role_named(&sdk, &name("StateMachineRole")?, "states.amazonaws.com").await?;
+        Ok(World {
+            region: region.to_owned(),
+            resolver,
+            sdk,
+            moto,
+            approvals_inbox,
+            notifications_inbox,
+        })
+    }
+
+    /// What `Ref` answers for a resource or parameter of the template.
+    pub fn name(&self, id: &str) -> String {
+        self.resolver
+            .reference(id)
+            .unwrap_or_else(|e| panic!("the world has no {id}: {e}"))
+    }
+
+    /// A resource's attribute (`Arn`, `TopicName`, ...).
+    pub fn attribute(&self, id: &str, attribute: &str) -> String {
+        self.resolver
+            .attribute(id, attribute)
+            .unwrap_or_else(|e| panic!("the world has no {id}.{attribute}: {e}"))
+    }
+
+    /// Every SNS envelope waiting in an inbox (removed as read), waiting up to `wait`.
+    pub async fn read_inbox(&self, queue_url: &str, wait: Duration) -> Result<Vec<Value>, String> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let deadline = Instant::now() + wait;
+        let mut out = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
+            for m in got.messages() {
+                out.push(
+                    serde_json::from_str(m.body().unwrap_or("null")).map_err(|e| e.to_string())?,
+                );
+                if let Some(handle) = m.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| format!("DeleteMessage: {e:?}"))?;
+                }
+            }
+            if !out.is_empty() || Instant::now() > deadline {
+                return Ok(out);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The pipeline, with the variables template.yaml declares (defaults resolved).
+async fn create_pipeline(sdk: &SdkConfig, resolver: &Resolver<'_>) -> Result<(), String> {
+    use aws_sdk_codepipeline::types::{
+        ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore,
+        ArtifactStoreType, PipelineDeclaration, PipelineType, PipelineVariableDeclaration,
+        StageDeclaration,
+    };
+    let template = Template::load()?;
+    let props = resolver.resolve(&template.resource("Pipeline")?["Properties"])?;
+    let role = crate::create_service_role(sdk, "codepipeline.amazonaws.com").await?;
+    let e = |e: aws_sdk_codepipeline::error::BuildError| e.to_string();
+    let mut pipeline = PipelineDeclaration::builder()
+        .name(resolver.reference("Pipeline")?)
+        .role_arn(role)
+        .pipeline_type(PipelineType::V2)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(
+                    props["ArtifactStore"]["Location"]
+                        .as_str()
+                        .unwrap_or_default(),
+                )
+                .build()
+                .map_err(e)?,
+        );
+    // moto keeps the stages' shape only; the source and build are played by the caller.
+    for stage in props["Stages"].as_array().into_iter().flatten() {
+        let mut declaration =
+            StageDeclaration::builder().name(stage["Name"].as_str().unwrap_or_default());
+        for action in stage["Actions"].as_array().into_iter().flatten() {
+            let kind = &action["ActionTypeId"];
+            declaration = declaration.actions(
+                ActionDeclaration::builder()
+                    .name(action["Name"].as_str().unwrap_or_default())
+                    .action_type_id(
+                        ActionTypeId::builder()
+                            .category(ActionCategory::from(
+                                kind["Category"].as_str().unwrap_or_default(),
+                            ))
+                            .owner(ActionOwner::from(
+                                kind["Owner"].as_str().unwrap_or_default(),
+                            ))
+                            .provider(kind["Provider"].as_str().unwrap_or_default())
+                            .version(kind["Version"].as_str().unwrap_or("1"))
+                            .build()
+                            .map_err(e)?,
+                    )
+                    .build()
+                    .map_err(e)?,
+            );
+        }
+        pipeline = pipeline.stages(declaration.build().map_err(e)?);
+    }
+    for variable in props["Variables"].as_array().into_iter().flatten() {
+        pipeline = pipeline.variables(
+            PipelineVariableDeclaration::builder()
+                .name(variable["Name"].as_str().unwrap_or_default())
+                .default_value(variable["DefaultValue"].as_str().unwrap_or_default())
+                .build()
+                .map_err(e)?,
+        );
+    }
+    aws_sdk_codepipeline::Client::new(sdk)
+        .create_pipeline()
+        .pipeline(pipeline.build().map_err(e)?)
+        .send()
+        .await
+        .map_err(|e| format!("CreatePipeline: {e:?}"))?;
+    Ok(())
+}
+
+/// One Lambda call the state machine made: which function, with what payload,
+/// and what its real binary answered.
 #[derive(Clone)]
 pub struct LambdaCall {
+    pub state: String,
     pub function: String,
     pub payload: Value,
     pub wait_for_token: bool,
+    pub answer: Invocation,
 }
 
 // By hand, so that a failing test's message never prints a task token.
@@ -167,14 +338,15 @@ impl std::fmt::Debug for LambdaCall {
             *token = json!("<redacted>");
         }
         f.debug_struct("LambdaCall")
+            .field("state", &self.state)
             .field("function", &self.function)
             .field("payload", &payload)
-            .field("wait_for_token", &self.wait_for_token)
+            .field("answer", &self.answer)
             .finish()
     }
 }
 
-/// A `.sync` task waiting for the test to play SageMaker.
+/// A `.sync` task waiting for the caller to play SageMaker.
 pub struct SyncTask {
     pub state: String,
     pub request: Value,
@@ -190,98 +362,169 @@ impl std::fmt::Debug for SyncTask {
     }
 }
 
-/// One state machine, in its own region, with a queue standing in for `.sync`.
+/// The state machine on a [`World`], its Lambda tasks answered by the real binaries.
 #[derive(Debug)]
-pub struct PathRig {
-    pub moto: Moto,
-    pub region: String,
+pub struct Rig {
+    pub world: World,
     pub sfn: aws_sdk_sfn::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
+    pub s3: aws_sdk_s3::Client,
     pub state_machine_arn: String,
     queue_url: String,
+    runtime: Mutex<LambdaRuntime>,
+    started: Mutex<BTreeMap<String, Function>>,
+    /// Function ARN (as the definition names it) → binary.
+    binaries: BTreeMap<String, String>,
+    extra_env: Mutex<BTreeMap<String, Vec<(String, String)>>>,
+    calls: Mutex<Vec<LambdaCall>>,
+    waiting: Mutex<VecDeque<SyncTask>>,
 }
 
-fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
-    sdk.to_builder()
-        .region(Region::new(region.to_owned()))
-        .build()
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl PathRig {
-    /// Creates the state machine from the real definition, with `overrides` on
-    /// top of [`substitutions`].
-    pub async fn new(region: &str, overrides: &[(&str, &str)]) -> Result<PathRig, String> {
-        let moto = Moto::from_env();
-        moto.execute_state_machines()?;
-        let sdk = in_region(&moto.sdk_config().await, region);
+/// The directory holding the workspace's binaries: beside the running test
+/// (`target/debug/deps/..`) or the running binary (`target/debug/..`).
+pub fn binaries_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or(dir)
+    } else {
+        dir
+    }
+}
+
+impl Rig {
+    /// A world in `region` and the state machine on it, with `parameters` over the template's defaults.
+    pub async fn new(region: &str, parameters: &[(&str, &str)]) -> Result<Rig, String> {
+        let world = World::create(region, parameters).await?;
+        world.moto.execute_state_machines()?;
+        let sdk = world.sdk.clone();
         let sfn = aws_sdk_sfn::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
         let queue_url = sqs
             .create_queue()
-            .queue_name(crate::unique("sync"))
+            .queue_name(crate::unique("tasks"))
             .send()
             .await
             .map_err(|e| format!("CreateQueue: {e:?}"))?
             .queue_url
             .ok_or("no queue url")?;
 
+        let substitutions = world.resolver.substitutions("StateMachine")?;
         let text = std::fs::read_to_string(crate::workspace_root().join(DEFINITION))
             .map_err(|e| format!("{DEFINITION}: {e}"))?;
-        let mut values = substitutions(region);
-        for (k, v) in overrides {
-            values.insert((*k).to_owned(), (*v).to_owned());
-        }
         let mut definition: Value =
-            serde_json::from_str(&fill(&text, &values)?).map_err(|e| e.to_string())?;
-        let rewritten = rewrite_sync(&mut definition, &queue_url);
-        assert_eq!(
-            rewritten.len(),
-            4,
-            "expected the processing, training, tuning and transform .sync tasks, rewrote {rewritten:?}"
-        );
-        // The group the template creates; moto keeps one per region.
-        if let Err(err) = sagemaker
-            .create_model_package_group()
-            .model_package_group_name(MODEL_PACKAGE_GROUP)
-            .send()
-            .await
-        {
-            let text = format!("{err:?}");
-            if !text.contains("already exists") && !text.contains("AlreadyExists") {
-                return Err(format!("CreateModelPackageGroup: {text}"));
-            }
+            serde_json::from_str(&fill(&text, &substitutions)?).map_err(|e| e.to_string())?;
+        let handed = hand_tasks_to(&mut definition, &queue_url);
+        if handed.len() < 10 {
+            return Err(format!(
+                "expected every Lambda and .sync task, handed {handed:?}"
+            ));
         }
-
-        let role = crate::create_service_role(&sdk, "states").await?;
         let state_machine_arn = sfn
             .create_state_machine()
-            .name(crate::unique("pipeline"))
+            .name(world.attribute("StateMachine", "Name"))
             .definition(definition.to_string())
-            .role_arn(role)
+            .role_arn(world.attribute("StateMachineRole", "Arn"))
             .send()
             .await
             .map_err(|e| format!("CreateStateMachine: {e:?}"))?
             .state_machine_arn;
-        Ok(PathRig {
-            moto,
-            region: region.to_owned(),
+
+        let template = Template::load()?;
+        let binaries = template
+            .functions()
+            .into_iter()
+            .map(|(id, binary)| Ok((world.resolver.attribute(&id, "Arn")?, binary)))
+            .collect::<Result<_, String>>()?;
+        let runtime = LambdaRuntime::start();
+        Ok(Rig {
+            sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::new(&sdk),
+            world,
             sfn,
             sqs,
-            sagemaker,
             state_machine_arn,
             queue_url,
+            runtime: Mutex::new(runtime),
+            started: Mutex::new(BTreeMap::new()),
+            binaries,
+            extra_env: Mutex::new(BTreeMap::new()),
+            calls: Mutex::new(Vec::new()),
+            waiting: Mutex::new(VecDeque::new()),
         })
     }
 
-    /// Queues the Lambda results, in the order the calls will come.
-    pub fn queue_lambda_results(&self, results: &[Value]) -> Result<(), String> {
-        let results: Vec<String> = results.iter().map(Value::to_string).collect();
-        self.moto.control(
-            "/moto-api/static/lambda-simple/response",
-            &json!({"account_id": ACCOUNT, "region": self.region, "results": results}),
-        )
+    /// Sets an environment variable for a function before its first call
+    /// (for example where a local stand-in replaces an AWS endpoint).
+    pub fn set_env(&self, binary: &str, key: &str, value: &str) {
+        locked(&self.extra_env)
+            .entry(binary.to_owned())
+            .or_default()
+            .push((key.to_owned(), value.to_owned()));
+    }
+
+    /// The function's URL under cargo-lambda's runtime (an HTTP request becomes
+    /// an API Gateway event), standing in for the HTTP API's route.
+    pub fn function_url(&self, binary: &str, path: &str) -> String {
+        let function = self.function(binary);
+        locked(&self.runtime).function_url(&function, path)
+    }
+
+    /// The function's real binary, started on first use with its environment
+    /// from template.yaml (resolved to this world) and its own IAM user.
+    pub fn function(&self, binary: &str) -> Function {
+        if let Some(f) = locked(&self.started).get(binary) {
+            return f.clone();
+        }
+        let template = Template::load().unwrap_or_else(|e| panic!("{e}"));
+        let id = template
+            .function_id(binary)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut env = self
+            .world
+            .resolver
+            .environment(&id)
+            .unwrap_or_else(|e| panic!("{binary}'s environment: {e}"));
+        env.insert("AWS_REGION".into(), self.world.region.clone());
+        if env.contains_key("APPROVAL_BASE_URL") {
+            // The HTTP API's /approvals/{id} is handle-approval's function URL here.
+            let base = self.function_url("handle-approval", "");
+            env.insert("APPROVAL_BASE_URL".into(), base);
+        }
+        for (k, v) in locked(&self.extra_env)
+            .get(binary)
+            .cloned()
+            .unwrap_or_default()
+        {
+            env.insert(k, v);
+        }
+        let path = binaries_dir().join(binary);
+        if !path.exists() {
+            panic!(
+                "{} is not built: run `cargo build --workspace --bins` (make test does)",
+                path.display()
+            );
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let function = locked(&self.runtime).function(&path.display().to_string(), &env);
+        locked(&self.started).insert(binary.to_owned(), function.clone());
+        function
+    }
+
+    /// Invokes a function's real binary as Lambda's Invoke API would.
+    pub fn invoke(&self, binary: &str, payload: &Value) -> Invocation {
+        let function = self.function(binary);
+        locked(&self.runtime).invoke(&function, payload)
     }
 
     pub async fn start(&self, name: &str, input: &Value) -> Result<String, String> {
@@ -296,42 +539,149 @@ impl PathRig {
             .map_err(|e| format!("StartExecution: {e:?}"))
     }
 
-    /// The next `.sync` request, which must be for `state`.
-    pub async fn next_sync(&self, state: &str) -> Result<SyncTask, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let got = self
-                .sqs
-                .receive_message()
+    /// Takes one task from the state machine, if one comes within a second:
+    /// a Lambda task is answered by the function's real binary; a `.sync` task
+    /// is kept for [`Rig::next_sync`]. Returns whether a task came.
+    pub async fn pump(&self) -> Result<bool, String> {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .wait_time_seconds(1)
+            .max_number_of_messages(1)
+            .send()
+            .await
+            .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
+        let Some(m) = got.messages().first() else {
+            return Ok(false);
+        };
+        if let Some(handle) = m.receipt_handle() {
+            self.sqs
+                .delete_message()
                 .queue_url(&self.queue_url)
-                .wait_time_seconds(1)
+                .receipt_handle(handle)
                 .send()
                 .await
-                .map_err(|e| format!("ReceiveMessage: {e:?}"))?;
-            if let Some(m) = got.messages().first() {
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| format!("DeleteMessage: {e:?}"))?;
-                }
-                let body: Value = serde_json::from_str(m.body().unwrap_or("{}"))
-                    .map_err(|e| format!("message body: {e}"))?;
-                let task = SyncTask {
-                    state: body["state"].as_str().unwrap_or_default().to_owned(),
-                    request: body["request"].clone(),
-                    token: body["taskToken"].as_str().unwrap_or_default().to_owned(),
+                .map_err(|e| format!("DeleteMessage: {e:?}"))?;
+        }
+        let task: Value =
+            serde_json::from_str(m.body().unwrap_or("{}")).map_err(|e| format!("task: {e}"))?;
+        let state = task["state"].as_str().unwrap_or_default().to_owned();
+        let token = task["taskToken"].as_str().unwrap_or_default().to_owned();
+        match task["kind"].as_str() {
+            Some("sync") => {
+                locked(&self.waiting).push_back(SyncTask {
+                    state,
+                    request: task["request"].clone(),
+                    token,
+                });
+            }
+            Some(kind @ ("lambda" | "callback")) => {
+                let arn = task["function"].as_str().unwrap_or_default();
+                let binary = self
+                    .binaries
+                    .get(arn)
+                    .ok_or_else(|| {
+                        format!("{state} calls {arn}, which is no function of the template")
+                    })?
+                    .clone();
+                let payload = task["payload"].clone();
+                let answer = self.invoke(&binary, &payload);
+                let callback = kind == "callback";
+                let token = if callback {
+                    payload["taskToken"].as_str().unwrap_or_default().to_owned()
+                } else {
+                    token
                 };
+                match (&answer, callback) {
+                    (Invocation::Ok(output), false) => {
+                        self.sfn
+                            .send_task_success()
+                            .task_token(&token)
+                            .output(json!({"Payload": output, "StatusCode": 200, "ExecutedVersion": "$LATEST"}).to_string())
+                            .send()
+                            .await
+                            .map_err(|e| format!("SendTaskSuccess ({state}): {e:?}"))?;
+                    }
+                    // A callback's function answered: the task now waits for its token.
+                    (Invocation::Ok(_), true) => {}
+                    (
+                        Invocation::Err {
+                            error_type,
+                            message,
+                        },
+                        _,
+                    ) => {
+                        // As Lambda reports a function error to Step Functions.
+                        let cause = json!({"errorType": error_type, "errorMessage": message});
+                        self.sfn
+                            .send_task_failure()
+                            .task_token(&token)
+                            .error(error_type)
+                            .cause(cause.to_string())
+                            .send()
+                            .await
+                            .map_err(|e| format!("SendTaskFailure ({state}): {e:?}"))?;
+                    }
+                }
+                locked(&self.calls).push(LambdaCall {
+                    state,
+                    function: binary,
+                    payload,
+                    wait_for_token: callback,
+                    answer,
+                });
+            }
+            other => return Err(format!("unknown task kind {other:?}")),
+        }
+        Ok(true)
+    }
+
+    /// Answers Lambda tasks until the next `.sync` task, which must be for `state`.
+    pub async fn next_sync(&self, state: &str) -> Result<SyncTask, String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(task) = locked(&self.waiting).pop_front() {
                 if task.state != state {
                     return Err(format!("expected the {state} task, got {}", task.state));
                 }
                 return Ok(task);
             }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the {state} task never started; calls so far: {:#?}",
+                    self.calls()
+                ));
+            }
+            self.pump().await?;
         }
-        Err(format!("the {state} task never started"))
+    }
+
+    /// Answers Lambda tasks until `done(calls)` holds.
+    pub async fn pump_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[LambdaCall]) -> bool,
+    ) -> Result<Vec<LambdaCall>, String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let calls = self.calls();
+            if done(&calls) {
+                return Ok(calls);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("never {what}; calls: {calls:#?}"));
+            }
+            if !locked(&self.waiting).is_empty() {
+                return Err(format!("a .sync task is waiting while expecting {what}"));
+            }
+            self.pump().await?;
+        }
+    }
+
+    /// Every Lambda call so far, in order.
+    pub fn calls(&self) -> Vec<LambdaCall> {
+        locked(&self.calls).clone()
     }
 
     /// Completes a `.sync` task as SageMaker's Describe*Job would.
@@ -382,56 +732,13 @@ impl PathRig {
         }
     }
 
-    /// Every Lambda call so far, in order, with the function's name (not ARN).
-    pub async fn lambda_calls(&self, execution_arn: &str) -> Result<Vec<LambdaCall>, String> {
-        let mut calls = Vec::new();
-        for event in self.history(execution_arn).await? {
-            let Some(d) = event.task_scheduled_event_details() else {
-                continue;
-            };
-            if d.resource_type() != "lambda" {
-                continue;
-            }
-            let parameters: Value =
-                serde_json::from_str(d.parameters()).map_err(|e| format!("parameters: {e}"))?;
-            let arn = parameters["FunctionName"].as_str().unwrap_or_default();
-            calls.push(LambdaCall {
-                function: arn.rsplit(':').next().unwrap_or_default().to_owned(),
-                payload: parameters["Payload"].clone(),
-                wait_for_token: d.resource().ends_with("waitForTaskToken"),
-            });
-        }
-        Ok(calls)
-    }
-
-    /// Waits until `function` has been called `count` times in all.
-    pub async fn wait_for_calls(
-        &self,
-        execution_arn: &str,
-        function: &str,
-        count: usize,
-    ) -> Result<Vec<LambdaCall>, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let calls = self.lambda_calls(execution_arn).await?;
-            if calls.iter().filter(|c| c.function == function).count() >= count {
-                return Ok(calls);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{function} was not called {count} times: {calls:#?}"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits for the execution to end; returns (status, error, cause).
+    /// Answers Lambda tasks until the execution ends; returns (status, error, cause).
+    /// A `.sync` task that comes meanwhile is an error (the caller must play it).
     pub async fn finish(
         &self,
         execution_arn: &str,
     ) -> Result<(String, Option<String>, Option<String>), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let d = self
                 .sfn
@@ -448,11 +755,81 @@ impl PathRig {
                     d.cause().map(str::to_owned),
                 ));
             }
-            if Instant::now() > deadline {
-                return Err(format!("{execution_arn} still RUNNING after 60 s"));
+            if let Some(task) = locked(&self.waiting).front() {
+                return Err(format!(
+                    "the run waits for the {} task, which nobody plays",
+                    task.state
+                ));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{execution_arn} still RUNNING after 120 s; calls: {:#?}",
+                    self.calls()
+                ));
+            }
+            self.pump().await?;
         }
+    }
+
+    /// The approval link from the approval email (SNS to the approvers' inbox).
+    pub async fn approval_link(&self) -> Result<String, String> {
+        let emails = self
+            .world
+            .read_inbox(&self.world.approvals_inbox, Duration::from_secs(10))
+            .await?;
+        emails
+            .iter()
+            .filter_map(|e| e["Message"].as_str())
+            .find_map(|m| {
+                m.split_whitespace()
+                    .find(|w| w.contains("/approvals/"))
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| format!("no approval link in {emails:?}"))
+    }
+
+    /// POSTs the approval page's form, as the browser does; returns (status, page).
+    pub fn decide(
+        &self,
+        link: &str,
+        decision: &str,
+        approver: &str,
+        comment: &str,
+    ) -> (u16, String) {
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("decision", decision)
+            .append_pair("approver", approver)
+            .append_pair("comment", comment)
+            .finish();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(link)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(form)
+            .unwrap_or_else(|e| panic!("POST {link}: {e}"));
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
+    }
+
+    /// Puts the endpoint into a status SageMaker would reach on its own (moto's
+    /// never leave InService): scripts/moto_ext.py's control route.
+    pub fn set_endpoint_status(
+        &self,
+        name: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<(), String> {
+        self.world.moto.control(
+            "/moto-api/extension/sagemaker/endpoint-status",
+            &json!({"account": ACCOUNT, "region": self.world.region, "endpointName": name, "status": status, "failureReason": reason}),
+        )
     }
 }
 
@@ -463,9 +840,11 @@ mod tests {
     #[test]
     fn a_failing_tests_message_never_shows_a_task_token() {
         let call = LambdaCall {
+            state: "RequestApproval".into(),
             function: "request-approval".into(),
             payload: json!({"taskToken": "AQCEAAAAKgAAAA-secret", "executionName": "run-1"}),
             wait_for_token: true,
+            answer: Invocation::Ok(json!({})),
         };
         let task = SyncTask {
             state: "Train".into(),
@@ -475,5 +854,40 @@ mod tests {
         let shown = format!("{call:?} {task:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("run-1") && shown.contains("Train"));
+    }
+
+    #[test]
+    fn every_lambda_and_sync_task_is_handed_and_nothing_else() {
+        let mut def = json!({"States": {
+            "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f", "Payload": {"x": 1}}, "ResultSelector": {"y.$": "$.Payload.y"}},
+            "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "Parameters": {"FunctionName": "g", "Payload": {"taskToken.$": "$$.Task.Token"}}},
+            "C": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "Parameters": {"TrainingJobName": "t"}},
+            "D": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage", "Parameters": {}},
+            "E": {"Type": "Pass"}
+        }});
+        let handed = hand_tasks_to(&mut def, "q");
+        assert_eq!(handed, ["A", "B", "C"]);
+        assert_eq!(
+            def["States"]["A"]["Parameters"]["MessageBody"]["kind"],
+            "lambda"
+        );
+        assert_eq!(
+            def["States"]["A"]["ResultSelector"]["y.$"], "$.Payload.y",
+            "kept"
+        );
+        assert_eq!(
+            def["States"]["B"]["Parameters"]["MessageBody"]["kind"],
+            "callback"
+        );
+        assert_eq!(
+            def["States"]["C"]["Parameters"]["MessageBody"]["request"]["TrainingJobName"],
+            "t"
+        );
+        assert!(
+            def["States"]["D"]["Resource"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("describeModelPackage")
+        );
     }
 }

@@ -1,0 +1,1122 @@
+//! The state machine's paths on moto's executing Step Functions
+//! (`testkit::paths::Rig`): the real definition with template.yaml's own
+//! substitutions and parameter defaults, every Lambda task answered by that
+//! function's real binary (as an IAM user holding only its template policy),
+//! SageMaker's `.sync` jobs played by the test, approvals decided through
+//! handle-approval's real binary, endpoints created and updated in moto's
+//! SageMaker (UpdateEndpoint from scripts/moto_ext.py).
+//!
+//! Each test overrides only what its path is about (a feature, or a timer:
+//! the endpoint poll is 1 s here instead of 30) and asserts the final
+//! status, the error name, the calls in order, and what AWS holds after.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "in a test a failed unwrap is a failed test"
+)]
+
+use serde_json::{Value, json};
+use shared::contract::{
+    DeployEndpointInput, DeploymentStrategy, RecordInput, RequestApprovalInput, RunStatus, Stage,
+};
+use shared::naming::RunNames;
+use testkit::paths::{LambdaCall, Rig};
+
+/// The endpoint's wait between polls, shortened from the template's 30 s.
+const FAST: (&str, &str) = ("EndpointPollSeconds", "1");
+
+async fn rig(region: &str, parameters: &[(&str, &str)]) -> Rig {
+    let mut all = vec![FAST];
+    all.extend_from_slice(parameters);
+    Rig::new(region, &all).await.unwrap()
+}
+
+fn execution_input(rig: &Rig, commit: &str) -> Value {
+    let data = rig.world.name("DataBucket");
+    json!({
+        "commitId": commit,
+        "imageUri": format!("123456789012.dkr.ecr.{}.amazonaws.com/iris-model:{commit}", rig.world.region),
+        "trainingDataUri": format!("s3://{data}/training/iris.csv"),
+        "testDataUri": format!("s3://{data}/test/"),
+        "dataVersionId": "3HL4kqtJ",
+        "trigger": "s3"
+    })
+}
+
+fn training_output(rig: &Rig, names: &RunNames, accuracy: f64) -> Value {
+    let artifacts = rig.world.name("ArtifactBucket");
+    json!({
+        "TrainingJobName": format!("{}-0", names.training_job_name),
+        "TrainingJobArn": format!("arn:aws:sagemaker:{}:123456789012:training-job/{}-0", rig.world.region, names.training_job_name),
+        "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": format!("s3://{artifacts}/models/{}-0/output/model.tar.gz", names.training_job_name)},
+        "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": accuracy, "Timestamp": "2026-11-21T10:05:00Z"}]
+    })
+}
+
+fn transform_output(rig: &Rig, names: &RunNames, execution: &str) -> Value {
+    let artifacts = rig.world.name("ArtifactBucket");
+    json!({
+        "TransformJobName": format!("{}-0", names.transform_job_name),
+        "TransformJobArn": format!("arn:aws:sagemaker:{}:123456789012:transform-job/{}-0", rig.world.region, names.transform_job_name),
+        "TransformJobStatus": "Completed",
+        "TransformOutput": {"S3OutputPath": format!("s3://{artifacts}/transform/{execution}/")}
+    })
+}
+
+fn records(calls: &[LambdaCall]) -> Vec<RecordInput> {
+    calls
+        .iter()
+        .filter(|c| c.function == "record-metadata")
+        .map(|c| {
+            serde_json::from_value(c.payload.clone())
+                .expect("record-metadata's payload is a RecordInput")
+        })
+        .collect()
+}
+
+fn stages(calls: &[LambdaCall]) -> Vec<(Stage, RunStatus)> {
+    records(calls).iter().map(|r| (r.stage, r.status)).collect()
+}
+
+fn functions(calls: &[LambdaCall]) -> Vec<&str> {
+    calls.iter().map(|c| c.function.as_str()).collect()
+}
+
+/// Calls of one execution (the rig records every execution's).
+fn of(calls: &[LambdaCall], execution: &str) -> Vec<LambdaCall> {
+    calls
+        .iter()
+        .filter(|c| {
+            c.payload["executionName"] == execution
+                || c.payload["details"]["executionName"] == execution
+                || c.payload["executionArn"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with(&format!(":{execution}")))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every Lambda call answered without an error (the real binary accepted the payload).
+fn all_answered(calls: &[LambdaCall]) {
+    for c in calls {
+        assert!(
+            matches!(c.answer, testkit::Invocation::Ok(_)),
+            "{} refused the state machine's payload: {c:?}",
+            c.function
+        );
+    }
+}
+
+fn deploy_inputs(calls: &[LambdaCall]) -> Vec<DeployEndpointInput> {
+    calls
+        .iter()
+        .filter(|c| c.function == "deploy-endpoint")
+        .map(|c| serde_json::from_value(c.payload.clone()).unwrap())
+        .collect()
+}
+
+/// Runs a path up to the approval email; returns the execution ARN and the approval link.
+async fn run_to_approval(rig: &Rig, execution: &str, commit: &str) -> (String, String) {
+    let names = RunNames::for_execution(execution);
+    let (data, artifacts) = (
+        rig.world.name("DataBucket"),
+        rig.world.name("ArtifactBucket"),
+    );
+    let arn = rig
+        .start(execution, &execution_input(rig, commit))
+        .await
+        .unwrap();
+    let train = rig.next_sync("Train").await.unwrap();
+    // What SageMaker was asked: names from record-metadata, data from the input.
+    assert_eq!(
+        train.request["TrainingJobName"],
+        format!("{}-0", names.training_job_name)
+    );
+    assert_eq!(
+        train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        format!("s3://{data}/training/iris.csv")
+    );
+    assert_eq!(
+        train.request["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"],
+        "validation:accuracy"
+    );
+    assert_eq!(
+        train.request["RoleArn"],
+        rig.world.attribute("SageMakerRole", "Arn")
+    );
+    rig.complete(&train, &training_output(rig, &names, 0.97))
+        .await
+        .unwrap();
+
+    let transform = rig.next_sync("Transform").await.unwrap();
+    assert_eq!(transform.request["ModelName"], names.model_name.as_str());
+    assert_eq!(
+        transform.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"],
+        format!("s3://{data}/test/"),
+        "the batch transform runs on the held-out data"
+    );
+    assert_eq!(transform.request["DataProcessing"]["InputFilter"], "$[1:]");
+    rig.complete(&transform, &transform_output(rig, &names, execution))
+        .await
+        .unwrap();
+
+    // The model was created for real, in moto's SageMaker, from the training output.
+    let model = rig
+        .sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        model.primary_container().and_then(|c| c.model_data_url()),
+        Some(
+            format!(
+                "s3://{artifacts}/models/{}-0/output/model.tar.gz",
+                names.training_job_name
+            )
+            .as_str()
+        )
+    );
+    let calls = rig
+        .pump_until("asked for approval", |calls| {
+            of(calls, execution)
+                .iter()
+                .any(|c| c.function == "request-approval")
+        })
+        .await
+        .unwrap();
+    let ask = of(&calls, execution)
+        .into_iter()
+        .find(|c| c.function == "request-approval")
+        .unwrap();
+    assert!(ask.wait_for_token);
+    let input: RequestApprovalInput = serde_json::from_value(ask.payload.clone()).unwrap();
+    assert_eq!(input.metrics["validation:accuracy"], 0.97);
+    assert_eq!(
+        input.transform_output_uri,
+        format!("s3://{artifacts}/transform/{execution}/")
+    );
+    let link = rig.approval_link().await.unwrap();
+    (arn, link)
+}
+
+fn approve(rig: &Rig, link: &str) {
+    let (status, page) = rig.decide(link, "approve", "ana@example.com", "accuracy is fine");
+    assert_eq!(status, 200, "{page}");
+}
+
+#[derive(Debug)]
+struct Version {
+    arn: String,
+    status: String,
+    description: Option<String>,
+    metadata: std::collections::HashMap<String, String>,
+}
+
+async fn describe_version(rig: &Rig, arn: &str) -> Version {
+    let d = rig
+        .sagemaker
+        .describe_model_package()
+        .model_package_name(arn)
+        .send()
+        .await
+        .unwrap();
+    Version {
+        arn: arn.to_owned(),
+        status: d
+            .model_approval_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        description: d.approval_description().map(str::to_owned),
+        metadata: d
+            .customer_metadata_properties()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+async fn versions(rig: &Rig) -> Vec<Version> {
+    let listed = rig
+        .sagemaker
+        .list_model_packages()
+        .model_package_group_name(rig.world.name("ModelPackageGroup"))
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for summary in listed.model_package_summary_list() {
+        out.push(describe_version(rig, summary.model_package_arn().unwrap_or_default()).await);
+    }
+    out.sort_by(|a, b| a.arn.cmp(&b.arn));
+    out
+}
+
+async fn model_exists(rig: &Rig, names: &RunNames) -> bool {
+    rig.sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .is_ok()
+}
+
+/// The endpoint as moto's SageMaker holds it: (config, its model, LastDeploymentConfig).
+async fn endpoint(rig: &Rig) -> (String, String, Option<String>) {
+    let name = rig.world.name("EndpointName");
+    let e = rig
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let config = e.endpoint_config_name().unwrap_or_default().to_owned();
+    let c = rig
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
+    let model = c.production_variants()[0]
+        .model_name()
+        .unwrap_or_default()
+        .to_owned();
+    let deployment = e.last_deployment_config().map(|d| format!("{d:?}"));
+    (config, model, deployment)
+}
+
+// ------------------------------------------------------------------ the paths
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_first_run_creates_the_endpoint() {
+    let rig = rig("eu-west-1", &[]).await;
+    let execution = "run-create";
+    let names = RunNames::for_execution(execution);
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    approve(&rig, &link);
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        functions(&calls),
+        [
+            "record-metadata",
+            "record-metadata",
+            "record-metadata",
+            "request-approval",
+            "record-metadata",
+            "check-endpoint",
+            "deploy-endpoint",
+            "check-endpoint",
+            "record-metadata"
+        ]
+    );
+    assert_eq!(
+        stages(&calls),
+        [
+            (Stage::Started, RunStatus::Running),
+            (Stage::Trained, RunStatus::Running),
+            (Stage::Transformed, RunStatus::Running),
+            (Stage::Approved, RunStatus::Running),
+            (Stage::Deployed, RunStatus::Succeeded),
+        ]
+    );
+    let records = records(&calls);
+    let approval = records[3].details.approval.as_ref().unwrap();
+    assert_eq!(approval.approver.as_deref(), Some("ana@example.com"));
+    let deploy = &deploy_inputs(&calls)[0];
+    assert_eq!(deploy.model_name, names.model_name);
+    assert_eq!(
+        deploy.endpoint_name, "iris-model",
+        "the template's EndpointName"
+    );
+    assert!(
+        deploy.deployment.is_none(),
+        "a new endpoint has no traffic to shift"
+    );
+    // The endpoint exists in SageMaker, serving this run's model.
+    let (config, model, _) = endpoint(&rig).await;
+    assert_eq!(model, names.model_name);
+    assert_eq!(
+        records[4].details.endpoint_config_name.as_deref(),
+        Some(config.as_str())
+    );
+    // The person's decision is on the version; the audit trail has its ARN.
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Approved");
+    let description = version.description.unwrap_or_default();
+    assert!(
+        description.contains("ana@example.com") && description.contains("accuracy is fine"),
+        "{description}"
+    );
+    for record in &records[1..] {
+        assert_eq!(
+            record.details.model_package_arn.as_deref(),
+            Some(version.arn.as_str())
+        );
+    }
+    // The deployed notice went out.
+    let notices = rig
+        .world
+        .read_inbox(
+            &rig.world.notifications_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n["Subject"].as_str().is_some_and(|s| s.contains(execution))),
+        "{notices:?}"
+    );
+}
+
+/// The template's defaults: DeploymentStrategy allAtOnce. An update and a
+/// rollback both go through UpdateEndpoint with that policy, and the real
+/// deploy-endpoint must accept what the state machine sends.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollback_puts_the_first_version_back()
+ {
+    let rig = rig("eu-west-2", &[]).await;
+    for (execution, commit) in [("run-first", "1111aaa"), ("run-second", "2222bbb")] {
+        let (arn, link) = run_to_approval(&rig, execution, commit).await;
+        approve(&rig, &link);
+        let (status, error, cause) = rig.finish(&arn).await.unwrap();
+        assert_eq!(
+            (status.as_str(), error),
+            ("SUCCEEDED", None),
+            "{execution}: {cause:?}"
+        );
+    }
+    let calls = rig.calls();
+    all_answered(&calls);
+    let second = of(&calls, "run-second");
+    let update = deploy_inputs(&second).pop().unwrap();
+    let policy = update
+        .deployment
+        .expect("an update carries the deployment policy");
+    assert_eq!(
+        policy.strategy,
+        DeploymentStrategy::AllAtOnce,
+        "the template's default"
+    );
+    assert_eq!(
+        policy.traffic_percent, None,
+        "all at once shifts no percentage"
+    );
+    assert_eq!(
+        policy.rollback_alarm_names,
+        [rig.world.name("EndpointErrorsAlarm")]
+    );
+    let (_, model, deployment) = endpoint(&rig).await;
+    assert_eq!(model, RunNames::for_execution("run-second").model_name);
+    let deployment = deployment.expect("UpdateEndpoint was given the guardrails");
+    assert!(deployment.contains("AllAtOnce"), "{deployment}");
+
+    // Roll back to the first run's version: no new approval, the endpoint serves it again.
+    let all = versions(&rig).await;
+    assert_eq!(all.len(), 2);
+    let first = all
+        .iter()
+        .find(|v| v.metadata.get("executionName").map(String::as_str) == Some("run-first"))
+        .unwrap();
+    let arn = rig
+        .start(
+            "run-rollback",
+            &json!({"modelPackageArn": first.arn, "rollback": true}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let rollback = of(&rig.calls(), "run-rollback");
+    all_answered(&rollback);
+    assert!(
+        !functions(&rollback).contains(&"request-approval"),
+        "a rollback is not asked again"
+    );
+    let approved = records(&rollback)
+        .into_iter()
+        .find(|r| r.stage == Stage::Approved)
+        .expect("the rollback's approval is recorded");
+    assert_eq!(
+        approved.details.approval.unwrap().approver.as_deref(),
+        Some("rollback")
+    );
+    let redeploy = deploy_inputs(&rollback).pop().unwrap();
+    assert_eq!(
+        redeploy.deployment.unwrap().strategy,
+        DeploymentStrategy::AllAtOnce
+    );
+    let (_, model, _) = endpoint(&rig).await;
+    let served = rig
+        .sagemaker
+        .describe_model()
+        .model_name(&model)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        served
+            .primary_container()
+            .and_then(|c| c.model_package_name()),
+        Some(first.arn.as_str()),
+        "the endpoint serves the first version again"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm() {
+    let rig = rig("eu-south-1", &[("DeploymentStrategy", "canary")]).await;
+    for (execution, commit) in [("run-one", "1111aaa"), ("run-two", "2222bbb")] {
+        let (arn, link) = run_to_approval(&rig, execution, commit).await;
+        approve(&rig, &link);
+        let (status, error, cause) = rig.finish(&arn).await.unwrap();
+        assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    }
+    let calls = rig.calls();
+    all_answered(&calls);
+    let policy = deploy_inputs(&of(&calls, "run-two"))
+        .pop()
+        .unwrap()
+        .deployment
+        .unwrap();
+    assert_eq!(policy.strategy, DeploymentStrategy::Canary);
+    assert_eq!(
+        policy.traffic_percent,
+        Some(10),
+        "the template's DeploymentTrafficPercent"
+    );
+    let (_, _, deployment) = endpoint(&rig).await;
+    let deployment = deployment.unwrap();
+    assert!(
+        deployment.contains("Canary") && deployment.contains("10"),
+        "{deployment}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
+    let rig = rig("eu-west-3", &[]).await;
+    let execution = "run-gate";
+    let names = RunNames::for_execution(execution);
+    let arn = rig
+        .start(execution, &execution_input(&rig, "0123abc"))
+        .await
+        .unwrap();
+    let train = rig.next_sync("Train").await.unwrap();
+    rig.complete(&train, &training_output(&rig, &names, 0.5))
+        .await
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("QualityGateFailed"))
+    );
+    assert!(cause.unwrap().contains("0.5 is below the threshold 0.9"));
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(functions(&calls), ["record-metadata", "record-metadata"]);
+    let failed = &records(&calls)[1];
+    assert_eq!(
+        (failed.stage, failed.status),
+        (Stage::Failed, RunStatus::Failed)
+    );
+    assert_eq!(failed.details.error.as_deref(), Some("QualityGateFailed"));
+    assert!(!model_exists(&rig, &names).await);
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Rejected");
+    let reason = version.description.unwrap();
+    assert!(reason.starts_with("QualityGateFailed: "), "{reason}");
+}
+
+/// A failed job and an overrun take the same Catch (`States.TaskFailed`,
+/// `States.Timeout`); the test lets the job overrun: TrainingMaxSeconds 1, the run waits twice that.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_training_job_that_overruns_ends_the_run_as_training_failed() {
+    let rig = rig("eu-central-1", &[("TrainingMaxSeconds", "1")]).await;
+    let execution = "run-train-fails";
+    let names = RunNames::for_execution(execution);
+    let arn = rig
+        .start(execution, &execution_input(&rig, "0123abc"))
+        .await
+        .unwrap();
+    let train = rig.next_sync("Train").await.unwrap();
+    assert_eq!(train.request["StoppingCondition"]["MaxRuntimeInSeconds"], 1);
+    // SageMaker never reports back.
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("TrainingFailed")),
+        "{cause:?}"
+    );
+    assert!(
+        cause.unwrap().contains("States.Timeout"),
+        "the cause keeps the original error"
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        functions(&calls),
+        ["record-metadata", "record-metadata"],
+        "nothing ran after training"
+    );
+    let failed = records(&calls).pop().unwrap();
+    assert_eq!(failed.details.error.as_deref(), Some("TrainingFailed"));
+    assert!(!model_exists(&rig, &names).await);
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
+    let rig = rig("ap-southeast-1", &[]).await;
+    let execution = "run-rejected";
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    let (code, page) = rig.decide(
+        &link,
+        "reject",
+        "ana@example.com",
+        "precision on versicolor is too low",
+    );
+    assert_eq!(code, 200, "{page}");
+
+    let (status, error, _) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ApprovalRejected"))
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert!(!functions(&calls).contains(&"check-endpoint"));
+    assert!(!functions(&calls).contains(&"deploy-endpoint"));
+    let last = records(&calls).pop().unwrap();
+    assert_eq!(
+        (last.stage, last.status),
+        (Stage::Rejected, RunStatus::Rejected)
+    );
+    assert_eq!(last.details.error.as_deref(), Some("ApprovalRejected"));
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Rejected");
+    assert!(version.description.unwrap().starts_with("ApprovalRejected"));
+    let missing = rig
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(rig.world.name("EndpointName"))
+        .send()
+        .await;
+    assert!(missing.is_err(), "no endpoint was made");
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn an_approval_nobody_answers_times_out_as_a_rejection_with_its_own_notice() {
+    let rig = rig("ap-northeast-1", &[("ApprovalTimeoutSeconds", "2")]).await;
+    let execution = "run-timeout";
+    let (arn, _link) = run_to_approval(&rig, execution, "0123abc").await;
+
+    let (status, error, _) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ApprovalTimedOut"))
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .find(|c| c.function == "request-approval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        ask.timeout_seconds, 2,
+        "the approval expires with the state's timeout"
+    );
+    let last = records(&calls).pop().unwrap();
+    assert_eq!(
+        (last.stage, last.status),
+        (Stage::Failed, RunStatus::TimedOut)
+    );
+    assert!(!functions(&calls).contains(&"deploy-endpoint"));
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Rejected");
+    assert_eq!(
+        version.description.as_deref(),
+        Some("ApprovalTimedOut: no decision within 2 seconds")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason() {
+    let rig = rig("sa-east-1", &[]).await;
+    let execution = "run-endpoint-fails";
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    approve(&rig, &link);
+    rig.pump_until("deployed", |c| {
+        c.iter().any(|c| c.function == "deploy-endpoint")
+    })
+    .await
+    .unwrap();
+    // SageMaker gives up on the new endpoint.
+    let reason = "The primary container for production variant AllTraffic did not pass the ping health check.";
+    rig.set_endpoint_status("iris-model", "Failed", Some(reason))
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("EndpointFailed"))
+    );
+    assert!(
+        cause
+            .unwrap()
+            .contains("did not pass the ping health check")
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    let last = records(&calls).pop().unwrap();
+    assert_eq!(
+        (last.stage, last.status),
+        (Stage::Failed, RunStatus::Failed)
+    );
+    assert_eq!(
+        functions(&calls)
+            .iter()
+            .filter(|f| **f == "check-endpoint")
+            .count(),
+        2,
+        "one check to choose create or update, one poll that saw Failed"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
+    let rig = rig("ca-central-1", &[("EndpointMaxPolls", "3")]).await;
+    let execution = "run-endpoint-slow";
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    approve(&rig, &link);
+    rig.pump_until("deployed", |c| {
+        c.iter().any(|c| c.function == "deploy-endpoint")
+    })
+    .await
+    .unwrap();
+    rig.set_endpoint_status("iris-model", "Creating", None)
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("EndpointFailed"))
+    );
+    assert!(cause.unwrap().contains("not InService after 3 checks"));
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        functions(&calls)
+            .iter()
+            .filter(|f| **f == "check-endpoint")
+            .count(),
+        4
+    );
+}
+
+// ------------------------------------------------------------------ model lifecycle
+
+/// A version in the registry as the pipeline registers one, with `status`.
+async fn registered_version(rig: &Rig, status: &str) -> String {
+    use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageContainerDefinition};
+    let (data, artifacts) = (
+        rig.world.name("DataBucket"),
+        rig.world.name("ArtifactBucket"),
+    );
+    let metadata = [
+        ("commitId", "0ld0c0m".to_owned()),
+        (
+            "imageUri",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-model:0ld0c0m".to_owned(),
+        ),
+        (
+            "trainingDataUri",
+            format!("s3://{data}/training/iris-old.csv"),
+        ),
+        ("testDataUri", format!("s3://{data}/test/")),
+        ("dataVersionId", "null".to_owned()),
+        ("executionName", "run-old".to_owned()),
+        (
+            "executionArn",
+            "arn:aws:states:eu-west-1:123456789012:execution:pipeline:run-old".to_owned(),
+        ),
+        ("trainingJobName", "train-run-old-0".to_owned()),
+        ("metricName", "validation:accuracy".to_owned()),
+        ("metricValue", "0.96".to_owned()),
+        (
+            "transformOutputUri",
+            format!("s3://{artifacts}/transform/run-old/"),
+        ),
+    ];
+    let spec = aws_sdk_sagemaker::types::InferenceSpecification::builder()
+        .containers(
+            ModelPackageContainerDefinition::builder()
+                .image(&metadata[1].1)
+                .model_data_url(format!(
+                    "s3://{artifacts}/models/train-run-old-0/output/model.tar.gz"
+                ))
+                .build(),
+        )
+        .supported_content_types("text/csv")
+        .supported_response_mime_types("text/csv")
+        .build();
+    let mut create = rig
+        .sagemaker
+        .create_model_package()
+        .model_package_group_name(rig.world.name("ModelPackageGroup"))
+        .model_package_description("validation:accuracy = 0.96 (commit 0ld0c0m, execution run-old)")
+        .inference_specification(spec)
+        .model_approval_status(ModelApprovalStatus::from(status));
+    for (k, v) in &metadata {
+        create = create.customer_metadata_properties(*k, v);
+    }
+    let arn = create.send().await.unwrap().model_package_arn.unwrap();
+    if status == "Approved" {
+        rig.sagemaker
+            .update_model_package()
+            .model_package_arn(&arn)
+            .model_approval_status(ModelApprovalStatus::Approved)
+            .approval_description("approved by ana@example.com: good enough")
+            .set_customer_metadata_properties(Some(
+                metadata
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    arn
+}
+
+/// No `.sync` task (training, tuning, processing, transform) was started.
+async fn no_jobs(rig: &Rig, arn: &str) {
+    let entered: Vec<String> = rig
+        .history(arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
+        .collect();
+    assert!(
+        entered.iter().any(|s| s == "CreateModelFromPackage"),
+        "{entered:?}"
+    );
+    for state in ["Process", "Train", "Tune", "Transform"] {
+        assert!(
+            !entered.iter().any(|s| s == state),
+            "{state} ran in a deploy-only run: {entered:?}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_approval() {
+    let rig = rig("us-west-1", &[]).await;
+    let version = registered_version(&rig, "Approved").await;
+    let execution = "run-deploy-only";
+    let names = RunNames::for_execution(execution);
+    let arn = rig
+        .start(execution, &json!({"modelPackageArn": version}))
+        .await
+        .unwrap();
+    let calls = rig
+        .pump_until("asked for approval", |c| {
+            c.iter().any(|c| c.function == "request-approval")
+        })
+        .await
+        .unwrap();
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .find(|c| c.function == "request-approval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    // The approver sees the version's own figures and lineage.
+    assert_eq!(ask.metrics["validation:accuracy"], 0.96);
+    assert_eq!(ask.commit_id, "0ld0c0m");
+    assert_eq!(ask.training_job_name, "train-run-old-0");
+    approve(&rig, &rig.approval_link().await.unwrap());
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    no_jobs(&rig, &arn).await;
+    let model = rig
+        .sagemaker
+        .describe_model()
+        .model_name(&names.model_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        model
+            .primary_container()
+            .and_then(|c| c.model_package_name()),
+        Some(version.as_str())
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        stages(&calls),
+        [
+            (Stage::Started, RunStatus::Running),
+            (Stage::Approved, RunStatus::Running),
+            (Stage::Deployed, RunStatus::Succeeded),
+        ]
+    );
+    let (_, served, _) = endpoint(&rig).await;
+    assert_eq!(served, names.model_name);
+    // The version keeps its first decision: a deploy-only run does not re-mark it.
+    let after = describe_version(&rig, &version).await;
+    assert_eq!(after.status, "Approved");
+    assert_eq!(
+        after.description.as_deref(),
+        Some("approved by ana@example.com: good enough")
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
+    let rig = rig("us-east-2", &[]).await;
+    let version = registered_version(&rig, "PendingManualApproval").await;
+    let execution = "run-not-approved";
+    let names = RunNames::for_execution(execution);
+    let arn = rig
+        .start(
+            execution,
+            &json!({"modelPackageArn": version, "rollback": true}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ModelNotApproved"))
+    );
+    assert!(cause.unwrap().contains("PendingManualApproval"));
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        functions(&calls),
+        ["record-metadata"],
+        "only the failure is recorded"
+    );
+    assert!(!model_exists(&rig, &names).await);
+    assert_eq!(
+        describe_version(&rig, &version).await.status,
+        "PendingManualApproval"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn processing_on_runs_the_users_container_first_and_trains_on_its_output() {
+    let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-preprocessing:1";
+    let rig = rig("eu-north-1", &[("ProcessingImageUri", image)]).await;
+    let execution = "run-processing";
+    let names = RunNames::for_execution(execution);
+    let (data, artifacts) = (
+        rig.world.name("DataBucket"),
+        rig.world.name("ArtifactBucket"),
+    );
+    let arn = rig
+        .start(execution, &execution_input(&rig, "0123abc"))
+        .await
+        .unwrap();
+
+    let process = rig.next_sync("Process").await.unwrap();
+    assert_eq!(
+        process.request["ProcessingJobName"],
+        format!("{}-0", names.processing_job_name)
+    );
+    assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
+    assert_eq!(
+        process.request["ProcessingInputs"][0]["S3Input"]["S3Uri"],
+        format!("s3://{data}/training/iris.csv"),
+        "processing reads the new data"
+    );
+    let processed = format!("s3://{artifacts}/processed/{execution}/");
+    assert_eq!(
+        process.request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+        processed.as_str()
+    );
+    rig.complete(
+        &process,
+        &json!({
+            "ProcessingJobName": format!("{}-0", names.processing_job_name),
+            "ProcessingJobStatus": "Completed",
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "training", "S3Output": {
+                "S3Uri": processed, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}
+        }),
+    )
+    .await
+    .unwrap();
+    let train = rig.next_sync("Train").await.unwrap();
+    assert_eq!(
+        train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        processed.as_str(),
+        "training reads what processing wrote"
+    );
+    rig.complete(&train, &training_output(&rig, &names, 0.1))
+        .await
+        .unwrap();
+    let (status, error, _) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("QualityGateFailed"))
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        records(&calls)[0].details.training_data_uri.as_deref(),
+        Some(format!("s3://{data}/training/iris.csv").as_str()),
+        "the started record keeps the original data"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
+    let rig = rig("ap-south-1", &[("TuningMaxJobs", "4")]).await;
+    let execution = "run-tuning";
+    let names = RunNames::for_execution(execution);
+    let (data, artifacts) = (
+        rig.world.name("DataBucket"),
+        rig.world.name("ArtifactBucket"),
+    );
+    let arn = rig
+        .start(execution, &execution_input(&rig, "0123abc"))
+        .await
+        .unwrap();
+
+    let tune = rig.next_sync("Tune").await.unwrap();
+    let tuning_name = format!("{}-0", names.tuning_job_name);
+    assert_eq!(
+        tune.request["HyperParameterTuningJobName"],
+        tuning_name.as_str()
+    );
+    assert!(tuning_name.len() <= shared::naming::TUNING_JOB_NAME_MAX);
+    let config = &tune.request["HyperParameterTuningJobConfig"];
+    assert_eq!(config["ResourceLimits"]["MaxNumberOfTrainingJobs"], 4);
+    assert_eq!(config["ResourceLimits"]["MaxParallelTrainingJobs"], 2);
+    assert_eq!(
+        config["ParameterRanges"]["IntegerParameterRanges"][0]["Name"],
+        "max_depth"
+    );
+    assert_eq!(
+        tune.request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        format!("s3://{data}/training/iris.csv")
+    );
+    // The best of the tuning job's training jobs, which SageMaker (moto here) describes.
+    let best = format!("{tuning_name}-003-1a2b3c4d");
+    rig.sagemaker
+        .create_training_job()
+        .training_job_name(&best)
+        .role_arn(rig.world.attribute("SageMakerRole", "Arn"))
+        .algorithm_specification(
+            aws_sdk_sagemaker::types::AlgorithmSpecification::builder()
+                .training_image(
+                    execution_input(&rig, "0123abc")["imageUri"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .training_input_mode(aws_sdk_sagemaker::types::TrainingInputMode::File)
+                .build(),
+        )
+        .output_data_config(
+            aws_sdk_sagemaker::types::OutputDataConfig::builder()
+                .s3_output_path(format!("s3://{artifacts}/models/"))
+                .build(),
+        )
+        .resource_config(
+            aws_sdk_sagemaker::types::ResourceConfig::builder()
+                .instance_type(aws_sdk_sagemaker::types::TrainingInstanceType::MlM5Large)
+                .instance_count(1)
+                .volume_size_in_gb(5)
+                .build(),
+        )
+        .stopping_condition(
+            aws_sdk_sagemaker::types::StoppingCondition::builder()
+                .max_runtime_in_seconds(3600)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    rig.complete(
+        &tune,
+        &json!({
+            "HyperParameterTuningJobName": tuning_name,
+            "HyperParameterTuningJobStatus": "Completed",
+            "BestTrainingJob": {"TrainingJobName": best, "TrainingJobStatus": "Completed"}
+        }),
+    )
+    .await
+    .unwrap();
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(&transform, &transform_output(&rig, &names, execution))
+        .await
+        .unwrap();
+    let calls = rig
+        .pump_until("asked for approval", |c| {
+            c.iter().any(|c| c.function == "request-approval")
+        })
+        .await
+        .unwrap();
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .find(|c| c.function == "request-approval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        ask.training_job_name, best,
+        "the approver sees the best job"
+    );
+    approve(&rig, &rig.approval_link().await.unwrap());
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        records(&calls)[1].details.training_job_name.as_deref(),
+        Some(best.as_str())
+    );
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.metadata["trainingJobName"], best);
+    assert_eq!(version.status, "Approved");
+}
