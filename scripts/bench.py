@@ -485,8 +485,10 @@ def main():
         aws = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}", "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", "AWS_REGION": "us-east-1",
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-        created = subprocess.run([sys.executable, str(ROOT / "scripts/local_resources.py")],
-                                 env={**os.environ, **aws, "LOCAL_PREFIX": "mlops-bench"},
+        # The world the template describes, made by the test rig (testkit's make-world).
+        subprocess.run(["cargo", "build", "--quiet", "-p", "testkit", "--bin", "make-world"], cwd=ROOT, check=True)
+        created = subprocess.run([str(target_dir / "debug/make-world")],
+                                 env={**os.environ, **aws}, cwd=ROOT,
                                  capture_output=True, text=True, check=True).stdout
         config = dict(line.split("=", 1) for line in created.splitlines() if "=" in line)
         # deploy-endpoint's event names a model the pipeline would have made.

@@ -8,6 +8,7 @@
 
 pub mod iam;
 pub mod paths;
+pub mod sagemaker;
 pub mod template;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -696,12 +696,19 @@ impl Rig {
             .map_err(|e| format!("SendTaskSuccess ({}): {e:?}", task.state))
     }
 
-    /// Fails a `.sync` task as a failed job does: `States.TaskFailed`.
-    pub async fn fail(&self, task: &SyncTask, cause: &str) -> Result<(), String> {
+    /// A `.sync` task the caller has not taken yet, if one came.
+    pub fn take_sync(&self) -> Option<SyncTask> {
+        locked(&self.waiting).pop_front()
+    }
+
+    /// Fails a `.sync` task as a failed job does. (`.sync` reports
+    /// `States.TaskFailed`; moto refuses `States.` names in SendTaskFailure,
+    /// so the caller names the error.)
+    pub async fn fail(&self, task: &SyncTask, error: &str, cause: &str) -> Result<(), String> {
         self.sfn
             .send_task_failure()
             .task_token(&task.token)
-            .error("States.TaskFailed")
+            .error(error)
             .cause(cause)
             .send()
             .await

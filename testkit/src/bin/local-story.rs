@@ -1,0 +1,731 @@
+//! `make local`: the pipeline's story on this machine, on the same rig as the
+//! path tests (testkit::paths), against the moto server `scripts/with-moto`
+//! started (AWS_ENDPOINT_URL).
+//!
+//! Two runs, each: new training data in S3 → start-retraining (its real
+//! binary, the event delivered twice as S3 may) starts the pipeline once →
+//! the pipeline's build and invoke actions, played here (no Docker: the image
+//! is the local iris-model binary) → the state machine, the real definition
+//! with the template's substitutions, in moto's executing mode → training and
+//! batch transform with iris-model → the approval email and page
+//! (handle-approval's real binary) → deploy (the first run creates the
+//! endpoint, the second updates it with the template's default strategy) →
+//! POST /predict through invoke-endpoint, answered by the model the endpoint
+//! now names. Every function runs as its own IAM user with only its template
+//! policy.
+//!
+//!   local-story          waits for you to approve each run in a browser
+//!   local-story --yes    approves by POSTing the form itself
+//!   local-story --check  fails unless both runs end as they should (the test)
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use testkit::Invocation;
+use testkit::paths::Rig;
+use testkit::sagemaker::{LocalSageMaker, s3_parts};
+
+#[derive(Debug, Default)]
+struct Args {
+    yes: bool,
+    check: bool,
+}
+
+fn say(text: &str) {
+    for line in text.lines() {
+        println!("    {line}");
+    }
+}
+
+fn show(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 600 {
+        format!(
+            "{}... ({} chars)",
+            &text[..text.floor_char_boundary(600)],
+            text.len()
+        )
+    } else {
+        text
+    }
+}
+
+struct Story {
+    rig: Rig,
+    sagemaker: LocalSageMaker,
+    args: Args,
+    step: usize,
+    model_port: u16,
+    transform_port: u16,
+    commit: String,
+}
+
+/// What one run ended as, for the check.
+#[derive(Debug)]
+struct Outcome {
+    status: String,
+    error: Option<String>,
+    prediction: Option<String>,
+    deploy_action: Option<String>,
+}
+
+/// Two free ports on 127.0.0.1, different from each other (both held while chosen).
+fn two_free_ports() -> Result<(u16, u16), String> {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string());
+    let (a, b) = (bind()?, bind()?);
+    let port =
+        |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| e.to_string());
+    Ok((port(&a)?, port(&b)?))
+}
+
+impl Story {
+    fn step(&mut self, text: &str) {
+        self.step += 1;
+        println!("\n[{}] {text}", self.step);
+    }
+
+    async fn put_training_data(
+        &mut self,
+        body: Vec<u8>,
+    ) -> Result<(String, String, usize), String> {
+        let bucket = self.rig.world.name("DataBucket");
+        let size = body.len();
+        let put = self
+            .rig
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key("training/iris.csv")
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| format!("PutObject: {e:?}"))?;
+        let version = put.version_id().unwrap_or_default().to_owned();
+        let etag = put.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+        say(&format!(
+            "s3://{bucket}/training/iris.csv  version {version}  etag {etag}"
+        ));
+        Ok((version, etag, size))
+    }
+
+    /// S3's event for the object, delivered to start-retraining twice.
+    async fn deliver_event(
+        &mut self,
+        version: &str,
+        etag: &str,
+        size: usize,
+    ) -> Result<BTreeVariables, String> {
+        let bucket = self.rig.world.name("DataBucket");
+        let mut event = testkit::event_json("start-retraining", "put.json");
+        let record = &mut event["Records"][0]["s3"];
+        record["bucket"]["name"] = json!(bucket);
+        record["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+        record["object"]["key"] = json!("training/iris.csv");
+        record["object"]["size"] = json!(size);
+        record["object"]["eTag"] = json!(etag);
+        record["object"]["versionId"] = json!(version);
+        let pipeline = self.rig.world.name("Pipeline");
+        let codepipeline = aws_sdk_codepipeline::Client::new(&self.rig.world.sdk);
+        let before = executions(&codepipeline, &pipeline).await?.len();
+        for attempt in [1, 2] {
+            match self.rig.invoke("start-retraining", &event) {
+                Invocation::Ok(answer) => say(&format!("delivery {attempt}: {}", show(&answer))),
+                Invocation::Err {
+                    error_type,
+                    message,
+                } => {
+                    return Err(format!("start-retraining failed: {error_type}: {message}"));
+                }
+            }
+        }
+        let after = executions(&codepipeline, &pipeline).await?;
+        say(&format!(
+            "pipeline {pipeline}: {} new execution(s): started once",
+            after.len() - before
+        ));
+        if after.len() != before + 1 {
+            return Err("expected exactly one new pipeline execution".into());
+        }
+        let id = after
+            .iter()
+            .find_map(|e| e.pipeline_execution_id().map(str::to_owned))
+            .unwrap_or_default();
+        let execution = codepipeline
+            .get_pipeline_execution()
+            .pipeline_name(&pipeline)
+            .pipeline_execution_id(&id)
+            .send()
+            .await
+            .map_err(|e| format!("GetPipelineExecution: {e:?}"))?;
+        let variables: BTreeVariables = execution
+            .pipeline_execution()
+            .map(|p| {
+                p.variables()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name().unwrap_or_default().to_owned(),
+                            v.resolved_value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        say(&format!("pipeline variables: {variables:?}"));
+        Ok(variables)
+    }
+
+    /// The pipeline's invoke action's input, as template.yaml writes it, with
+    /// the run's variables and the build's exported variables filled in.
+    fn execution_input(&self, variables: &BTreeVariables) -> Result<Value, String> {
+        let template = testkit::template::Template::load()?;
+        let stages = self
+            .rig
+            .world
+            .resolver
+            .resolve(&template.resource("Pipeline")?["Properties"]["Stages"])?;
+        let input = stages
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["Actions"].as_array().cloned().unwrap_or_default())
+            .find_map(|a| a["Configuration"]["Input"].as_str().map(str::to_owned))
+            .ok_or("the pipeline has no invoke action with an input")?;
+        let image = format!(
+            "{}:{}",
+            self.rig.world.attribute("ModelRepository", "RepositoryUri"),
+            self.commit
+        );
+        let mut text = input
+            .replace("#{BuildVariables.COMMIT_ID}", &self.commit)
+            .replace("#{BuildVariables.IMAGE_URI}", &image);
+        // A variable the start did not set takes its declared default, as in CodePipeline.
+        let declared = self
+            .rig
+            .world
+            .resolver
+            .resolve(&template.resource("Pipeline")?["Properties"]["Variables"])?;
+        let mut all: BTreeVariables = declared
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v["Name"].as_str().unwrap_or_default().to_owned(),
+                    v["DefaultValue"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        all.extend(variables.clone());
+        for (name, value) in &all {
+            text = text.replace(&format!("#{{variables.{name}}}"), value);
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| format!("the invoke action's input is not JSON: {e}: {text}"))
+    }
+
+    /// One run, from new data to /predict.
+    async fn run(&mut self, n: usize, data: Vec<u8>, about: &str) -> Result<Outcome, String> {
+        self.step(&format!("Run {n}: upload new training data ({about})"));
+        let (version, etag, size) = self.put_training_data(data).await?;
+
+        self.step("S3 notifies start-retraining (real binary), twice, as S3 may");
+        let variables = self.deliver_event(&version, &etag, size).await?;
+
+        self.step("The pipeline's build and invoke actions, played here");
+        say(&format!(
+            "CodeBuild would build container/ and push iris-model:{}; no Docker here, so the image is the local iris-model binary",
+            self.commit
+        ));
+        let input = self.execution_input(&variables)?;
+        let name = format!("run-local-{n}-{}-{}", self.commit, chrono_like_now());
+        let arn = self.rig.start(&name, &input).await?;
+        say(&format!(
+            "execution {name} (moto, executing mode; every Lambda and .sync task handed to this runner)"
+        ));
+        say(&format!("input {}", show(&input)));
+
+        let mut seen = self.rig.calls().len();
+        let mut asked = false;
+        loop {
+            let d = self
+                .rig
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+            if d.status().as_str() != "RUNNING" {
+                break;
+            }
+            self.rig.pump().await?;
+            let calls = self.rig.calls();
+            for call in &calls[seen..] {
+                self.step(&format!(
+                    "{}: {} (real binary), with the state's input",
+                    call.state, call.function
+                ));
+                let mut payload = call.payload.clone();
+                if payload.get("taskToken").is_some() {
+                    payload["taskToken"] = json!("<redacted>");
+                }
+                say(&format!("input  {}", show(&payload)));
+                match &call.answer {
+                    Invocation::Ok(v) => say(&format!("answer {}", show(v))),
+                    Invocation::Err {
+                        error_type,
+                        message,
+                    } => say(&format!("error  {error_type}: {message}")),
+                }
+                if call.function == "request-approval" && !asked {
+                    asked = true;
+                    self.approval().await?;
+                }
+            }
+            seen = calls.len();
+            if let Some(task) = self.rig.take_sync() {
+                self.play(task).await?;
+            }
+        }
+        let d = self
+            .rig
+            .sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+        let status = d.status().as_str().to_owned();
+        let error = d.error().map(str::to_owned);
+        self.step(&format!("The execution ended: {status}"));
+        let deploy_action = self
+            .rig
+            .calls()
+            .iter()
+            .filter(|c| {
+                c.function == "deploy-endpoint" && c.payload["executionName"] == name.as_str()
+            })
+            .find_map(|c| match &c.answer {
+                Invocation::Ok(v) => v["action"].as_str().map(str::to_owned),
+                Invocation::Err { .. } => None,
+            });
+        for note in self
+            .rig
+            .world
+            .read_inbox(&self.rig.world.notifications_inbox, Duration::from_secs(2))
+            .await?
+        {
+            say(&format!(
+                "notification: {}",
+                note["Subject"].as_str().unwrap_or_default()
+            ));
+        }
+        let mut prediction = None;
+        if status == "SUCCEEDED" {
+            say(&format!(
+                "deploy-endpoint: {}",
+                deploy_action.as_deref().unwrap_or("?")
+            ));
+            prediction = self.predict().await?;
+        } else if error.as_deref() == Some("ApprovalRejected") {
+            say(
+                "The model was rejected: its version is Rejected with the reason, and the endpoint is unchanged.",
+            );
+        } else {
+            say(&format!(
+                "error {}: {}",
+                error.as_deref().unwrap_or("?"),
+                d.cause().unwrap_or_default()
+            ));
+        }
+        self.trail(&name);
+        Ok(Outcome {
+            status,
+            error,
+            prediction,
+            deploy_action,
+        })
+    }
+
+    /// The approval email, the page, and (with --yes) the decision.
+    async fn approval(&mut self) -> Result<(), String> {
+        self.step("The approval email, as moto's SNS delivered it");
+        let emails = self
+            .rig
+            .world
+            .read_inbox(&self.rig.world.approvals_inbox, Duration::from_secs(10))
+            .await?;
+        let mut link = None;
+        for email in &emails {
+            say(&format!(
+                "| Subject: {}",
+                email["Subject"].as_str().unwrap_or_default()
+            ));
+            for line in email["Message"].as_str().unwrap_or_default().lines() {
+                say(&format!("| {line}"));
+                if line.contains("/approvals/") {
+                    link = Some(line.trim().to_owned());
+                }
+            }
+        }
+        let link = link.ok_or("no approval link in the email")?;
+        if self.args.yes {
+            self.step("Approve (--yes): POST the page's form to handle-approval (real binary)");
+            let (status, page) = self.rig.decide(
+                &link,
+                "approve",
+                "make local --yes",
+                "approved by the local run",
+            );
+            let title = page
+                .split("<title>")
+                .nth(1)
+                .and_then(|t| t.split("</title>").next())
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            say(&format!("POST {link} → {status} {title}"));
+        } else {
+            self.step(&format!(
+                "Waiting for your decision: open {link} and press Approve or Reject (Ctrl-C stops)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Plays one SageMaker job with iris-model.
+    async fn play(&mut self, task: testkit::paths::SyncTask) -> Result<(), String> {
+        match task.state.as_str() {
+            "Train" => {
+                self.step(
+                    "Train: SageMaker training job, played by the runner with iris-model train",
+                );
+                let (result, printed) = self.sagemaker.train(&task.request).await?;
+                for line in printed.lines() {
+                    say(&format!("  | {line}"));
+                }
+                match result {
+                    Ok(describe) => {
+                        say(&format!("metrics: {}", describe["FinalMetricDataList"]));
+                        say(&format!(
+                            "model artifacts: {}",
+                            describe["ModelArtifacts"]["S3ModelArtifacts"]
+                        ));
+                        self.rig.complete(&task, &describe).await
+                    }
+                    Err(reason) => {
+                        say(&format!("failed: {reason}"));
+                        self.rig.fail(&task, "TrainingJobFailed", &reason).await
+                    }
+                }
+            }
+            "Transform" => {
+                self.step("Transform: SageMaker batch transform on the held-out rows, played with iris-model serve");
+                let model = self
+                    .rig
+                    .sagemaker
+                    .describe_model()
+                    .model_name(task.request["ModelName"].as_str().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| format!("DescribeModel: {e:?}"))?;
+                let data = model
+                    .primary_container()
+                    .and_then(|c| c.model_data_url())
+                    .unwrap_or_default()
+                    .to_owned();
+                let pid = self.sagemaker.serve(&data, self.transform_port).await?;
+                say(&format!(
+                    "model server pid {pid} on 127.0.0.1:{} for {data}",
+                    self.transform_port
+                ));
+                let result = self
+                    .sagemaker
+                    .transform(&task.request, self.transform_port)
+                    .await?;
+                self.sagemaker.stop_servers();
+                match result {
+                    Ok((describe, rows)) => {
+                        say(&format!(
+                            "{rows} rows → {}",
+                            describe["TransformOutput"]["S3OutputPath"]
+                        ));
+                        self.rig.complete(&task, &describe).await
+                    }
+                    Err(reason) => self.rig.fail(&task, "TransformJobFailed", &reason).await,
+                }
+            }
+            other => Err(format!(
+                "the local run does not play {other} (processing and tuning are off by default)"
+            )),
+        }
+    }
+
+    /// Serves the model the endpoint names now, then POSTs /predict through invoke-endpoint.
+    async fn predict(&mut self) -> Result<Option<String>, String> {
+        self.step("POST /predict through invoke-endpoint (real binary) → SageMaker Runtime → the endpoint's model");
+        let sm = &self.rig.sagemaker;
+        let endpoint = sm
+            .describe_endpoint()
+            .endpoint_name(self.rig.world.name("EndpointName"))
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpoint: {e:?}"))?;
+        let config = sm
+            .describe_endpoint_config()
+            .endpoint_config_name(endpoint.endpoint_config_name().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpointConfig: {e:?}"))?;
+        let model_name = config.production_variants()[0]
+            .model_name()
+            .unwrap_or_default()
+            .to_owned();
+        let model = sm
+            .describe_model()
+            .model_name(&model_name)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeModel: {e:?}"))?;
+        let data = model
+            .primary_container()
+            .and_then(|c| c.model_data_url())
+            .unwrap_or_default()
+            .to_owned();
+        let (_, key) = s3_parts(&data)?;
+        self.sagemaker.stop_servers();
+        let pid = self.sagemaker.serve(&data, self.model_port).await?;
+        say(&format!(
+            "endpoint {} ({}) serves {model_name}; its container: iris-model serve pid {pid} on 127.0.0.1:{}, model {key}",
+            self.rig.world.name("EndpointName"),
+            endpoint
+                .endpoint_status()
+                .map(|s| s.as_str())
+                .unwrap_or_default(),
+            self.model_port
+        ));
+        let url = self.rig.function_url("invoke-endpoint", "/predict");
+        let request = json!({"data": "4.5,1.3,0.3,0.3"});
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(request.to_string())
+            .map_err(|e| format!("POST /predict: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        say(&format!("POST /predict {request} → {status} {body}"));
+        let answer: Value = serde_json::from_str(&body).unwrap_or_default();
+        Ok(answer["result"].as_str().map(str::to_owned))
+    }
+
+    /// The run's audit trail and the registry, as `mlops` shows them.
+    fn trail(&mut self, execution: &str) {
+        self.step("The audit trail (mlops runs show) and the registry (mlops models)");
+        let mlops = testkit::paths::binaries_dir().join("mlops");
+        let env = [
+            ("TABLE_NAME", self.rig.world.name("Table")),
+            (
+                "MODEL_PACKAGE_GROUP",
+                self.rig.world.name("ModelPackageGroup"),
+            ),
+            ("STATE_MACHINE_ARN", self.rig.state_machine_arn.clone()),
+            ("AWS_REGION", self.rig.world.region.clone()),
+        ];
+        for args in [vec!["runs", "show", execution], vec!["models"]] {
+            match std::process::Command::new(&mlops)
+                .args(&args)
+                .envs(env.clone())
+                .output()
+            {
+                Ok(out) => {
+                    let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+                        &out.stderr
+                    } else {
+                        &out.stdout
+                    })
+                    .into_owned();
+                    for line in text.lines().take(60) {
+                        say(line);
+                    }
+                }
+                Err(e) => say(&format!("mlops: {e}")),
+            }
+        }
+    }
+}
+
+type BTreeVariables = std::collections::BTreeMap<String, String>;
+
+async fn executions(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+) -> Result<Vec<aws_sdk_codepipeline::types::PipelineExecutionSummary>, String> {
+    client
+        .list_pipeline_executions()
+        .pipeline_name(pipeline)
+        .send()
+        .await
+        .map(|o| o.pipeline_execution_summaries().to_vec())
+        .map_err(|e| format!("ListPipelineExecutions: {e:?}"))
+}
+
+/// `20261128T151100`, from the system clock (UTC).
+fn chrono_like_now() -> String {
+    shared::clock::now_rfc3339()
+        .replace(['-', ':'], "")
+        .chars()
+        .take(15)
+        .collect()
+}
+
+/// The same measurements, labelled as the UCI archive spells the species
+/// (`Iris-setosa`): new data whose model answers in words the first one never uses.
+fn relabelled(text: &str) -> String {
+    text.lines().map(|l| format!("Iris-{l}\n")).collect()
+}
+
+async fn story(args: Args) -> Result<Vec<Outcome>, String> {
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    println!(
+        "local: creating what template.yaml creates, in the emulator (moto at {})",
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+    );
+    // The endpoint's wait between polls, shortened from the template's 30 s; everything else is the template's.
+    let rig = Rig::new(&region, &[("EndpointPollSeconds", "1")]).await?;
+    let (model_port, transform_port) = two_free_ports()?;
+    rig.set_env(
+        "invoke-endpoint",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+        &format!("http://127.0.0.1:{model_port}"),
+    );
+    for id in [
+        "Table",
+        "DataBucket",
+        "ArtifactBucket",
+        "Pipeline",
+        "ModelPackageGroup",
+        "EndpointName",
+    ] {
+        say(&format!("{id}: {}", rig.world.name(id)));
+    }
+    say(&format!("StateMachine: {}", rig.state_machine_arn));
+    let root = testkit::workspace_root();
+    let test = std::fs::read(root.join("data/iris-test.csv")).map_err(|e| e.to_string())?;
+    rig.s3
+        .put_object()
+        .bucket(rig.world.name("DataBucket"))
+        .key("test/iris.csv")
+        .body(test.into())
+        .send()
+        .await
+        .map_err(|e| format!("PutObject test/iris.csv: {e:?}"))?;
+    say("held-out rows: data/iris-test.csv → test/iris.csv");
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "local".into());
+    let sagemaker = LocalSageMaker::new(rig.s3.clone(), &region)?;
+    let mut story = Story {
+        rig,
+        sagemaker,
+        args,
+        step: 0,
+        model_port,
+        transform_port,
+        commit,
+    };
+    let train =
+        std::fs::read_to_string(root.join("data/iris-train.csv")).map_err(|e| e.to_string())?;
+    let first = story
+        .run(1, train.clone().into_bytes(), "data/iris-train.csv")
+        .await?;
+    let mut outcomes = vec![first];
+    if outcomes[0].status == "SUCCEEDED" {
+        let second = story
+            .run(
+                2,
+                relabelled(&train).into_bytes(),
+                "the same rows labelled as the UCI archive spells them: Iris-setosa, ...",
+            )
+            .await?;
+        outcomes.push(second);
+    }
+    Ok(outcomes)
+}
+
+fn check(outcomes: &[Outcome]) -> Result<(), String> {
+    let [first, second] = outcomes else {
+        return Err(format!("expected two runs, got {outcomes:?}"));
+    };
+    let want = [
+        (first, "created", "setosa"),
+        (second, "updated", "Iris-setosa"),
+    ];
+    for (n, (outcome, action, label)) in want.iter().enumerate() {
+        if outcome.status != "SUCCEEDED"
+            || outcome.deploy_action.as_deref() != Some(*action)
+            || outcome.prediction.as_deref() != Some(*label)
+        {
+            return Err(format!(
+                "run {}: expected SUCCEEDED, the endpoint {action}, /predict answering {label}; got {outcome:?}",
+                n + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let mut args = Args::default();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--yes" => args.yes = true,
+            "--check" => args.check = true,
+            other => {
+                eprintln!("local-story: unknown argument {other} (use --yes, --check)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let checking = args.check;
+    match story(args).await {
+        Ok(outcomes) => {
+            if checking {
+                if let Err(e) = check(&outcomes) {
+                    eprintln!("\nlocal: check failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "\nlocal: check passed: two runs end to end; the endpoint was created, then updated (the template's default strategy), and /predict answered setosa, then Iris-setosa from the new model"
+                );
+            }
+            if let Some(rejected) = outcomes
+                .iter()
+                .find(|o| o.error.as_deref() == Some("ApprovalRejected"))
+            {
+                println!(
+                    "\nlocal: done: you rejected the model ({}); the story ran as you chose",
+                    rejected.status
+                );
+            } else {
+                println!("\nlocal: done");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\nlocal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
