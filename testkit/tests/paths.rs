@@ -1120,3 +1120,126 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     assert_eq!(version.metadata["trainingJobName"], best);
     assert_eq!(version.status, "Approved");
 }
+
+// ------------------------------------------------------------------ paths that used to end in States.Runtime
+
+/// check-endpoint answers `exists: false` with no status once the endpoint is
+/// gone; the run must end in a recorded, named error, not an uncatchable
+/// States.Runtime with the summary stuck at "running".
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn an_endpoint_deleted_during_the_deploy_ends_the_run_as_endpoint_failed() {
+    let rig = rig("ap-southeast-2", &[]).await;
+    let execution = "run-endpoint-deleted";
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    approve(&rig, &link);
+    rig.pump_until("deployed", |c| {
+        c.iter().any(|c| c.function == "deploy-endpoint")
+    })
+    .await
+    .unwrap();
+    rig.sagemaker
+        .delete_endpoint()
+        .endpoint_name("iris-model")
+        .send()
+        .await
+        .unwrap();
+
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("EndpointFailed")),
+        "{cause:?}"
+    );
+    assert!(
+        cause
+            .unwrap()
+            .contains("deleted while this run deployed it")
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    let last = records(&calls).pop().unwrap();
+    assert_eq!(
+        (last.stage, last.status),
+        (Stage::Failed, RunStatus::Failed),
+        "recorded"
+    );
+    assert_eq!(last.details.error.as_deref(), Some("EndpointFailed"));
+    let notices = rig
+        .world
+        .read_inbox(
+            &rig.world.notifications_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert!(
+        notices.iter().any(|n| n["Subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("failed") || s.contains("Failed"))),
+        "notified: {notices:?}"
+    );
+}
+
+/// A version added to the group by hand (no lineage metadata, no description):
+/// a deploy-only run ends with a named error instead of crashing on the
+/// missing fields.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_version_added_by_hand_ends_a_deploy_only_run_with_a_named_error() {
+    use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageContainerDefinition};
+    let rig = rig("eu-west-1", &[]).await;
+    let artifacts = rig.world.name("ArtifactBucket");
+    let version = rig
+        .sagemaker
+        .create_model_package()
+        .model_package_group_name(rig.world.name("ModelPackageGroup"))
+        .inference_specification(
+            aws_sdk_sagemaker::types::InferenceSpecification::builder()
+                .containers(
+                    ModelPackageContainerDefinition::builder()
+                        .image("123456789012.dkr.ecr.eu-west-1.amazonaws.com/someone-elses:1")
+                        .model_data_url(format!("s3://{artifacts}/elsewhere/model.tar.gz"))
+                        .build(),
+                )
+                .supported_content_types("text/csv")
+                .supported_response_mime_types("text/csv")
+                .build(),
+        )
+        .model_approval_status(ModelApprovalStatus::Approved)
+        .send()
+        .await
+        .unwrap()
+        .model_package_arn
+        .unwrap();
+    let arn = rig
+        .start(
+            "run-by-hand",
+            &json!({"modelPackageArn": version, "rollback": true}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ModelLineageMissing")),
+        "{cause:?}"
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    let last = records(&calls).pop().unwrap();
+    assert_eq!(
+        (last.stage, last.status),
+        (Stage::Failed, RunStatus::Failed),
+        "recorded"
+    );
+    assert_eq!(last.details.error.as_deref(), Some("ModelLineageMissing"));
+    assert!(
+        rig.sagemaker
+            .describe_endpoint()
+            .endpoint_name("iris-model")
+            .send()
+            .await
+            .is_err()
+    );
+}
