@@ -283,3 +283,39 @@ fn the_approval_state_waits_for_its_token_and_times_out_from_a_parameter() {
         "the approval item must expire with the state's own timeout"
     );
 }
+
+/// A Lambda that times out fails its task with `Sandbox.Timedout` (or, from
+/// older runtimes, `Lambda.Unknown`); every function the state machine calls
+/// is idempotent, so every Lambda task retries both.
+#[test]
+fn every_lambda_task_retries_a_lambda_timeout() {
+    let def = definition();
+    let mut missing = Vec::new();
+    let mut lambda_tasks = 0;
+    for (name, state) in def["States"].as_object().unwrap() {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        if !resource.contains(":lambda:invoke") {
+            continue;
+        }
+        lambda_tasks += 1;
+        let retried: Vec<&str> = state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["ErrorEquals"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .map(|e| match e.as_str() {
+                "Lambda.Unknown" => "Lambda.Unknown",
+                "Sandbox.Timedout" => "Sandbox.Timedout",
+                _ => "",
+            })
+            .collect();
+        for error in ["Lambda.Unknown", "Sandbox.Timedout"] {
+            if !retried.contains(&error) {
+                missing.push(format!("{name} does not retry {error}"));
+            }
+        }
+    }
+    assert!(lambda_tasks >= 10, "{lambda_tasks}");
+    assert!(missing.is_empty(), "{missing:#?}");
+}

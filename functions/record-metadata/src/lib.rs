@@ -145,39 +145,33 @@ pub async fn handle(
 
     let mut notified = already_notified;
     if let Some(note) = audit::notification(&input).filter(|_| !already_notified) {
-        let attribute = |v: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-                .map_err(|e| Failure::invalid_input(e.to_string()))
-        };
-        state
-            .sns
-            .publish()
-            .topic_arn(&state.config.topic_arn)
-            .subject(&note.subject)
-            .message(&note.body)
-            .message_attributes("status", attribute(note.status)?)
-            .message_attributes("stage", attribute(note.stage)?)
-            .message_attributes("execution", attribute(exec)?)
-            .send()
-            .await
-            .map_err(|e| aws::failure("Publish", &e))?;
+        notified = notify(state, exec, &note).await?;
         // Marked after publishing: a retry after a failed mark may notify twice
-        // (SNS is at-least-once anyway), but never zero times.
-        state
+        // (SNS is at-least-once anyway), but never zero times. A notice that
+        // could not go out is marked owed: the stage stays recorded and the
+        // run goes on; a retry of this call, or an operator, sends it later.
+        let mark = if notified {
+            "SET notified = :t REMOVE notificationOwed"
+        } else {
+            "SET notificationOwed = :t"
+        };
+        let marked = state
             .dynamodb
             .update_item()
             .table_name(&state.config.table_name)
             .key(keys::PK, AttributeValue::S(key.pk))
             .key(keys::SK, AttributeValue::S(key.sk))
-            .update_expression("SET notified = :t")
+            .update_expression(mark)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
-            .await
-            .map_err(|e| aws::failure("UpdateItem (notified)", &e))?;
-        notified = true;
+            .await;
+        if let Err(err) = marked {
+            if notified {
+                return Err(aws::failure("UpdateItem (notified)", &err));
+            }
+            let failure = aws::failure("UpdateItem (notificationOwed)", &err);
+            tracing::warn!(execution = exec, stage, error = %failure.message, "could not mark the notice as owed");
+        }
     }
     tracing::info!(execution = exec, stage, recorded, notified, "recorded");
     Ok(RecordOutput {
@@ -185,6 +179,45 @@ pub async fn handle(
         notified,
         names: RunNames::for_execution(exec),
     })
+}
+
+/// Publishes one notice, best effort: the SDK's own retries run first; a
+/// notice that still cannot go out is logged and answered `false`, never an
+/// error, so a run is not failed (or a deployed model reported failed)
+/// because an email could not be sent.
+async fn notify(state: &State, exec: &str, note: &audit::Notification) -> Result<bool, Failure> {
+    let attribute = |v: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .map_err(|e| Failure::invalid_input(e.to_string()))
+    };
+    let published = state
+        .sns
+        .publish()
+        .topic_arn(&state.config.topic_arn)
+        .subject(&note.subject)
+        .message(&note.body)
+        .message_attributes("status", attribute(note.status)?)
+        .message_attributes("stage", attribute(note.stage)?)
+        .message_attributes("execution", attribute(exec)?)
+        .send()
+        .await;
+    match published {
+        Ok(_) => Ok(true),
+        Err(err) => {
+            let failure = aws::failure("Publish", &err);
+            tracing::warn!(
+                execution = exec,
+                stage = note.stage,
+                error = %failure.name.as_str(),
+                message = %failure.message,
+                "notification not sent; recorded as owed"
+            );
+            Ok(false)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,9 @@ fn summary_ok() -> Rule {
 
 fn mark_notified() -> Rule {
     mock!(aws_sdk_dynamodb::Client::update_item)
-        .match_requests(|r| r.update_expression() == Some("SET notified = :t"))
+        .match_requests(|r| {
+            r.update_expression() == Some("SET notified = :t REMOVE notificationOwed")
+        })
         .then_output(|| UpdateItemOutput::builder().build())
 }
 

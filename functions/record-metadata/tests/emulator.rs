@@ -140,3 +140,52 @@ async fn a_missing_table_is_a_named_error() {
     let answer = runtime.invoke(&record, &event("started.json", &unique("run")));
     assert_eq!(answer.error_type(), "ResourceNotFound");
 }
+
+/// A notification that cannot go out (here the topic is gone) must not fail
+/// the call: the stage is recorded, the run goes on, and the event says a
+/// notice is owed. Before, RecordDeployed failed and the run was reported
+/// failed while its model served.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_notice_that_cannot_go_out_is_owed_not_a_failed_stage() {
+    let sdk = Moto::from_env().sdk_config().await;
+    let table = testkit::create_table(&sdk).await.unwrap();
+    let execution = unique("run");
+    let mut runtime = LambdaRuntime::start();
+    let record = runtime.function(
+        env!("CARGO_BIN_EXE_record-metadata"),
+        &[
+            ("TABLE_NAME", table.as_str()),
+            (
+                "NOTIFICATION_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:deleted-topic",
+            ),
+        ],
+    );
+    let mut deployed = event("started.json", &execution);
+    deployed["stage"] = json!("deployed");
+    deployed["status"] = json!("succeeded");
+    let answer = runtime.invoke(&record, &deployed).output();
+    assert_eq!(
+        (answer["recorded"].clone(), answer["notified"].clone()),
+        (json!(true), json!(false))
+    );
+    let items = trail(&sdk, &table, &execution).await;
+    let summary = items.iter().find(|i| attr(i, "sk") == "SUMMARY").unwrap();
+    assert_eq!(
+        attr(summary, "status"),
+        "succeeded",
+        "the run is not reported failed"
+    );
+    let recorded = items
+        .iter()
+        .find(|i| attr(i, "sk").starts_with("EVENT#"))
+        .unwrap();
+    assert_eq!(
+        recorded
+            .get("notificationOwed")
+            .and_then(|v| v.as_bool().ok()),
+        Some(&true)
+    );
+    assert!(recorded.get("notified").is_none());
+}
