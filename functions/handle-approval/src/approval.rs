@@ -22,6 +22,10 @@ pub struct Approval {
     pub approver: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<String>,
+    /// `approved` or `rejected` once someone decided (kept through `deciding`).
+    pub decision: Option<String>,
+    /// When the current `deciding` claim was made (epoch seconds), or 0.
+    pub deciding_since: u64,
 }
 
 impl std::fmt::Debug for Approval {
@@ -67,6 +71,12 @@ impl Approval {
             approver: s("approver"),
             comment: s("comment"),
             decided_at: s("decidedAt"),
+            decision: s("decision"),
+            deciding_since: item
+                .get("decidingSince")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
         })
     }
 }

@@ -319,9 +319,9 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         .table_name(&state.config.table_name)
         .key(keys::PK, s(&key.pk))
         .key(keys::SK, s(&key.sk))
-        .condition_expression(
-            "(#status = :pending AND deadline > :now) OR (#status = :deciding AND decidingSince < :stale)",
-        )
+        // Only from pending: a stale `deciding` is finished with its own
+        // decision (finish_stale), never overwritten by a later one.
+        .condition_expression("#status = :pending AND deadline > :now")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":deciding", s("deciding"))
         .expression_attribute_values(":pending", s("pending"))
@@ -329,10 +329,6 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         .expression_attribute_values(":at", s(&decided_at))
         .expression_attribute_values(":rid", s(request_id))
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-        .expression_attribute_values(
-            ":stale",
-            AttributeValue::N(now.saturating_sub(STALE_DECIDING_SECONDS).to_string()),
-        )
         .return_values(ReturnValue::AllNew);
     if let Some(approver) = &form.approver {
         sets.push("approver = :approver");
@@ -361,7 +357,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            return already(state, &id).await;
+            return already(state, &id, request_id).await;
         }
         Err(err) => {
             tracing::error!(approval_id = %id, error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
@@ -369,47 +365,15 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         }
     };
 
-    let outcome = ApprovalDecision {
-        decision: form.decision,
-        approver: form.approver.clone(),
-        comment: form.comment.clone(),
-        decided_at: decided_at.clone(),
-    };
-    let told = match form.decision {
-        Decision::Approved => state
-            .sfn
-            .send_task_success()
-            .task_token(&approval.task_token)
-            .output(serde_json::to_string(&outcome).unwrap_or_default())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    aws::error_code(&e).map(str::to_owned),
-                    aws::failure("SendTaskSuccess", &e),
-                )
-            }),
-        Decision::Rejected => state
-            .sfn
-            .send_task_failure()
-            .task_token(&approval.task_token)
-            .error("ApprovalRejected")
-            .cause(format!(
-                "rejected by {}: {}",
-                form.approver.as_deref().unwrap_or("(unnamed)"),
-                form.comment.as_deref().unwrap_or("no comment")
-            ))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    aws::error_code(&e).map(str::to_owned),
-                    aws::failure("SendTaskFailure", &e),
-                )
-            }),
-    };
+    let told = tell(
+        state,
+        &approval.task_token,
+        form.decision,
+        form.approver.clone(),
+        form.comment.clone(),
+        &decided_at,
+    )
+    .await;
     let mut shown = approval.clone();
     shown.status = decision.to_owned();
     shown.approver = form.approver.clone();
@@ -449,12 +413,168 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
     }
 }
 
+/// Tells Step Functions a decision: `(error code, failure)` when it could not.
+async fn tell(
+    state: &State,
+    task_token: &str,
+    decision: Decision,
+    approver: Option<String>,
+    comment: Option<String>,
+    decided_at: &str,
+) -> Result<(), (Option<String>, shared::Failure)> {
+    match decision {
+        Decision::Approved => {
+            let outcome = ApprovalDecision {
+                decision,
+                approver,
+                comment,
+                decided_at: decided_at.to_owned(),
+            };
+            state
+                .sfn
+                .send_task_success()
+                .task_token(task_token)
+                .output(serde_json::to_string(&outcome).unwrap_or_default())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    (
+                        aws::error_code(&e).map(str::to_owned),
+                        aws::failure("SendTaskSuccess", &e),
+                    )
+                })
+        }
+        Decision::Rejected => state
+            .sfn
+            .send_task_failure()
+            .task_token(task_token)
+            .error("ApprovalRejected")
+            .cause(format!(
+                "rejected by {}: {}",
+                approver.as_deref().unwrap_or("(unnamed)"),
+                comment.as_deref().unwrap_or("no comment")
+            ))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                (
+                    aws::error_code(&e).map(str::to_owned),
+                    aws::failure("SendTaskFailure", &e),
+                )
+            }),
+    }
+}
+
+/// A `deciding` claim whose Lambda died before it settled: finish *that*
+/// decision (who, what, when, as first recorded), whatever this request
+/// asked, and answer "Already decided". Step Functions may already have it;
+/// a token it no longer knows before the deadline means it does.
+async fn finish_stale(
+    state: &State,
+    id: &str,
+    request_id: &str,
+    first: Approval,
+) -> Response<Body> {
+    let decision = match first.decision.as_deref() {
+        Some("approved") => Decision::Approved,
+        Some("rejected") => Decision::Rejected,
+        _ => return unavailable(),
+    };
+    let now = now();
+    let key = keys::approval(id);
+    let taken = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(&key.pk))
+        .key(keys::SK, s(&key.sk))
+        .update_expression("SET decisionId = :rid, decidingSince = :now")
+        .condition_expression("#status = :deciding AND decidingSince < :stale")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":rid", s(request_id))
+        .expression_attribute_values(":deciding", s("deciding"))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .expression_attribute_values(
+            ":stale",
+            AttributeValue::N(now.saturating_sub(STALE_DECIDING_SECONDS).to_string()),
+        )
+        .send()
+        .await;
+    if let Err(err) = taken {
+        if !err
+            .as_service_error()
+            .is_some_and(|e| e.is_conditional_check_failed_exception())
+        {
+            tracing::error!(approval_id = %id, error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
+        }
+        return being_recorded();
+    }
+    let decided_at = first.decided_at.clone().unwrap_or_default();
+    let told = tell(
+        state,
+        &first.task_token,
+        decision,
+        first.approver.clone(),
+        first.comment.clone(),
+        &decided_at,
+    )
+    .await;
+    let status = match &told {
+        Ok(()) => first.decision.clone().unwrap_or_default(),
+        Err((Some(code), _))
+            if matches!(
+                code.as_str(),
+                "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
+            ) && now < first.deadline =>
+        {
+            // Before the deadline the task cannot have timed out: the first request told it.
+            first.decision.clone().unwrap_or_default()
+        }
+        Err((Some(code), _))
+            if matches!(
+                code.as_str(),
+                "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
+            ) =>
+        {
+            "expired".to_owned()
+        }
+        Err((_, failure)) => {
+            tracing::error!(approval_id = %id, error = %failure, "could not finish a stale decision; it is retried later");
+            return unavailable();
+        }
+    };
+    if let Err(failure) = settle(state, id, request_id, &status).await {
+        tracing::warn!(approval_id = %id, error = %failure, "stale decision finished but not recorded");
+    }
+    tracing::info!(approval_id = %id, execution = %first.execution_name, status, "finished a stale decision");
+    let mut shown = first;
+    shown.status = status;
+    if shown.status == "expired" {
+        return page::expired(&shown);
+    }
+    page::decided(409, &shown, "Already decided")
+}
+
+fn being_recorded() -> Response<Body> {
+    page::message(
+        409,
+        "A decision is being recorded",
+        "Someone has just decided on this model. Reload the page in a moment to see the result.",
+        Vec::new(),
+    )
+}
+
 /// The page for a POST that found the approval not `pending`.
-async fn already(state: &State, id: &str) -> Response<Body> {
+async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
     match load(state, id).await {
         Ok(None) => page::not_found(),
         Ok(Some(a)) => match a.status.as_str() {
             "approved" | "rejected" => page::decided(409, &a, "Already decided"),
+            "deciding" if a.deciding_since < now().saturating_sub(STALE_DECIDING_SECONDS) => {
+                finish_stale(state, id, request_id, a).await
+            }
             "deciding" => page::message(
                 409,
                 "A decision is being recorded",

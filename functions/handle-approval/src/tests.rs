@@ -289,3 +289,53 @@ fn the_csp_allows_exactly_the_pages_own_stylesheet() {
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
     assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
 }
+
+/// The first decider's Lambda died after claiming (approve, by Ana) and before
+/// settling. A later POST (reject, by someone else) takes over the stale
+/// claim to finish *Ana's* approval: Step Functions hears approve, the record
+/// keeps Ana's decision, and this requester is told it was already decided.
+#[tokio::test]
+async fn a_stale_claim_is_finished_with_the_first_decision_not_overwritten() {
+    let refused = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| r.condition_expression() == Some("#status = :pending AND deadline > :now"))
+        .then_error(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
+            )
+        });
+    let stale = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        let mut i = item("deciding", u64::MAX / 2);
+        i.insert("decision".into(), s("approved"));
+        i.insert("comment".into(), s("fine by me"));
+        i.insert("decidingSince".into(), AttributeValue::N("1000".into()));
+        GetItemOutput::builder().set_item(Some(i)).build()
+    });
+    let taken = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.update_expression() == Some("SET decisionId = :rid, decidingSince = :now")
+                && r.condition_expression()
+                    .is_some_and(|c| c.contains("decidingSince < :stale"))
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let settled = update_to("approved");
+    let told = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|r| {
+            r.task_token() == Some(TOKEN)
+                && r.output().is_some_and(|o| {
+                    o.contains("approved") && o.contains("Ana") && o.contains("fine by me")
+                })
+        })
+        .then_output(|| SendTaskSuccessOutput::builder().build());
+    let s = state(&[&refused, &stale, &taken, &settled], &[&told], &[]);
+    let response = handle(&s, request("reject.json")).await.unwrap();
+    assert_eq!(response.status(), 409);
+    let html = body(&response);
+    assert!(
+        html.contains("Already decided") && html.contains("Ana"),
+        "{html}"
+    );
+    assert_eq!(
+        (taken.num_calls(), told.num_calls(), settled.num_calls()),
+        (1, 1, 1)
+    );
+}
