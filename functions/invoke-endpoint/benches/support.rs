@@ -39,6 +39,7 @@ pub fn state() -> State {
                 feature_count: Some(4),
                 ..Limits::default()
             },
+            invoke_timeout: std::time::Duration::from_secs(12),
         },
         runtime: aws_sdk_sagemakerruntime::Client::from_conf(sdk),
     }

@@ -21,7 +21,14 @@ pub struct Config {
     /// The one endpoint this API serves; never taken from the request.
     pub endpoint_name: String,
     pub limits: Limits,
+    /// How long InvokeEndpoint may take in all, retries included. It must end
+    /// before the function's own timeout, or the caller gets API Gateway's
+    /// 503 instead of this API's 504 (`INVOKE_TIMEOUT_SECONDS`).
+    pub invoke_timeout: std::time::Duration,
 }
+
+/// The default `INVOKE_TIMEOUT_SECONDS`: template.yaml gives the function 15 s.
+pub const DEFAULT_INVOKE_TIMEOUT_SECONDS: u64 = 12;
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
@@ -42,9 +49,19 @@ impl Config {
                 reason: "must be at most 5 MiB (SageMaker's payload limit is 6 MB)".into(),
             });
         }
+        let seconds: u64 =
+            env.parsed_or("INVOKE_TIMEOUT_SECONDS", DEFAULT_INVOKE_TIMEOUT_SECONDS)?;
+        if !(1..=60).contains(&seconds) {
+            return Err(ConfigError::Invalid {
+                name: "INVOKE_TIMEOUT_SECONDS".into(),
+                value: seconds.to_string(),
+                reason: "must be 1 to 60 (SageMaker gives a model 60 s)".into(),
+            });
+        }
         Ok(Config {
             endpoint_name: env.resource_name("ENDPOINT_NAME")?,
             limits,
+            invoke_timeout: std::time::Duration::from_secs(seconds),
         })
     }
 }
@@ -56,10 +73,22 @@ pub struct State {
 }
 
 impl State {
+    /// The client's two attempts (one retry) each get half the operation's time,
+    /// so a hung model is a 504 before Lambda's timeout, never a timed-out function.
     pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+        use aws_sdk_sagemakerruntime::config::retry::RetryConfig;
+        use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(config.invoke_timeout)
+            .operation_attempt_timeout(config.invoke_timeout / 2)
+            .build();
+        let client = aws_sdk_sagemakerruntime::config::Builder::from(sdk)
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .build();
         State {
             config,
-            runtime: aws_sdk_sagemakerruntime::Client::new(sdk),
+            runtime: aws_sdk_sagemakerruntime::Client::from_conf(client),
         }
     }
 }

@@ -7,7 +7,8 @@
 //!   `{"error": {"code", "message"}, "requestId"}` with 400/405/413/415/422,
 //!   429/503 (with `Retry-After`), 502, 504. Every response has `x-request-id`.
 //! - Environment: `ENDPOINT_NAME`; `MAX_BODY_BYTES` (default 262144),
-//!   `MAX_ROWS` (default 100), `FEATURE_COUNT` (optional).
+//!   `MAX_ROWS` (default 100), `FEATURE_COUNT` (optional), `INVOKE_TIMEOUT_SECONDS`
+//!   (default 12, under the function's 15 s timeout).
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -19,6 +19,7 @@ fn state(rules: &[&Rule]) -> State {
                 feature_count: Some(4),
                 ..Limits::default()
             },
+            invoke_timeout: std::time::Duration::from_secs(12),
         },
         runtime,
     }

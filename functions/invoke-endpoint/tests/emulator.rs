@@ -82,3 +82,76 @@ async fn predicts_through_http_and_rest_events_and_plain_http() {
         json!({"result": "virginica"})
     );
 }
+
+/// The function's environment exactly as template.yaml gives it.
+fn template_env() -> std::collections::BTreeMap<String, String> {
+    let template = testkit::template::Template::load().unwrap();
+    let resolver = testkit::template::Resolver::new(template, "us-east-1");
+    resolver.environment("InvokeEndpointFunction").unwrap()
+}
+
+fn with_data(data: &str) -> Value {
+    let mut e = event("predict.json");
+    e["body"] = json!(json!({ "data": data }).to_string());
+    e
+}
+
+/// With the template's environment a three-field row never reaches the model:
+/// 422, not the model's 502.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_row_with_the_wrong_field_count_is_a_422_with_the_templates_environment() {
+    let env = template_env();
+    assert_eq!(env.get("FEATURE_COUNT").map(String::as_str), Some("4"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut runtime = LambdaRuntime::start();
+    let function = runtime.function(env!("CARGO_BIN_EXE_invoke-endpoint"), &env);
+    let answer = runtime.invoke(&function, &with_data("1,2,3")).output();
+    assert_eq!(answer["statusCode"], 422);
+    assert_eq!(body(&answer)["error"]["code"], "wrong_field_count");
+}
+
+/// A model that takes the connection and never answers: the API answers its
+/// documented 504 before the function's own timeout would cut it off.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_model_that_never_answers_is_a_504_before_the_functions_timeout() {
+    // The template's own figures: the SDK's operation ends before Lambda's timeout.
+    let template = testkit::template::Template::load().unwrap();
+    let timeout = template.resource("InvokeEndpointFunction").unwrap()["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let invoke: u64 = template_env()["INVOKE_TIMEOUT_SECONDS"].parse().unwrap();
+    assert!(
+        invoke + 2 <= timeout,
+        "INVOKE_TIMEOUT_SECONDS {invoke} vs Timeout {timeout}"
+    );
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(8) {
+            held.push(stream); // accepted, never answered
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let model = format!("http://127.0.0.1:{port}");
+    let mut runtime = LambdaRuntime::start();
+    let function = runtime.function(
+        env!("CARGO_BIN_EXE_invoke-endpoint"),
+        &[
+            ("ENDPOINT_NAME", "iris-model"),
+            ("INVOKE_TIMEOUT_SECONDS", "2"),
+            ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", model.as_str()),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let answer = runtime
+        .invoke(&function, &with_data("5.1,3.5,1.4,0.2"))
+        .output();
+    let took = started.elapsed();
+    assert_eq!(answer["statusCode"], 504, "{answer}");
+    assert_eq!(body(&answer)["error"]["code"], "timeout");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
