@@ -405,6 +405,18 @@ pub fn binaries_dir() -> std::path::PathBuf {
 impl Rig {
     /// A world in `region` and the state machine on it, with `parameters` over the template's defaults.
     pub async fn new(region: &str, parameters: &[(&str, &str)]) -> Result<Rig, String> {
+        // moto keeps one SageMaker (and one Lambda result queue) per region:
+        // two rigs in one region would see each other's endpoint.
+        static REGIONS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        {
+            let mut taken = locked(&REGIONS);
+            if taken.iter().any(|r| r == region) {
+                return Err(format!(
+                    "{region} is already used by another rig in this process: give each path its own region"
+                ));
+            }
+            taken.push(region.to_owned());
+        }
         let world = World::create(region, parameters).await?;
         world.moto.execute_state_machines()?;
         let sdk = world.sdk.clone();

@@ -1188,7 +1188,7 @@ async fn an_endpoint_deleted_during_the_deploy_ends_the_run_as_endpoint_failed()
 #[ignore = "needs the moto server: run `make test`"]
 async fn a_version_added_by_hand_ends_a_deploy_only_run_with_a_named_error() {
     use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageContainerDefinition};
-    let rig = rig("eu-west-1", &[]).await;
+    let rig = rig("ap-northeast-2", &[]).await;
     let artifacts = rig.world.name("ArtifactBucket");
     let version = rig
         .sagemaker
@@ -1241,5 +1241,53 @@ async fn a_version_added_by_hand_ends_a_deploy_only_run_with_a_named_error() {
             .send()
             .await
             .is_err()
+    );
+}
+
+/// What a key pasted unescaped into the pipeline's input could make of it: a
+/// training run's input that also names an approved version and asks for a
+/// rollback. The run refuses it; nothing is deployed.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_pipeline_run_can_never_become_a_deploy_only_or_rollback_run() {
+    let rig = rig("us-west-2", &[]).await;
+    let version = registered_version(&rig, "Approved").await;
+    let mut input = execution_input(&rig, "0123abc");
+    input["modelPackageArn"] = json!(version);
+    input["rollback"] = json!(true);
+    let arn = rig.start("run-steered", &input).await.unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("InvalidInput")),
+        "{cause:?}"
+    );
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        functions(&calls),
+        ["record-metadata"],
+        "only the failure is recorded"
+    );
+    assert!(
+        rig.sagemaker
+            .describe_endpoint()
+            .endpoint_name("iris-model")
+            .send()
+            .await
+            .is_err()
+    );
+    let entered: Vec<String> = rig
+        .history(&arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
+        .collect();
+    assert!(
+        !entered
+            .iter()
+            .any(|s| s == "DescribePackage" || s == "CreateModelFromPackage"),
+        "{entered:?}"
     );
 }

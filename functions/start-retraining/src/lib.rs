@@ -232,6 +232,7 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
                         Ignored::WrongSuffix => "not a training-data file (suffix)",
                         Ignored::NotObjectCreated(_) => "not an ObjectCreated event",
                         Ignored::Malformed(_) => "a malformed record",
+                        Ignored::UnsafeKey => "the key has a character other than letters, digits, spaces and _ . / = + - @ : (or is too long): it would reach the pipeline's input and the registry unescaped; rename the object",
                     }
                 );
                 summary.ignored += 1;

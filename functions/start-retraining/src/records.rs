@@ -57,6 +57,25 @@ pub enum Ignored {
     Empty,
     OutsidePrefix,
     WrongSuffix,
+    /// The key has a character outside [`key_is_safe`]'s set, or makes an
+    /// S3 URI longer than the registry keeps.
+    UnsafeKey,
+}
+
+/// The longest `s3://bucket/key` the run can carry: the model registry keeps
+/// metadata values of at most 256 characters.
+pub const MAX_DATA_URI: usize = 256;
+
+/// Whether a key may become a run: letters and digits (any script), spaces,
+/// and `_ . / = + - @ :`. The key travels into the pipeline's input, which
+/// CodePipeline pastes into JSON unescaped (a `"` or `\` would rewrite the
+/// run's input), and into the model registry's metadata, which takes only
+/// these characters.
+pub fn key_is_safe(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "_./=+-@:".contains(c))
 }
 
 /// Decodes an S3 event key: `+` is a space, `%XX` are UTF-8 bytes.
@@ -100,6 +119,9 @@ pub fn classify(record: &S3EventRecord, prefix: &str, suffix: &str) -> Result<Ne
     }
     if !key.ends_with(suffix) {
         return Err(Ignored::WrongSuffix);
+    }
+    if !key_is_safe(&key) || format!("s3://{bucket}/{key}").chars().count() > MAX_DATA_URI {
+        return Err(Ignored::UnsafeKey);
     }
     let sequencer = object
         .sequencer
@@ -153,6 +175,32 @@ mod tests {
             data.pipeline_variables()[1],
             ("DataVersionId", "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY".into())
         );
+    }
+
+    #[test]
+    fn a_key_that_could_rewrite_the_runs_input_starts_nothing() {
+        let mut e = event("put.json");
+        for key in [
+            "training/x%22%2C%22modelPackageArn%22%3A%22arn%3Aaws%3Asagemaker%3Aus-east-1%3A1%3Amodel-package%2Fg%2F3%22%2C%22rollback%22%3Atrue%2C%22z%22%3A%22a.csv",
+            "training/back%5Cslash.csv",
+            "training/quote%22.csv",
+            "training/new%0Aline.csv",
+        ] {
+            e.records[0].s3.object.key = Some(key.into());
+            assert_eq!(
+                classify(&e.records[0], "training/", ".csv"),
+                Err(Ignored::UnsafeKey),
+                "{key}"
+            );
+        }
+        let long = format!("training/{}.csv", "a".repeat(300));
+        e.records[0].s3.object.key = Some(long);
+        assert_eq!(
+            classify(&e.records[0], "training/", ".csv"),
+            Err(Ignored::UnsafeKey)
+        );
+        e.records[0].s3.object.key = Some("training/2026-11-28/iris_v2+extra data@team.csv".into());
+        assert!(classify(&e.records[0], "training/", ".csv").is_ok());
     }
 
     #[test]

@@ -194,3 +194,24 @@ async fn a_start_that_failed_is_started_by_a_later_delivery() {
         "s3://mlops-data/training/new data+v2/irisé.csv"
     );
 }
+
+/// A key that would rewrite the pipeline's JSON input (a deploy-only rollback
+/// of an older version, with no approval), or break it (`"`, `\`), starts
+/// nothing; the record is counted as ignored, never a failure.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_key_that_could_steer_the_run_starts_nothing() {
+    let setup = Setup::new(true).await;
+    let mut runtime = LambdaRuntime::start();
+    let function = setup.start(&mut runtime);
+    let mut e = event("put.json");
+    e["Records"][0]["s3"]["object"]["key"] = Value::String(
+        "training/x%22%2C%22modelPackageArn%22%3A%22arn%3Aaws%3Asagemaker%3Aus-east-1%3A123456789012%3Amodel-package%2Fstack-models%2F3%22%2C%22rollback%22%3Atrue%2C%22z%22%3A%22a.csv".into(),
+    );
+    let answer = runtime.invoke(&function, &e).output();
+    assert_eq!(answer["ignored"], 1, "{answer}");
+    assert!(answer["started"].as_array().unwrap().is_empty());
+    e["Records"][0]["s3"]["object"]["key"] = Value::String("training/a%5C%22b.csv".into());
+    assert_eq!(runtime.invoke(&function, &e).output()["ignored"], 1);
+    assert!(setup.executions().await.is_empty(), "no pipeline execution");
+}
