@@ -10,6 +10,9 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   policy it was given, and DescribeEndpoint shows both. As on AWS, it refuses
   an endpoint that does not exist, a config that does not exist, and an
   endpoint that is not InService (ValidationException).
+- SageMaker's own limits on the registry calls moto does not check:
+  ApprovalDescription (1024 characters, one line) and metadata values (256
+  characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
 - IAM as AWS evaluates it where moto differs: a DynamoDB transaction is
   authorized by its items' actions (AWS has no TransactWriteItems
   permission); a query-protocol body is signed as sent (see below).
@@ -17,6 +20,8 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   {"region", "endpointName", "status", "failureReason"}: the tests put an
   endpoint into a state SageMaker would reach on its own (Failed, Updating,
   RollingBack), which moto's endpoints never leave InService for.
+- POST /moto-api/extension/sagemaker/refuse-next-approval: the next
+  UpdateModelPackage to Approved fails (a path that must reject the version).
 
 With MOTO_EXT_ADMIN_KEYS=FILE it also turns on moto's IAM access control:
 it makes a user `test-admin` allowed everything, writes its access key and
@@ -149,13 +154,65 @@ def authorize_transactions_per_item():
     IAMRequestBase.check_action_permitted = check_action_permitted
 
 
+def _metadata_value_ok(value):
+    """CustomerMetadataValue: 1-256 of letters, separators, numbers, _ . : / = + - @."""
+    import unicodedata
+    return 1 <= len(value) <= 256 and all(
+        unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@" for c in value
+    )
+
+
+REFUSE_NEXT_APPROVAL = []
+
+
+def refuse_next_approval(request, full_url, headers):
+    """The next UpdateModelPackage to Approved fails, as SageMaker may refuse one."""
+    REFUSE_NEXT_APPROVAL.append(True)
+    return 200, {}, json.dumps({"status": "ok"})
+
+
+def validate_model_package_requests():
+    """SageMaker refuses what its model declares and moto accepts: an
+    ApprovalDescription over 1024 characters or with a line break (pattern
+    `.*`), a metadata value over 256 characters or outside
+    [\\p{L}\\p{Z}\\p{N}_.:/=+-@]. moto stores them; so did the pipeline's
+    registry calls, until a person's long comment failed MarkApproved on AWS."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def checked(original):
+        def handler(self):
+            if self._get_param("ModelApprovalStatus") == "Approved" and REFUSE_NEXT_APPROVAL:
+                REFUSE_NEXT_APPROVAL.pop()
+                raise ValidationError(message="refused by the test (moto-api/extension/sagemaker/refuse-next-approval)")
+            description = self._get_param("ApprovalDescription")
+            if description is not None and (len(description) > 1024 or "\n" in description or "\r" in description):
+                raise ValidationError(
+                    message="1 validation error detected: Value at 'approvalDescription' failed to satisfy constraint: "
+                    "Member must have length less than or equal to 1024 and match pattern .*"
+                )
+            for key, value in (self._get_param("CustomerMetadataProperties") or {}).items():
+                if not _metadata_value_ok(value):
+                    raise ValidationError(
+                        message=f"1 validation error detected: Value at 'customerMetadataProperties.{key}' failed to satisfy "
+                        "constraint: Member must have length less than or equal to 256 and match pattern "
+                        "([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)"
+                    )
+            return original(self)
+        return handler
+
+    SageMakerResponse.update_model_package = checked(SageMakerResponse.update_model_package)
+    SageMakerResponse.create_model_package = checked(SageMakerResponse.create_model_package)
+
+
 def install():
     keep_raw_form_bodies()
+    validate_model_package_requests()
     authorize_transactions_per_item()
     SageMakerModelBackend.update_endpoint = update_endpoint
     SageMakerResponse.update_endpoint = update_endpoint_response
     FakeEndpoint.response_object = property(response_object_with_deployment)
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/endpoint-status"] = endpoint_status
+    moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/refuse-next-approval"] = refuse_next_approval
 
 
 def enforce_iam(keys_file):

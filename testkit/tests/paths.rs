@@ -1291,3 +1291,52 @@ async fn a_pipeline_run_can_never_become_a_deploy_only_or_rollback_run() {
         "{entered:?}"
     );
 }
+
+// ------------------------------------------------------------------ the registry's limits
+
+/// An approver may write a long comment, over several lines; the registry
+/// takes 1024 characters on one line. The approval still lands on the version.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_long_comment_over_several_lines_still_approves_the_version() {
+    let rig = rig("il-central-1", &[]).await;
+    let (arn, link) = run_to_approval(&rig, "run-long-comment", "0123abc").await;
+    let comment = "line one\nline two\r\n".repeat(120); // 2,400 characters
+    let approver = "a".repeat(300);
+    let (code, page) = rig.decide(&link, "approve", &approver, &comment);
+    assert_eq!(code, 200, "{page}");
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Approved");
+    let description = version.description.unwrap();
+    assert!(
+        description.chars().count() <= 1024 && !description.contains('\n'),
+        "{description}"
+    );
+    assert!(description.starts_with("approved by aaaa"), "{description}");
+}
+
+/// SageMaker refuses to mark the version approved: the version must not stay
+/// PendingManualApproval after a person decided; it is rejected with the reason.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_refused_approval_rejects_the_version_with_the_reason() {
+    let rig = rig("eu-central-2", &[]).await;
+    let (arn, link) = run_to_approval(&rig, "run-refused-approval", "0123abc").await;
+    rig.world
+        .moto
+        .control(
+            "/moto-api/extension/sagemaker/refuse-next-approval",
+            &json!({}),
+        )
+        .unwrap();
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(status, "FAILED", "{error:?} {cause:?}");
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Rejected", "not left PendingManualApproval");
+    let reason = version.description.unwrap_or_default();
+    assert!(reason.contains("run-refused-approval"), "{reason}");
+    assert!(!rig.calls().iter().any(|c| c.function == "deploy-endpoint"));
+}

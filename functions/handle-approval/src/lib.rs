@@ -74,11 +74,25 @@ pub struct Form {
     pub comment: Option<String>,
 }
 
+/// The longest approver name and comment a form may carry. Both go, on one
+/// line, into the model registry's approval description, which SageMaker
+/// limits to 1024 characters: "ApprovalRejected: rejected by " (30) + the
+/// name + ": " + the comment stays within it.
+pub const MAX_APPROVER: usize = 100;
+pub const MAX_COMMENT: usize = 850;
+
+/// A form field made safe for the registry: control characters (line breaks
+/// included) become spaces, runs of spaces one, cut to `max` characters.
 fn field(value: &str, max: usize) -> Option<String> {
-    let value: String = value
-        .trim()
+    let spaced: String = value
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let value: String = spaced
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
         .take(max)
         .collect();
     (!value.is_empty()).then_some(value)
@@ -108,8 +122,8 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, &'sta
                     _ => return Err("the decision must be approve or reject"),
                 }
             }
-            "approver" => approver = field(&value, 100),
-            "comment" => comment = field(&value, 1000),
+            "approver" => approver = field(&value, MAX_APPROVER),
+            "comment" => comment = field(&value, MAX_COMMENT),
             _ => {}
         }
     }

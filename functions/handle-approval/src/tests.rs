@@ -217,7 +217,7 @@ fn the_form_is_parsed_strictly_and_bounded() {
             .comment
             .unwrap()
             .len(),
-        1000
+        MAX_COMMENT
     );
 }
 
@@ -337,5 +337,28 @@ async fn a_stale_claim_is_finished_with_the_first_decision_not_overwritten() {
     assert_eq!(
         (taken.num_calls(), told.num_calls(), settled.num_calls()),
         (1, 1, 1)
+    );
+}
+
+#[test]
+fn a_comment_becomes_one_line_that_fits_the_registrys_description() {
+    let form = parse_form(
+        Some("application/x-www-form-urlencoded"),
+        format!(
+            "decision=approve&approver={}&comment={}",
+            "n".repeat(400),
+            "two%0Alines%0D%0Aand%09a%20tab%20".repeat(200)
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let comment = form.comment.unwrap();
+    assert!(!comment.contains(['\n', '\r', '\t']), "{comment}");
+    assert!(comment.starts_with("two lines and a tab two"), "{comment}");
+    assert_eq!(comment.chars().count(), MAX_COMMENT);
+    assert_eq!(form.approver.unwrap().chars().count(), MAX_APPROVER);
+    // The longest description the state machine writes (a rejection's) fits SageMaker's 1024.
+    assert!(
+        "ApprovalRejected: rejected by ".len() + MAX_APPROVER + ": ".len() + MAX_COMMENT <= 1024
     );
 }
