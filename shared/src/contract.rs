@@ -312,7 +312,9 @@ impl std::fmt::Debug for RequestApprovalInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestApprovalOutput {
-    pub approval_id: String,
+    /// The approval id's SHA-256 ([`crate::keys::approval_hash`]): the answer
+    /// is kept in the execution history, and the id is a bearer capability.
+    pub approval_hash: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

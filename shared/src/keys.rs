@@ -52,9 +52,18 @@ pub fn is_approval_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// What the table, the logs and the audit trail hold of an approval id: its
+/// SHA-256, hex. The id is a bearer capability: it lives only in the link
+/// emailed to the approver, so whoever can read the table or the logs cannot
+/// decide.
+pub fn approval_hash(id: &str) -> String {
+    crate::naming::digest(&[id])
+}
+
+/// The approval item, keyed by the id's hash ([`approval_hash`]), never the id.
 pub fn approval(id: &str) -> Key {
     Key {
-        pk: format!("APPROVAL#{id}"),
+        pk: format!("APPROVAL#{}", approval_hash(id)),
         sk: APPROVAL_SK.to_owned(),
     }
 }
@@ -90,10 +99,25 @@ mod tests {
             }
         );
         assert_eq!(run_summary("exec-1").sk, "SUMMARY");
-        assert_eq!(approval("abc").pk, "APPROVAL#abc");
+        assert_eq!(
+            approval("abc").pk,
+            format!("APPROVAL#{}", approval_hash("abc"))
+        );
         assert_eq!(
             trigger("bucket", "training/iris.csv", "v1").pk,
             "TRIGGER#bucket/training/iris.csv#v1"
+        );
+    }
+
+    #[test]
+    fn an_approval_is_keyed_by_the_ids_hash_never_the_id() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let key = approval(id);
+        assert!(!key.pk.contains(id), "{}", key.pk);
+        assert_eq!(key.pk.len(), "APPROVAL#".len() + 64);
+        assert_ne!(
+            approval_hash(id),
+            approval_hash("0123456789abcdef0123456789abcdee")
         );
     }
 

@@ -181,7 +181,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
         (
             "${RequestApprovalFunctionArn}",
             serde_json::to_value(RequestApprovalOutput {
-                approval_id: "a".into(),
+                approval_hash: "a".into(),
             })
             .unwrap(),
         ),

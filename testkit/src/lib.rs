@@ -219,6 +219,8 @@ pub struct LambdaRuntime {
     port: u16,
     watch: std::process::Child,
     functions: Vec<std::process::Child>,
+    /// Each function's log lines (stdout and stderr), one file per function.
+    logs: std::path::PathBuf,
     agent: ureq::Agent,
 }
 
@@ -254,6 +256,21 @@ impl Invocation {
             Invocation::Err { error_type, .. } => error_type,
             Invocation::Ok(v) => panic!("function succeeded where it should fail: {v}"),
         }
+    }
+}
+
+/// Where a function's output goes: its log file (which tests read), or the
+/// test's own output when `FUNCTION_LOGS=1`.
+fn log_to(file: &std::path::Path) -> (std::process::Stdio, std::process::Stdio) {
+    if std::env::var("FUNCTION_LOGS").is_ok_and(|v| v == "1") {
+        return (
+            std::process::Stdio::inherit(),
+            std::process::Stdio::inherit(),
+        );
+    }
+    match std::fs::File::create(file).and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((out, err)) => (out.into(), err.into()),
+        Err(_) => (log_sink(), log_sink()),
     }
 }
 
@@ -320,6 +337,11 @@ impl LambdaRuntime {
             port,
             watch,
             functions: Vec::new(),
+            logs: {
+                let dir = std::env::temp_dir().join(unique("function-logs"));
+                let _ = std::fs::create_dir_all(&dir);
+                dir
+            },
             agent,
         }
     }
@@ -335,6 +357,7 @@ impl LambdaRuntime {
             .unwrap_or_else(|| "function".into());
         let (key, secret) = iam::function_credentials(&base)
             .unwrap_or_else(|e| panic!("credentials for {base}: {e}"));
+        let (out, err) = log_to(&self.logs.join(format!("{base}.log")));
         // cargo-lambda accepts only the workspace's binary names; each test has
         // its own runtime, so the real name cannot collide with another test's.
         let name = base;
@@ -354,8 +377,8 @@ impl LambdaRuntime {
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env_remove("AWS_SESSION_TOKEN")
             .envs(env.iter().copied())
-            .stdout(log_sink())
-            .stderr(log_sink())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
         self.functions.push(child);
@@ -421,6 +444,16 @@ impl Drop for LambdaRuntime {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.logs);
+    }
+}
+
+impl LambdaRuntime {
+    /// Everything a function printed so far (its JSON log lines), for tests that
+    /// check what is logged; empty when `FUNCTION_LOGS=1` sends it to the test's output.
+    pub fn logs(&self, function: &Function) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{}.log", function.name)))
+            .unwrap_or_default()
     }
 }
 

@@ -691,6 +691,16 @@ impl Rig {
         }
     }
 
+    /// Every function's log lines so far, by binary.
+    pub fn logs(&self) -> BTreeMap<String, String> {
+        let started = locked(&self.started).clone();
+        let runtime = locked(&self.runtime);
+        started
+            .iter()
+            .map(|(name, f)| (name.clone(), runtime.logs(f)))
+            .collect()
+    }
+
     /// Every Lambda call so far, in order.
     pub fn calls(&self) -> Vec<LambdaCall> {
         locked(&self.calls).clone()

@@ -364,6 +364,26 @@ async fn a_first_run_creates_the_endpoint() {
             Some(version.arn.as_str())
         );
     }
+    // No function logged the approval id (a bearer capability) or the task token.
+    let id = link.rsplit('/').next().unwrap();
+    let token = calls
+        .iter()
+        .find(|c| c.function == "request-approval")
+        .and_then(|c| c.payload["taskToken"].as_str().map(str::to_owned))
+        .unwrap();
+    let logs = rig.logs();
+    assert!(
+        logs.values().any(|l| l.contains("approval requested")),
+        "the logs were read"
+    );
+    for (function, lines) in &logs {
+        assert!(!lines.contains(id), "{function} logged the approval id");
+        assert!(!lines.contains(&token), "{function} logged the task token");
+    }
+    assert!(
+        !format!("{:?}", calls.iter().map(|c| &c.answer).collect::<Vec<_>>()).contains(id),
+        "no function answered the id (the answer is kept in the execution history)"
+    );
     // The deployed notice went out.
     let notices = rig
         .world

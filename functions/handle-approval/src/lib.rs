@@ -223,7 +223,7 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
         Ok(Some(a)) => a,
         Ok(None) => return page::not_found(),
         Err(failure) => {
-            tracing::error!(approval_id = %id, error = %failure, "could not read the approval");
+            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "could not read the approval");
             return unavailable();
         }
     };
@@ -374,7 +374,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
             return already(state, &id, request_id).await;
         }
         Err(err) => {
-            tracing::error!(approval_id = %id, error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
+            tracing::error!(approval = %keys::approval_hash(&id), error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
             return unavailable();
         }
     };
@@ -397,9 +397,9 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         Ok(()) => {
             if let Err(failure) = settle(state, &id, request_id, decision).await {
                 // Step Functions has the decision; a stale `deciding` is shown as such.
-                tracing::warn!(approval_id = %id, error = %failure, "decision sent but not recorded");
+                tracing::warn!(approval = %keys::approval_hash(&id), error = %failure, "decision sent but not recorded");
             }
-            tracing::info!(approval_id = %id, execution = %approval.execution_name, decision, "decided");
+            tracing::info!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, decision, "decided");
             let title = if decision == "approved" {
                 "Approved"
             } else {
@@ -413,14 +413,14 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
                 "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
             ) =>
         {
-            tracing::info!(approval_id = %id, error = %failure, "the task is gone: approval expired");
+            tracing::info!(approval = %keys::approval_hash(&id), error = %failure, "the task is gone: approval expired");
             let _ = settle(state, &id, request_id, "expired").await;
             page::expired(&approval)
         }
         Err((_, failure)) => {
-            tracing::error!(approval_id = %id, error = %failure, "Step Functions not told; back to pending");
+            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "Step Functions not told; back to pending");
             if let Err(e) = settle(state, &id, request_id, "pending").await {
-                tracing::error!(approval_id = %id, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
+                tracing::error!(approval = %keys::approval_hash(&id), error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
             }
             unavailable()
         }
@@ -521,7 +521,7 @@ async fn finish_stale(
             .as_service_error()
             .is_some_and(|e| e.is_conditional_check_failed_exception())
         {
-            tracing::error!(approval_id = %id, error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
+            tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
         }
         return being_recorded();
     }
@@ -555,14 +555,14 @@ async fn finish_stale(
             "expired".to_owned()
         }
         Err((_, failure)) => {
-            tracing::error!(approval_id = %id, error = %failure, "could not finish a stale decision; it is retried later");
+            tracing::error!(approval = %keys::approval_hash(id), error = %failure, "could not finish a stale decision; it is retried later");
             return unavailable();
         }
     };
     if let Err(failure) = settle(state, id, request_id, &status).await {
-        tracing::warn!(approval_id = %id, error = %failure, "stale decision finished but not recorded");
+        tracing::warn!(approval = %keys::approval_hash(id), error = %failure, "stale decision finished but not recorded");
     }
-    tracing::info!(approval_id = %id, execution = %first.execution_name, status, "finished a stale decision");
+    tracing::info!(approval = %keys::approval_hash(id), execution = %first.execution_name, status, "finished a stale decision");
     let mut shown = first;
     shown.status = status;
     if shown.status == "expired" {
@@ -616,7 +616,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
             _ => page::expired(&a),
         },
         Err(failure) => {
-            tracing::error!(approval_id = %id, error = %failure, "could not read the approval");
+            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "could not read the approval");
             unavailable()
         }
     }

@@ -132,10 +132,23 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
     let emails = inbox.read(&sdk).await.unwrap();
     assert_eq!(emails.len(), 1);
     let body = emails[0]["Message"].as_str().unwrap();
-    assert!(body.contains(&format!(
-        "https://api.example.com/approvals/{}",
-        out.approval_id
-    )));
+    // The id is only in the email's link; the answer and the table hold its hash.
+    let approval_id = body
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://api.example.com/approvals/"))
+        .expect("the email has the approval link")
+        .to_owned();
+    assert_eq!(out.approval_hash, shared::keys::approval_hash(&approval_id));
+    let stored = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !format!("{:?}", stored.items()).contains(&approval_id),
+        "the table never holds the approval id"
+    );
     assert!(
         !body.contains(&token),
         "the email must not carry the task token"
@@ -145,7 +158,7 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
         table,
         inbox,
         execution_arn: execution.execution_arn().to_owned(),
-        approval_id: out.approval_id,
+        approval_id,
     }
 }
 

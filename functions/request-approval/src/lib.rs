@@ -179,59 +179,83 @@ pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String
     (subject, lines.join("\n"))
 }
 
-/// Creates the approval and its guard in one transaction; when the guard
-/// exists (a retry of the same task), answers the existing approval instead.
+fn put(
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+    condition: &str,
+) -> Result<TransactWriteItem, Failure> {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map(|p| TransactWriteItem::builder().put(p).build())
+        .map_err(|e| Failure::invalid_input(e.to_string()))
+}
+
+fn cancelled(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
+) -> bool {
+    err.as_service_error()
+        .is_some_and(|e| e.is_transaction_canceled_exception())
+}
+
+/// What the next step must do for this task.
+#[derive(Debug, PartialEq, Eq)]
+enum Approval {
+    /// A new approval: email its link.
+    New { id: String },
+    /// A retry whose approval was emailed: nothing more.
+    Emailed { hash: String },
+}
+
+/// Creates the approval and its guard in one transaction. The table holds only
+/// the id's hash, so a retry cannot send the same link again: when the first
+/// call's email did not go out, the retry replaces that approval (still
+/// pending, its link never sent) with a new one and emails that.
 async fn create_or_find(
     state: &State,
     input: &RequestApprovalInput,
     now: u64,
-) -> Result<(String, bool), Failure> {
+) -> Result<Approval, Failure> {
+    let table = state.config.table_name.as_str();
     let id = new_approval_id()?;
+    let hash = keys::approval_hash(&id);
     let guard = keys::approval_task(&input.task_token);
     let deadline = now + input.timeout_seconds;
-    let put = |item: HashMap<String, AttributeValue>, condition: Option<&str>| {
-        Put::builder()
-            .table_name(&state.config.table_name)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned))
-            .build()
-            .map(|p| TransactWriteItem::builder().put(p).build())
-            .map_err(|e| Failure::invalid_input(e.to_string()))
-    };
     let guard_item = HashMap::from([
         (keys::PK.to_owned(), s(&guard.pk)),
         (keys::SK.to_owned(), s(&guard.sk)),
-        ("approvalId".to_owned(), s(&id)),
+        ("approvalHash".to_owned(), s(&hash)),
         ("emailed".to_owned(), AttributeValue::Bool(false)),
         (keys::TTL.to_owned(), n(deadline + KEEP_AFTER_EXPIRY)),
     ]);
     let written = state
         .dynamodb
         .transact_write_items()
-        .transact_items(put(guard_item, Some("attribute_not_exists(pk)"))?)
+        .transact_items(put(table, guard_item, "attribute_not_exists(pk)")?)
         .transact_items(put(
+            table,
             approval_item(input, &id, now),
-            Some("attribute_not_exists(pk)"),
+            "attribute_not_exists(pk)",
         )?)
         .send()
         .await;
     match written {
-        Ok(_) => return Ok((id, false)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-        {
-            tracing::info!("this task already has an approval (a retry)");
+        Ok(_) => return Ok(Approval::New { id }),
+        Err(err) if cancelled(&err) => {
+            tracing::info!("this task already has an approval (a retry)")
         }
         Err(err) => return Err(aws::failure("TransactWriteItems (approval)", &err)),
     }
     let existing = state
         .dynamodb
         .get_item()
-        .table_name(&state.config.table_name)
-        .key(keys::PK, s(guard.pk))
-        .key(keys::SK, s(guard.sk))
+        .table_name(table)
+        .key(keys::PK, s(&guard.pk))
+        .key(keys::SK, s(&guard.sk))
         .consistent_read(true)
         .send()
         .await
@@ -242,19 +266,63 @@ async fn create_or_find(
             "the approval guard vanished; try again",
         )
     })?;
-    let id = item
-        .get("approvalId")
+    let old = item
+        .get("approvalHash")
         .and_then(|v| v.as_s().ok())
         .cloned()
-        .ok_or_else(|| {
-            Failure::new(ErrorName::Conflict, "the approval guard has no approval id")
-        })?;
-    let emailed = item
+        .ok_or_else(|| Failure::new(ErrorName::Conflict, "the approval guard has no approval"))?;
+    if item
         .get("emailed")
         .and_then(|v| v.as_bool().ok())
         .copied()
-        .unwrap_or(false);
-    Ok((id, emailed))
+        .unwrap_or(false)
+    {
+        return Ok(Approval::Emailed { hash: old });
+    }
+    // Replace the unsent approval: only if it is still pending (nobody reached
+    // it) and the guard still points at it (no other retry got here first).
+    let old_key = keys::Key {
+        pk: format!("APPROVAL#{old}"),
+        sk: keys::APPROVAL_SK.to_owned(),
+    };
+    let delete = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(table)
+        .key(keys::PK, s(&old_key.pk))
+        .key(keys::SK, s(&old_key.sk))
+        .condition_expression("attribute_not_exists(pk) OR #status = :pending")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pending", s("pending"))
+        .build()
+        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+    let repoint = aws_sdk_dynamodb::types::Update::builder()
+        .table_name(table)
+        .key(keys::PK, s(&guard.pk))
+        .key(keys::SK, s(&guard.sk))
+        .update_expression("SET approvalHash = :new")
+        .condition_expression("approvalHash = :old AND emailed = :f")
+        .expression_attribute_values(":new", s(&hash))
+        .expression_attribute_values(":old", s(&old))
+        .expression_attribute_values(":f", AttributeValue::Bool(false))
+        .build()
+        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+    let replaced = state
+        .dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().delete(delete).build())
+        .transact_items(TransactWriteItem::builder().update(repoint).build())
+        .transact_items(put(
+            table,
+            approval_item(input, &id, now),
+            "attribute_not_exists(pk)",
+        )?)
+        .send()
+        .await;
+    match replaced {
+        Ok(_) => Ok(Approval::New { id }),
+        // Decided already (its email did go out) or another retry replaced it.
+        Err(err) if cancelled(&err) => Ok(Approval::Emailed { hash: old }),
+        Err(err) => Err(aws::failure("TransactWriteItems (replace approval)", &err)),
+    }
 }
 
 pub async fn handle(
@@ -264,39 +332,46 @@ pub async fn handle(
     let input = event.payload;
     validate(&input)?;
     let now = shared::clock::epoch_seconds();
-    let (id, emailed) = create_or_find(state, &input, now).await?;
-    if !emailed {
-        let link = format!("{}/approvals/{id}", state.config.approval_base_url);
-        let (subject, body) = email(&input, &link, now + input.timeout_seconds);
-        state
-            .sns
-            .publish()
-            .topic_arn(&state.config.topic_arn)
-            .subject(subject)
-            .message(body)
-            .send()
-            .await
-            .map_err(|e| aws::failure("Publish (approval email)", &e))?;
-        let guard = keys::approval_task(&input.task_token);
-        state
-            .dynamodb
-            .update_item()
-            .table_name(&state.config.table_name)
-            .key(keys::PK, s(guard.pk))
-            .key(keys::SK, s(guard.sk))
-            .update_expression("SET emailed = :t")
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .send()
-            .await
-            .map_err(|e| aws::failure("UpdateItem (approval guard)", &e))?;
-    }
+    let approval = create_or_find(state, &input, now).await?;
+    let hash = match &approval {
+        Approval::Emailed { hash } => hash.clone(),
+        Approval::New { id } => {
+            let link = format!("{}/approvals/{id}", state.config.approval_base_url);
+            let (subject, body) = email(&input, &link, now + input.timeout_seconds);
+            state
+                .sns
+                .publish()
+                .topic_arn(&state.config.topic_arn)
+                .subject(subject)
+                .message(body)
+                .send()
+                .await
+                .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+            let guard = keys::approval_task(&input.task_token);
+            state
+                .dynamodb
+                .update_item()
+                .table_name(&state.config.table_name)
+                .key(keys::PK, s(guard.pk))
+                .key(keys::SK, s(guard.sk))
+                .update_expression("SET emailed = :t")
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .send()
+                .await
+                .map_err(|e| aws::failure("UpdateItem (approval guard)", &e))?;
+            keys::approval_hash(id)
+        }
+    };
+    // The id itself is never logged or answered: only its hash.
     tracing::info!(
         execution = %input.execution_name,
-        approval_id = %id,
-        already_emailed = emailed,
+        approval = %hash,
+        already_emailed = matches!(approval, Approval::Emailed { .. }),
         "approval requested"
     );
-    Ok(RequestApprovalOutput { approval_id: id })
+    Ok(RequestApprovalOutput {
+        approval_hash: hash,
+    })
 }
 
 #[cfg(test)]

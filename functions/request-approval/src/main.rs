@@ -2,7 +2,7 @@
 //!
 //! - Trigger: the state machine, `lambda:invoke.waitForTaskToken` (the state's
 //!   `TimeoutSeconds` is passed as `timeoutSeconds`: the approval expires with it).
-//! - Input: `shared::contract::RequestApprovalInput`. Output: `{"approvalId"}`
+//! - Input: `shared::contract::RequestApprovalInput`. Output: `{"approvalHash"}` (the id's SHA-256; the id itself is only in the email)
 //!   (ignored by the state machine, which waits for the decision instead).
 //! - Environment: `TABLE_NAME`, `APPROVAL_TOPIC_ARN`, `APPROVAL_BASE_URL` (https).
 //! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.

@@ -57,13 +57,12 @@ fn exists() -> Rule {
     })
 }
 
+const OLD_HASH: &str = "5f3c9b0e6a1d4c2e8f7a3b5d1e9c2a405f3c9b0e6a1d4c2e8f7a3b5d1e9c2a40";
+
 fn guard(emailed: bool) -> Rule {
     mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
         GetItemOutput::builder()
-            .item(
-                "approvalId",
-                AttributeValue::S("0123456789abcdef0123456789abcdef".into()),
-            )
+            .item("approvalHash", AttributeValue::S(OLD_HASH.into()))
             .item("emailed", AttributeValue::Bool(emailed))
             .build()
     })
@@ -93,7 +92,11 @@ async fn a_new_task_gets_one_approval_and_one_email_without_the_token() {
     let (write, mark, mail) = (created(), marked(), emailed());
     let s = state(&[&write, &mark], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
-    assert!(keys::is_approval_id(&out.approval_id));
+    assert_eq!(
+        out.approval_hash.len(),
+        64,
+        "the answer holds the id's hash, never the id"
+    );
     assert_eq!(
         (write.num_calls(), mail.num_calls(), mark.num_calls()),
         (1, 1, 1)
@@ -105,17 +108,53 @@ async fn a_retry_after_the_email_sends_nothing_and_answers_the_same_approval() {
     let (write, found, mail) = (exists(), guard(true), emailed());
     let s = state(&[&write, &found], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
-    assert_eq!(out.approval_id, "0123456789abcdef0123456789abcdef");
+    assert_eq!(out.approval_hash, OLD_HASH);
     assert_eq!(mail.num_calls(), 0);
 }
 
+/// The table has only the first approval's hash, so its link cannot be sent
+/// again: the retry replaces that still-pending approval with a new one (the
+/// guard re-pointed only if nothing moved) and emails the new link.
 #[tokio::test]
-async fn a_retry_after_a_lost_email_sends_it_for_the_same_approval() {
+async fn a_retry_after_a_lost_email_replaces_the_unsent_approval_and_emails_a_new_link() {
+    let replaced = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(|r| {
+            let items = r.transact_items();
+            items.len() == 3
+                && items[0].delete().is_some_and(|d| {
+                    d.key()["pk"]
+                        .as_s()
+                        .is_ok_and(|pk| pk == &format!("APPROVAL#{OLD_HASH}"))
+                        && d.condition_expression()
+                            .is_some_and(|c| c.contains(":pending"))
+                })
+                && items[1].update().is_some_and(|u| {
+                    u.condition_expression() == Some("approvalHash = :old AND emailed = :f")
+                })
+                && items[2]
+                    .put()
+                    .is_some_and(|p| p.item()["taskToken"].as_s().is_ok_and(|t| t == TOKEN))
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build());
     let (write, found, mark, mail) = (exists(), guard(false), marked(), emailed());
-    let s = state(&[&write, &found, &mark], &[&mail]);
+    let s = state(&[&write, &found, &replaced, &mark], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
-    assert_eq!(out.approval_id, "0123456789abcdef0123456789abcdef");
-    assert_eq!(mail.num_calls(), 1);
+    assert_ne!(out.approval_hash, OLD_HASH, "a new approval");
+    assert_eq!(
+        (replaced.num_calls(), mail.num_calls(), mark.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+/// The unsent approval was decided meanwhile (its email did go out after
+/// all): nothing is replaced and nothing sent again.
+#[tokio::test]
+async fn a_retry_whose_approval_was_decided_meanwhile_sends_nothing() {
+    let (write, found, mail) = (exists(), guard(false), emailed());
+    let s = state(&[&write, &found, &exists()], &[&mail]);
+    let out = handle(&s, event()).await.unwrap();
+    assert_eq!(out.approval_hash, OLD_HASH);
+    assert_eq!(mail.num_calls(), 0);
 }
 
 #[tokio::test]
