@@ -616,7 +616,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
             _ => page::expired(&a),
         },
         Err(failure) => {
-            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "could not read the approval");
+            tracing::error!(approval = %keys::approval_hash(id), error = %failure, "could not read the approval");
             unavailable()
         }
     }
