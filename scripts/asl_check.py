@@ -9,6 +9,7 @@ For every AWS::Serverless::StateMachine in template.yaml:
     Resource would otherwise surface only when a run reaches that state);
   - every .waitForTaskToken task passes $$.Task.Token in its payload;
   - every SageMaker job's name includes $$.Execution.RedriveCount (redrive-safe);
+  - every Task catches to the failure path or says, 'Not caught:', why not;
   - no Resource hard-codes a region, an account or a partition.
 Then it writes the definition with sample values substituted (parameter
 defaults, example ARNs) to OUT_DIR, for asl-validator and statelint.
@@ -133,8 +134,10 @@ def check(definition_path, substitutions, template, out_dir):
         job_name = JOB_NAMES.get(known)
         if job_name and "$$.Execution.RedriveCount" not in state.get("Parameters", {}).get(job_name, ""):
             errors.append(f"{name}: {job_name} must include $$.Execution.RedriveCount, or a redrive collides with the failed job")
-        if not state.get("Catch"):
-            errors.append(f"{name}: every Task needs a Catch to the failure path")
+        # A Task either catches to a decided end, or says it is left uncaught on
+        # purpose (its failure is the execution's failure point, for a redrive).
+        if not state.get("Catch") and "Not caught:" not in state.get("Comment", ""):
+            errors.append(f"{name}: a Task needs a Catch to the failure path, or a Comment saying 'Not caught:' and why")
         if not state.get("Retry"):
             errors.append(f"{name}: every Task needs a Retry for transient errors")
 

@@ -443,6 +443,41 @@ pub struct RecordInput {
     pub details: RunDetails,
 }
 
+/// EventBridge's "Step Functions Execution Status Change" event, as the
+/// template's rule delivers it to record-metadata when a run ends FAILED,
+/// TIMED_OUT or ABORTED. A failure at a task worth resuming is not caught in
+/// the definition (so a redrive runs that task again); this is how it is
+/// recorded and notified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionStatusChange {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: StatusChangeDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusChangeDetail {
+    pub execution_arn: String,
+    pub name: String,
+    /// `FAILED`, `TIMED_OUT` or `ABORTED` (the rule passes only these).
+    pub status: String,
+    /// Epoch milliseconds.
+    pub start_date: u64,
+    #[serde(default)]
+    pub stop_date: Option<u64>,
+    /// The execution's input, as JSON text.
+    #[serde(default)]
+    pub input: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// Set when the execution was redriven (epoch milliseconds).
+    #[serde(default)]
+    pub redrive_date: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordOutput {

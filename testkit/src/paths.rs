@@ -379,6 +379,8 @@ pub struct Rig {
     extra_env: Mutex<BTreeMap<String, Vec<(String, String)>>>,
     calls: Mutex<Vec<LambdaCall>>,
     waiting: Mutex<VecDeque<SyncTask>>,
+    /// EventBridge's status-change events delivered, by execution ARN, with the answer.
+    deliveries: Mutex<BTreeMap<String, Invocation>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -473,6 +475,7 @@ impl Rig {
             extra_env: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
             waiting: Mutex::new(VecDeque::new()),
+            deliveries: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -778,6 +781,7 @@ impl Rig {
                 .map_err(|e| format!("DescribeExecution: {e:?}"))?;
             let status = d.status().as_str().to_owned();
             if status != "RUNNING" {
+                self.deliver_run_end(execution_arn).await?;
                 return Ok((
                     status,
                     d.error().map(str::to_owned),
@@ -798,6 +802,77 @@ impl Rig {
             }
             self.pump().await?;
         }
+    }
+
+    /// Stands in for EventBridge: when the execution has ended with a status
+    /// the template's status-change rule matches, delivers the event to that
+    /// rule's target (record-metadata's real binary), once. Returns its answer.
+    pub async fn deliver_run_end(&self, execution_arn: &str) -> Result<Option<Invocation>, String> {
+        if let Some(done) = locked(&self.deliveries).get(execution_arn) {
+            return Ok(Some(done.clone()));
+        }
+        let d = self
+            .sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+        let status = d.status().as_str().to_owned();
+        let template = Template::load()?;
+        let rule = template
+            .resources()
+            .values()
+            .find(|r| {
+                r["Type"] == "AWS::Events::Rule"
+                    && r["Properties"]["EventPattern"]["detail-type"][0]
+                        == "Step Functions Execution Status Change"
+            })
+            .ok_or("template.yaml has no rule for Step Functions' status changes")?;
+        let pattern = &rule["Properties"]["EventPattern"]["detail"]["status"];
+        if !pattern
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x == status.as_str()))
+        {
+            return Ok(None);
+        }
+        let target = self
+            .world
+            .resolver
+            .text(&rule["Properties"]["Targets"][0]["Arn"])?;
+        let binary = self
+            .binaries
+            .get(&target)
+            .ok_or_else(|| {
+                format!("the status-change rule targets {target}, no function of the template")
+            })?
+            .clone();
+        let millis = |t: Option<&aws_smithy_types::DateTime>| {
+            t.map(|t| t.to_millis().unwrap_or(0)).unwrap_or(0)
+        };
+        let event = json!({
+            "version": "0",
+            "id": crate::unique("event"),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "region": self.world.region,
+            "resources": [execution_arn],
+            "detail": {
+                "executionArn": execution_arn,
+                "stateMachineArn": d.state_machine_arn(),
+                "name": d.name().unwrap_or_default(),
+                "status": status,
+                "startDate": millis(Some(d.start_date())),
+                "stopDate": millis(d.stop_date()),
+                "input": d.input(),
+                "error": d.error(),
+                "cause": d.cause(),
+            }
+        });
+        let answer = self.invoke(&binary, &event);
+        locked(&self.deliveries).insert(execution_arn.to_owned(), answer.clone());
+        Ok(Some(answer))
     }
 
     /// The approval link from the approval email (SNS to the approvers' inbox).

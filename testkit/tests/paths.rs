@@ -562,13 +562,58 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
     assert_eq!(version.status, "Rejected");
     let reason = version.description.unwrap();
     assert!(reason.starts_with("QualityGateFailed: "), "{reason}");
+    // A decided end is recorded by the definition; the status-change event adds nothing.
+    let delivered = rig.deliver_run_end(&arn).await.unwrap().unwrap().output();
+    assert_eq!(delivered["recorded"], false, "{delivered}");
+    let failed: Vec<_> = trail(&rig, "run-gate")
+        .await
+        .into_iter()
+        .filter(|t| t.0 == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
 }
 
-/// A failed job and an overrun take the same Catch (`States.TaskFailed`,
-/// `States.Timeout`); the test lets the job overrun: TrainingMaxSeconds 1, the run waits twice that.
+/// The run's audit trail as the table holds it: (stage, status, error, cause), in order.
+async fn trail(rig: &Rig, execution: &str) -> Vec<(String, String, String, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let items = aws_sdk_dynamodb::Client::new(&rig.world.sdk)
+        .query()
+        .table_name(rig.world.name("Table"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(shared::keys::run_pk(execution)))
+        .send()
+        .await
+        .unwrap();
+    let text = |i: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+        i.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    items
+        .items()
+        .iter()
+        .map(|i| {
+            (
+                text(i, "sk"),
+                text(i, "stage"),
+                text(i, "status"),
+                text(i, "error"),
+                text(i, "cause"),
+            )
+        })
+        .filter(|(sk, ..)| sk != "SUMMARY")
+        .map(|(_, stage, status, error, cause)| (stage, status, error, cause))
+        .collect()
+}
+
+/// A job that fails or overruns is not caught: the Train state is the
+/// execution's failure point, so a redrive (which moto lacks) runs Train
+/// again. EventBridge's status-change event (delivered by the rig as the
+/// template's rule would) records the failure with a named error and notifies.
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
-async fn a_training_job_that_overruns_ends_the_run_as_training_failed() {
+async fn a_training_job_that_overruns_fails_the_run_at_train_so_a_redrive_reruns_it() {
     let rig = rig("eu-central-1", &[("TrainingMaxSeconds", "1")]).await;
     let execution = "run-train-fails";
     let names = RunNames::for_execution(execution);
@@ -579,26 +624,66 @@ async fn a_training_job_that_overruns_ends_the_run_as_training_failed() {
     let train = rig.next_sync("Train").await.unwrap();
     assert_eq!(train.request["StoppingCondition"]["MaxRuntimeInSeconds"], 1);
     // SageMaker never reports back.
-    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    let (status, error, _) = rig.finish(&arn).await.unwrap();
     assert_eq!(
         (status.as_str(), error.as_deref()),
-        ("FAILED", Some("TrainingFailed")),
-        "{cause:?}"
+        ("FAILED", Some("States.Timeout"))
     );
-    assert!(
-        cause.unwrap().contains("States.Timeout"),
-        "the cause keeps the original error"
+    // The failure point is the Train task itself: its timeout is the history's
+    // last task event, straight before the execution failed (no Catch, no Fail state).
+    let history = rig.history(&arn).await.unwrap();
+    let last_entered = history
+        .iter()
+        .rev()
+        .find_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()));
+    assert_eq!(
+        last_entered.as_deref(),
+        Some("Train"),
+        "redrive resumes at Train"
     );
+    let kinds: Vec<String> = history
+        .iter()
+        .map(|e| e.r#type().as_str().to_owned())
+        .collect();
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("ExecutionFailed"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "FailStateEntered"), "{kinds:?}");
+    // Recorded once, with the named error and how to resume; nothing else ran.
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
         functions(&calls),
-        ["record-metadata", "record-metadata"],
-        "nothing ran after training"
+        ["record-metadata"],
+        "only the start, from the definition"
     );
-    let failed = records(&calls).pop().unwrap();
-    assert_eq!(failed.details.error.as_deref(), Some("TrainingFailed"));
+    let delivered = rig.deliver_run_end(&arn).await.unwrap().unwrap().output();
+    assert_eq!(
+        (delivered["recorded"].clone(), delivered["notified"].clone()),
+        (json!(true), json!(true))
+    );
+    let trail = trail(&rig, execution).await;
+    let (stage, status, error, cause) = trail.last().unwrap().clone();
+    assert_eq!(
+        (stage.as_str(), status.as_str(), error.as_str()),
+        ("failed", "failed", "TrainingFailed")
+    );
+    assert!(
+        cause.contains("at state Train") && cause.contains("mlops runs redrive"),
+        "{cause}"
+    );
     assert!(!model_exists(&rig, &names).await);
+    let notices = rig
+        .world
+        .read_inbox(
+            &rig.world.notifications_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
 }
 
 #[tokio::test]

@@ -339,6 +339,12 @@ fn required(
         ("sfn", "send_task_success" | "send_task_failure") => {
             on(vec![r.reference("StateMachine").ok()?])
         }
+        ("sfn", "get_execution_history") => {
+            let machine = r.attribute("StateMachine", "Name").ok()?;
+            on(vec![format!(
+                "arn:aws:states:{region}:{a}:execution:{machine}:run-0123abc-1"
+            )])
+        }
         ("s3", "get_object") => vec![(
             "s3:GetObject".into(),
             format!("arn:aws:s3:::{artifacts}/transform/run-1/iris.csv.out"),

@@ -6,7 +6,9 @@ pub mod audit;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sns::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
-use shared::contract::{RecordInput, RecordOutput};
+pub mod status_change;
+
+use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
 use shared::naming::RunNames;
 use shared::{ConfigError, Env, Failure, aws, keys};
 
@@ -30,6 +32,7 @@ pub struct State {
     pub config: Config,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
+    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl State {
@@ -38,8 +41,27 @@ impl State {
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
         }
     }
+}
+
+/// The door: a stage from the state machine, or EventBridge's status-change
+/// event for a run that ended FAILED, TIMED_OUT or ABORTED. A payload that is
+/// neither is `InvalidInput`, naming what is wrong.
+pub async fn handle_any(
+    state: &State,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<RecordOutput, Failure> {
+    let (payload, context) = event.into_parts();
+    if payload.get("detail-type").is_some() {
+        let change: ExecutionStatusChange = serde_json::from_value(payload)
+            .map_err(|e| Failure::invalid_input(format!("a status-change event: {e}")))?;
+        return status_change::handle(state, change).await;
+    }
+    let input: RecordInput = serde_json::from_value(payload)
+        .map_err(|e| Failure::invalid_input(format!("a RecordInput: {e}")))?;
+    handle(state, LambdaEvent::new(input, context)).await
 }
 
 fn validate(input: &RecordInput) -> Result<(), Failure> {

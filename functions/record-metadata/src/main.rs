@@ -1,7 +1,11 @@
 //! record-metadata: appends a run's audit trail and sends status notifications.
 //!
-//! - Trigger: the state machine, at each stage.
-//! - Input: `shared::contract::RecordInput`. Output: `shared::contract::RecordOutput`
+//! - Trigger: the state machine, at each stage; and EventBridge's
+//!   "Step Functions Execution Status Change" when a run ends FAILED,
+//!   TIMED_OUT or ABORTED (a failure the definition does not catch, so that a
+//!   redrive resumes at the failed task).
+//! - Input: `shared::contract::RecordInput`, or `ExecutionStatusChange`.
+//!   Output: `shared::contract::RecordOutput`
 //!   (`recorded: false` for a retry of a stage already recorded; `names`: the
 //!   run's SageMaker names, which the state machine takes from the first call).
 //! - Environment: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN`.
@@ -14,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = shared::aws::sdk_config().await;
     let state = record_metadata::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        record_metadata::handle(&state, event)
+        record_metadata::handle_any(&state, event)
     }))
     .await
 }

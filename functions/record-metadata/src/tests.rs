@@ -25,6 +25,8 @@ fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {
             .retry_config(RetryConfig::disabled())),
         sns: mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c
             .retry_config(RetryConfig::disabled())),
+        sfn: mock_client!(aws_sdk_sfn, RuleMode::Sequential, &[], |c| c
+            .retry_config(RetryConfig::disabled())),
     }
 }
 

@@ -300,6 +300,12 @@ impl Story {
         let status = d.status().as_str().to_owned();
         let error = d.error().map(str::to_owned);
         self.step(&format!("The execution ended: {status}"));
+        // EventBridge's status-change rule, played here: a failed run is recorded and notified.
+        if let Some(answer) = self.rig.deliver_run_end(&arn).await? {
+            say(&format!(
+                "status change → record-metadata (real binary): {answer:?}"
+            ));
+        }
         let deploy_action = self
             .rig
             .calls()
