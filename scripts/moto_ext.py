@@ -125,6 +125,22 @@ def keep_raw_form_bodies():
 
     BaseResponse.setup_class = setup_class
 
+    # A request without a body (a GET, as the REST-JSON services send) is
+    # signed over an empty payload; moto signed its parsed query string as the
+    # body instead, so every such call from the Rust SDK failed its signature.
+    from botocore.awsrequest import AWSRequest
+    from moto.iam.access_control import IAMRequestBase
+
+    original_request = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self):
+        request = original_request(self)
+        if not self._body:
+            request.data = b""
+        return request
+
+    IAMRequestBase._create_aws_request = create_aws_request
+
 
 def authorize_transactions_per_item():
     """AWS has no dynamodb:TransactWriteItems / TransactGetItems permission: a

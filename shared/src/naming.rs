@@ -130,6 +130,14 @@ pub fn client_request_token(bucket: &str, key: &str, version_or_sequencer: &str)
     format!("s3-{}", digest(&[bucket, key, version_or_sequencer]))
 }
 
+/// The one-time schedule that starts the pipeline for a quiet window: every
+/// upload under `prefix` within window `window` (epoch seconds / the quiet
+/// period) names the same schedule, so a burst becomes one run. EventBridge
+/// Scheduler names: at most 64 of `[0-9a-zA-Z-_.]`.
+pub fn retrain_window_name(pipeline: &str, prefix: &str, window: u64) -> String {
+    format!("retrain-{}-{window}", &digest(&[pipeline, prefix])[..16])
+}
+
 /// Whether `name` is a valid SageMaker name of at most `max` characters.
 pub fn is_valid_sagemaker_name(name: &str, max: usize) -> bool {
     let bytes = name.as_bytes();
@@ -144,6 +152,25 @@ pub fn is_valid_sagemaker_name(name: &str, max: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_windows_schedule_name_is_the_same_for_every_upload_of_it_and_fits_the_scheduler() {
+        let a = retrain_window_name("mlops-pipeline", "training/", 5_986_275);
+        assert_eq!(
+            a,
+            retrain_window_name("mlops-pipeline", "training/", 5_986_275)
+        );
+        assert_ne!(
+            a,
+            retrain_window_name("mlops-pipeline", "training/", 5_986_276)
+        );
+        assert_ne!(a, retrain_window_name("other", "training/", 5_986_275));
+        assert!(
+            a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{a}"
+        );
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -39,7 +39,8 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 7] = [
+pub const PATH_PARAMETERS: [&str; 8] = [
+    "RetrainQuietSeconds",
     "EndpointPollSeconds",
     "EndpointMaxPolls",
     "ApprovalTimeoutSeconds",
@@ -802,6 +803,125 @@ impl Rig {
             }
             self.pump().await?;
         }
+    }
+
+    /// Stands in for EventBridge Scheduler: fires the named one-time schedules
+    /// (as each would when its window closes) by making its target's
+    /// call, CodePipeline's StartPipelineExecution with the schedule's input,
+    /// then deletes it (ActionAfterCompletion DELETE). Returns the pipeline
+    /// execution ids started.
+    pub async fn fire_schedules(&self, names: &[String]) -> Result<Vec<String>, String> {
+        let scheduler = aws_sdk_scheduler::Client::new(&self.world.sdk);
+        let codepipeline = aws_sdk_codepipeline::Client::new(&self.world.sdk);
+        let mut started = Vec::new();
+        let mut names: Vec<&String> = names.iter().collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let schedule = scheduler
+                .get_schedule()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| format!("GetSchedule {name}: {e:?}"))?;
+            let target = schedule.target().ok_or("a schedule without a target")?;
+            if target.arn() != "arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution" {
+                return Err(format!(
+                    "{name} targets {}, which this stand-in does not play",
+                    target.arn()
+                ));
+            }
+            let input: Value =
+                serde_json::from_str(target.input().unwrap_or("{}")).map_err(|e| e.to_string())?;
+            let mut start = codepipeline
+                .start_pipeline_execution()
+                .name(input["Name"].as_str().unwrap_or_default())
+                .set_client_request_token(input["ClientRequestToken"].as_str().map(str::to_owned));
+            for v in input["Variables"].as_array().into_iter().flatten() {
+                start = start.variables(
+                    aws_sdk_codepipeline::types::PipelineVariable::builder()
+                        .name(v["Name"].as_str().unwrap_or_default())
+                        .value(v["Value"].as_str().unwrap_or_default())
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let out = start
+                .send()
+                .await
+                .map_err(|e| format!("StartPipelineExecution: {e:?}"))?;
+            started.push(out.pipeline_execution_id().unwrap_or_default().to_owned());
+            scheduler
+                .delete_schedule()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| format!("DeleteSchedule {name}: {e:?}"))?;
+        }
+        Ok(started)
+    }
+
+    /// The state machine's input for a pipeline execution, as the pipeline's
+    /// invoke action builds it: template.yaml's Input with the execution's
+    /// variables (those its start did not set take their declared defaults, as
+    /// in CodePipeline) and the build's exported COMMIT_ID and IMAGE_URI.
+    pub async fn pipeline_input(
+        &self,
+        pipeline_execution_id: &str,
+        commit: &str,
+    ) -> Result<Value, String> {
+        let template = Template::load()?;
+        let props = self
+            .world
+            .resolver
+            .resolve(&template.resource("Pipeline")?["Properties"])?;
+        let input = props["Stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["Actions"].as_array().cloned().unwrap_or_default())
+            .find_map(|a| a["Configuration"]["Input"].as_str().map(str::to_owned))
+            .ok_or("the pipeline has no invoke action with an input")?;
+        let mut variables: BTreeMap<String, String> = props["Variables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                (
+                    v["Name"].as_str().unwrap_or_default().to_owned(),
+                    v["DefaultValue"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let execution = aws_sdk_codepipeline::Client::new(&self.world.sdk)
+            .get_pipeline_execution()
+            .pipeline_name(self.world.name("Pipeline"))
+            .pipeline_execution_id(pipeline_execution_id)
+            .send()
+            .await
+            .map_err(|e| format!("GetPipelineExecution: {e:?}"))?;
+        for v in execution
+            .pipeline_execution()
+            .map(|p| p.variables())
+            .unwrap_or_default()
+        {
+            variables.insert(
+                v.name().unwrap_or_default().to_owned(),
+                v.resolved_value().unwrap_or_default().to_owned(),
+            );
+        }
+        let image = format!(
+            "{}:{commit}",
+            self.world.attribute("ModelRepository", "RepositoryUri")
+        );
+        let mut text = input
+            .replace("#{BuildVariables.COMMIT_ID}", commit)
+            .replace("#{BuildVariables.IMAGE_URI}", &image);
+        for (name, value) in &variables {
+            text = text.replace(&format!("#{{variables.{name}}}"), value);
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| format!("the invoke action's input is not JSON: {e}: {text}"))
     }
 
     /// Stands in for EventBridge: when the execution has ended with a status

@@ -1445,3 +1445,156 @@ async fn a_refused_approval_rejects_the_version_with_the_reason() {
     assert!(reason.contains("run-refused-approval"), "{reason}");
     assert!(!rig.calls().iter().any(|c| c.function == "deploy-endpoint"));
 }
+
+// ------------------------------------------------------------------ a burst of uploads
+
+/// Uploads `n` objects under training/ and delivers each one's S3 event to
+/// start-retraining's real binary (the template's environment); returns the
+/// schedules the answers name.
+async fn burst(rig: &Rig, n: usize) -> Vec<String> {
+    let bucket = rig.world.name("DataBucket");
+    let rows = std::fs::read(testkit::workspace_root().join("data/iris-train.csv")).unwrap();
+    let mut schedules = Vec::new();
+    for i in 0..n {
+        let key = format!("training/part-{i:04}.csv");
+        let put = rig
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(rows.clone().into())
+            .send()
+            .await
+            .unwrap();
+        let mut event = testkit::event_json("start-retraining", "put.json");
+        let object = &mut event["Records"][0]["s3"];
+        object["bucket"]["name"] = json!(bucket);
+        object["object"]["key"] = json!(key);
+        object["object"]["size"] = json!(rows.len());
+        object["object"]["versionId"] = json!(put.version_id().unwrap());
+        object["object"]["sequencer"] = json!(format!("{i:016X}"));
+        let answer = rig.invoke("start-retraining", &event).output();
+        schedules.extend(
+            answer["started"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["schedule"].as_str().map(str::to_owned)),
+        );
+    }
+    schedules
+}
+
+async fn pipeline_executions(rig: &Rig) -> Vec<String> {
+    aws_sdk_codepipeline::Client::new(&rig.world.sdk)
+        .list_pipeline_executions()
+        .pipeline_name(rig.world.name("Pipeline"))
+        .send()
+        .await
+        .unwrap()
+        .pipeline_execution_summaries()
+        .iter()
+        .filter_map(|s| s.pipeline_execution_id().map(str::to_owned))
+        .collect()
+}
+
+/// The rule for a burst (RetrainQuietSeconds, default 300): the uploads of a
+/// window start one run when it closes, training on the whole prefix. Measured:
+/// 40 uploads within seconds → one pipeline start, one run, one approval email;
+/// with the rule off (0), 40 pipeline starts.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
+    const N: usize = 40;
+    let quiet: u64 = testkit::template::Template::load()
+        .unwrap()
+        .parameter_defaults()["RetrainQuietSeconds"]
+        .parse()
+        .unwrap();
+    assert!(quiet > 0, "the template's default gathers a burst");
+    // Keep the burst inside one window (it takes a few seconds).
+    let into_window = shared::clock::epoch_seconds() % quiet;
+    if into_window > quiet - 20 {
+        tokio::time::sleep(std::time::Duration::from_secs(quiet - into_window + 1)).await;
+    }
+    let rig = rig("me-central-1", &[]).await;
+    let schedules = burst(&rig, N).await;
+    assert_eq!(schedules.len(), N, "every upload joined a window");
+    let mut windows = schedules.clone();
+    windows.dedup();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert!(
+        pipeline_executions(&rig).await.is_empty(),
+        "nothing starts before the window closes"
+    );
+
+    // The window closes: EventBridge Scheduler (played) starts the pipeline once.
+    let started = rig.fire_schedules(&windows).await.unwrap();
+    assert_eq!(started.len(), 1);
+    let input = rig.pipeline_input(&started[0], "0123abc").await.unwrap();
+    let prefix = format!("s3://{}/training/", rig.world.name("DataBucket"));
+    assert_eq!(
+        input["trainingDataUri"],
+        prefix.as_str(),
+        "the run trains on the whole prefix"
+    );
+    let execution = "run-burst";
+    let names = RunNames::for_execution(execution);
+    let arn = rig.start(execution, &input).await.unwrap();
+    let train = rig.next_sync("Train").await.unwrap();
+    assert_eq!(
+        train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
+        prefix.as_str()
+    );
+    rig.complete(&train, &training_output(&rig, &names, 0.97))
+        .await
+        .unwrap();
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(&transform, &transform_output(&rig, &names, execution))
+        .await
+        .unwrap();
+    rig.pump_until("asked for approval", |c| {
+        c.iter().any(|c| c.function == "request-approval")
+    })
+    .await
+    .unwrap();
+    let emails = rig
+        .world
+        .read_inbox(
+            &rig.world.approvals_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let runs = rig
+        .sfn
+        .list_executions()
+        .state_machine_arn(&rig.state_machine_arn)
+        .send()
+        .await
+        .unwrap()
+        .executions()
+        .len();
+    println!(
+        "burst: {N} uploads → {} pipeline start(s), {runs} run(s), {} approval email(s) (RetrainQuietSeconds {quiet})",
+        started.len(),
+        emails.len()
+    );
+    assert_eq!((runs, emails.len()), (1, 1));
+    rig.sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    // The same burst with the rule off: a pipeline start per upload.
+    let off = rig_off().await;
+    let schedules = burst(&off, N).await;
+    assert!(schedules.is_empty());
+    assert_eq!(pipeline_executions(&off).await.len(), N);
+}
+
+async fn rig_off() -> Rig {
+    rig("af-south-1", &[("RetrainQuietSeconds", "0")]).await
+}

@@ -339,6 +339,19 @@ fn required(
         ("sfn", "send_task_success" | "send_task_failure") => {
             on(vec![r.reference("StateMachine").ok()?])
         }
+        ("scheduler", "create_schedule") => vec![
+            (
+                "scheduler:CreateSchedule".into(),
+                format!(
+                    "arn:aws:scheduler:{region}:{a}:schedule/default/retrain-0123456789abcdef-5877"
+                ),
+            ),
+            // The schedule's target runs as this role: passing it is authorized too.
+            (
+                "iam:PassRole".into(),
+                env.get("SCHEDULER_ROLE_ARN")?.clone(),
+            ),
+        ],
         ("sfn", "get_execution_history") => {
             let machine = r.attribute("StateMachine", "Name").ok()?;
             on(vec![format!(

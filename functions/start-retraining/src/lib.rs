@@ -26,6 +26,13 @@ pub struct Config {
     pub table_name: String,
     pub prefix: String,
     pub suffix: String,
+    /// 0: each new object version starts a run at once. Otherwise uploads are
+    /// gathered in windows of this many seconds, and each window starts one
+    /// run when it closes, training on the whole prefix (`RETRAIN_QUIET_SECONDS`).
+    pub quiet_seconds: u64,
+    /// The role EventBridge Scheduler starts the pipeline with (`SCHEDULER_ROLE_ARN`),
+    /// required when `quiet_seconds` is not 0.
+    pub scheduler_role_arn: Option<String>,
 }
 
 impl Config {
@@ -39,6 +46,25 @@ impl Config {
             suffix: env
                 .optional("TRAINING_SUFFIX")
                 .unwrap_or_else(|| ".csv".into()),
+            quiet_seconds: env.parsed_or("RETRAIN_QUIET_SECONDS", 0u64)?,
+            scheduler_role_arn: env.optional("SCHEDULER_ROLE_ARN"),
+        })
+        .and_then(|c: Config| {
+            if c.quiet_seconds > 0 && c.scheduler_role_arn.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "SCHEDULER_ROLE_ARN".into(),
+                    value: String::new(),
+                    reason: "is required when RETRAIN_QUIET_SECONDS is not 0".into(),
+                });
+            }
+            if c.quiet_seconds > 86_400 {
+                return Err(ConfigError::Invalid {
+                    name: "RETRAIN_QUIET_SECONDS".into(),
+                    value: c.quiet_seconds.to_string(),
+                    reason: "must be at most 86400 (a day)".into(),
+                });
+            }
+            Ok(c)
         })
     }
 }
@@ -48,6 +74,7 @@ pub struct State {
     pub config: Config,
     pub codepipeline: aws_sdk_codepipeline::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl State {
@@ -56,6 +83,7 @@ impl State {
             config,
             codepipeline: aws_sdk_codepipeline::Client::new(sdk),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
         }
     }
 }
@@ -75,7 +103,20 @@ pub struct Summary {
 pub struct Started {
     pub data_uri: String,
     pub version: String,
-    pub pipeline_execution_id: String,
+    /// The run this object version started (no quiet window) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_execution_id: Option<String>,
+    /// ... or the window's one-time schedule it joined, which starts one run
+    /// for every upload of the window when it closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+}
+
+/// What this delivery did for its object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Started(String),
+    Scheduled(String),
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -134,7 +175,7 @@ async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Fai
 }
 
 /// Moves our claim to its outcome; only our own attempt's claim is changed.
-async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&str, &Failure>) {
+async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&Outcome, &Failure>) {
     let key = keys::trigger(&data.bucket, &data.key, data.version_or_sequencer());
     let update = state
         .dynamodb
@@ -146,10 +187,15 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&s
         .expression_attribute_values(":attempt", s(attempt))
         .expression_attribute_names("#state", "state");
     let update = match outcome {
-        Ok(execution_id) => update
+        Ok(Outcome::Started(execution_id)) => update
             .update_expression("SET #state = :started, pipelineExecutionId = :id, startedAt = :at REMOVE leaseUntil")
             .expression_attribute_values(":started", s("started"))
             .expression_attribute_values(":id", s(execution_id))
+            .expression_attribute_values(":at", n(now())),
+        Ok(Outcome::Scheduled(schedule)) => update
+            .update_expression("SET #state = :started, schedule = :schedule, startedAt = :at REMOVE leaseUntil")
+            .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(":schedule", s(schedule))
             .expression_attribute_values(":at", n(now())),
         Err(failure) => update
             .update_expression("SET #state = :failed, lastError = :error REMOVE leaseUntil")
@@ -163,7 +209,76 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&s
     }
 }
 
-async fn start(state: &State, data: &NewData) -> Result<String, Failure> {
+/// Joins the object version to its quiet window: the window's one-time
+/// schedule (made by the first upload of the window; later ones find it)
+/// starts the pipeline once when the window closes, on the whole prefix.
+async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
+    let quiet = state.config.quiet_seconds;
+    let window = now() / quiet;
+    let name = shared::naming::retrain_window_name(
+        &state.config.pipeline_name,
+        &state.config.prefix,
+        window,
+    );
+    let fires_at = shared::clock::rfc3339((window + 1) * quiet);
+    let prefix_uri = format!("s3://{}/{}", data.bucket, state.config.prefix);
+    let input = serde_json::json!({
+        "Name": state.config.pipeline_name,
+        "ClientRequestToken": name,
+        "Variables": [
+            {"Name": "TrainingDataUri", "Value": prefix_uri},
+            {"Name": "DataVersionId", "Value": format!("window-{window}")},
+            {"Name": "DataETag", "Value": "none"},
+            {"Name": "DataSize", "Value": "0"},
+            {"Name": "Trigger", "Value": "s3"}
+        ]
+    });
+    let target = aws_sdk_scheduler::types::Target::builder()
+        .arn("arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution")
+        .role_arn(state.config.scheduler_role_arn.clone().unwrap_or_default())
+        .input(input.to_string())
+        .build()
+        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+    let created = state
+        .scheduler
+        .create_schedule()
+        .name(&name)
+        .description(format!(
+            "One run for the uploads under {prefix_uri} until {fires_at}"
+        ))
+        // at() takes no zone suffix: the time is UTC.
+        .schedule_expression(format!("at({})", fires_at.trim_end_matches('Z')))
+        .flexible_time_window(
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .map_err(|e| Failure::invalid_input(e.to_string()))?,
+        )
+        .action_after_completion(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+        .target(target)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(schedule = %name, fires_at = %fires_at, "the window's run is scheduled")
+        }
+        // Another upload of this window made it: this one joins that run.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conflict_exception()) =>
+        {
+            tracing::info!(schedule = %name, "joined the window's scheduled run");
+        }
+        Err(err) => return Err(aws::failure("CreateSchedule", &err)),
+    }
+    Ok(Outcome::Scheduled(name))
+}
+
+async fn start(state: &State, data: &NewData) -> Result<Outcome, Failure> {
+    if state.config.quiet_seconds > 0 {
+        return schedule(state, data).await;
+    }
     let variables = data
         .pipeline_variables()
         .into_iter()
@@ -179,28 +294,30 @@ async fn start(state: &State, data: &NewData) -> Result<String, Failure> {
         .send()
         .await
         .map_err(|e| aws::failure("StartPipelineExecution", &e))?;
-    Ok(started
-        .pipeline_execution_id()
-        .unwrap_or_default()
-        .to_owned())
+    Ok(Outcome::Started(
+        started
+            .pipeline_execution_id()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
 }
 
-/// Handles one new object version: `Some(execution id)` when this delivery
-/// started the pipeline, `None` when an earlier delivery did (or is doing so).
+/// Handles one new object version: `Some(outcome)` when this delivery started
+/// (or scheduled) the pipeline, `None` when an earlier delivery did (or is doing so).
 async fn start_once(
     state: &State,
     data: &NewData,
     attempt: &str,
-) -> Result<Option<String>, Failure> {
+) -> Result<Option<Outcome>, Failure> {
     if !claim(state, data, attempt).await? {
         tracing::info!("already started for this object version; nothing to do");
         return Ok(None);
     }
     match start(state, data).await {
-        Ok(id) => {
-            settle(state, data, attempt, Ok(&id)).await;
-            tracing::info!(pipeline_execution_id = %id, "pipeline started");
-            Ok(Some(id))
+        Ok(outcome) => {
+            settle(state, data, attempt, Ok(&outcome)).await;
+            tracing::info!(?outcome, "pipeline started or scheduled");
+            Ok(Some(outcome))
         }
         Err(failure) => {
             settle(state, data, attempt, Err(&failure)).await;
@@ -246,10 +363,17 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
             version = %data.version_or_sequencer()
         );
         match start_once(state, &data, &attempt).instrument(span).await {
-            Ok(Some(id)) => summary.started.push(Started {
+            Ok(Some(outcome)) => summary.started.push(Started {
                 data_uri: data.uri(),
                 version: data.version_or_sequencer().to_owned(),
-                pipeline_execution_id: id,
+                pipeline_execution_id: match &outcome {
+                    Outcome::Started(id) => Some(id.clone()),
+                    Outcome::Scheduled(_) => None,
+                },
+                schedule: match outcome {
+                    Outcome::Scheduled(name) => Some(name),
+                    Outcome::Started(_) => None,
+                },
             }),
             Ok(None) => summary.duplicates += 1,
             Err(failure) => failures.push(failure),

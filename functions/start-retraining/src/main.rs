@@ -6,7 +6,9 @@
 //! - Input: `aws_lambda_events::s3::S3Event`, one or more records.
 //! - Output: `{"started": [{"dataUri", "version", "pipelineExecutionId"}], "duplicates", "ignored"}`.
 //! - Environment: `PIPELINE_NAME`, `TABLE_NAME`, `TRAINING_PREFIX` (default
-//!   `training/`), `TRAINING_SUFFIX` (default `.csv`).
+//!   `training/`), `TRAINING_SUFFIX` (default `.csv`), `RETRAIN_QUIET_SECONDS`
+//!   (default 0: a run per upload; otherwise one run per window, through a
+//!   one-time schedule) and `SCHEDULER_ROLE_ARN` (required with a window).
 //! - Errors: `Throttled`, `AwsUnavailable` (retried), `ResourceNotFound` (no such
 //!   pipeline or table), `AccessDenied`, `AwsRequestRejected` (for example a
 //!   pipeline variable the pipeline does not declare).

@@ -29,11 +29,15 @@ fn state(ddb: &[&Rule], cp: &[&Rule]) -> State {
             table_name: "runs".into(),
             prefix: "training/".into(),
             suffix: ".csv".into(),
+            quiet_seconds: 0,
+            scheduler_role_arn: None,
         },
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())),
         codepipeline: mock_client!(aws_sdk_codepipeline, RuleMode::Sequential, cp, |c| c
             .retry_config(aws_sdk_codepipeline::config::retry::RetryConfig::disabled())),
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::Sequential, &[], |c| c
+            .retry_config(aws_sdk_scheduler::config::retry::RetryConfig::disabled())),
     }
 }
 
@@ -96,7 +100,10 @@ async fn new_data_starts_the_pipeline_with_the_object_as_variables() {
     let s = state(&[&claim, &done], &[&start]);
     let out = handle(&s, event("put.json")).await.unwrap();
     assert_eq!(out.started.len(), 1);
-    assert_eq!(out.started[0].pipeline_execution_id, "exec-1");
+    assert_eq!(
+        out.started[0].pipeline_execution_id.as_deref(),
+        Some("exec-1")
+    );
     assert_eq!(
         (claim.num_calls(), start.num_calls(), done.num_calls()),
         (1, 1, 1)

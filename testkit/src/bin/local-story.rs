@@ -115,7 +115,7 @@ impl Story {
         version: &str,
         etag: &str,
         size: usize,
-    ) -> Result<BTreeVariables, String> {
+    ) -> Result<String, String> {
         let bucket = self.rig.world.name("DataBucket");
         let mut event = testkit::event_json("start-retraining", "put.json");
         let record = &mut event["Records"][0]["s3"];
@@ -128,9 +128,19 @@ impl Story {
         let pipeline = self.rig.world.name("Pipeline");
         let codepipeline = aws_sdk_codepipeline::Client::new(&self.rig.world.sdk);
         let before = executions(&codepipeline, &pipeline).await?.len();
+        let mut schedules = Vec::new();
         for attempt in [1, 2] {
             match self.rig.invoke("start-retraining", &event) {
-                Invocation::Ok(answer) => say(&format!("delivery {attempt}: {}", show(&answer))),
+                Invocation::Ok(answer) => {
+                    say(&format!("delivery {attempt}: {}", show(&answer)));
+                    schedules.extend(
+                        answer["started"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|s| s["schedule"].as_str().map(str::to_owned)),
+                    );
+                }
                 Invocation::Err {
                     error_type,
                     message,
@@ -139,7 +149,17 @@ impl Story {
                 }
             }
         }
-        let after = executions(&codepipeline, &pipeline).await?;
+        let mut after = executions(&codepipeline, &pipeline).await?;
+        if after.len() == before {
+            // A quiet window (RetrainQuietSeconds): the uploads of the window start
+            // one run when it closes; EventBridge Scheduler's firing is played now.
+            let fired = self.rig.fire_schedules(&schedules).await?;
+            say(&format!(
+                "the window's one-time schedule fired (EventBridge Scheduler, played here): {} pipeline execution(s)",
+                fired.len()
+            ));
+            after = executions(&codepipeline, &pipeline).await?;
+        }
         say(&format!(
             "pipeline {pipeline}: {} new execution(s): started once",
             after.len() - before
@@ -147,82 +167,10 @@ impl Story {
         if after.len() != before + 1 {
             return Err("expected exactly one new pipeline execution".into());
         }
-        let id = after
+        Ok(after
             .iter()
             .find_map(|e| e.pipeline_execution_id().map(str::to_owned))
-            .unwrap_or_default();
-        let execution = codepipeline
-            .get_pipeline_execution()
-            .pipeline_name(&pipeline)
-            .pipeline_execution_id(&id)
-            .send()
-            .await
-            .map_err(|e| format!("GetPipelineExecution: {e:?}"))?;
-        let variables: BTreeVariables = execution
-            .pipeline_execution()
-            .map(|p| {
-                p.variables()
-                    .iter()
-                    .map(|v| {
-                        (
-                            v.name().unwrap_or_default().to_owned(),
-                            v.resolved_value().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        say(&format!("pipeline variables: {variables:?}"));
-        Ok(variables)
-    }
-
-    /// The pipeline's invoke action's input, as template.yaml writes it, with
-    /// the run's variables and the build's exported variables filled in.
-    fn execution_input(&self, variables: &BTreeVariables) -> Result<Value, String> {
-        let template = testkit::template::Template::load()?;
-        let stages = self
-            .rig
-            .world
-            .resolver
-            .resolve(&template.resource("Pipeline")?["Properties"]["Stages"])?;
-        let input = stages
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|s| s["Actions"].as_array().cloned().unwrap_or_default())
-            .find_map(|a| a["Configuration"]["Input"].as_str().map(str::to_owned))
-            .ok_or("the pipeline has no invoke action with an input")?;
-        let image = format!(
-            "{}:{}",
-            self.rig.world.attribute("ModelRepository", "RepositoryUri"),
-            self.commit
-        );
-        let mut text = input
-            .replace("#{BuildVariables.COMMIT_ID}", &self.commit)
-            .replace("#{BuildVariables.IMAGE_URI}", &image);
-        // A variable the start did not set takes its declared default, as in CodePipeline.
-        let declared = self
-            .rig
-            .world
-            .resolver
-            .resolve(&template.resource("Pipeline")?["Properties"]["Variables"])?;
-        let mut all: BTreeVariables = declared
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|v| {
-                (
-                    v["Name"].as_str().unwrap_or_default().to_owned(),
-                    v["DefaultValue"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        all.extend(variables.clone());
-        for (name, value) in &all {
-            text = text.replace(&format!("#{{variables.{name}}}"), value);
-        }
-        serde_json::from_str(&text)
-            .map_err(|e| format!("the invoke action's input is not JSON: {e}: {text}"))
+            .unwrap_or_default())
     }
 
     /// One run, from new data to /predict.
@@ -231,14 +179,17 @@ impl Story {
         let (version, etag, size) = self.put_training_data(data).await?;
 
         self.step("S3 notifies start-retraining (real binary), twice, as S3 may");
-        let variables = self.deliver_event(&version, &etag, size).await?;
+        let pipeline_execution = self.deliver_event(&version, &etag, size).await?;
 
         self.step("The pipeline's build and invoke actions, played here");
         say(&format!(
             "CodeBuild would build container/ and push iris-model:{}; no Docker here, so the image is the local iris-model binary",
             self.commit
         ));
-        let input = self.execution_input(&variables)?;
+        let input = self
+            .rig
+            .pipeline_input(&pipeline_execution, &self.commit)
+            .await?;
         let name = format!("run-local-{n}-{}-{}", self.commit, chrono_like_now());
         let arn = self.rig.start(&name, &input).await?;
         say(&format!(
@@ -565,8 +516,6 @@ impl Story {
         }
     }
 }
-
-type BTreeVariables = std::collections::BTreeMap<String, String>;
 
 async fn executions(
     client: &aws_sdk_codepipeline::Client,
