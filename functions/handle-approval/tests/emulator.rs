@@ -355,3 +355,66 @@ async fn a_person_approves_in_a_real_browser() {
     let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
     assert_eq!(output["approver"], "Browser Test");
 }
+
+/// The first approver's Lambda died after claiming the approval (Ana
+/// approved; the item is left `deciding` for longer than the takeover time).
+/// A later POST, a rejection by someone else, finishes Ana's approval: Step
+/// Functions hears approve, the item keeps Ana's decision, and this
+/// requester is told it was already decided.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_stale_claim_is_finished_with_the_first_decision() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let run = start(600, 600).await;
+    let key = shared::keys::approval(&run.approval_id);
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    aws_sdk_dynamodb::Client::new(&run.sdk)
+        .update_item()
+        .table_name(&run.table)
+        .key("pk", s(&key.pk))
+        .key("sk", s(&key.sk))
+        .update_expression(
+            "SET #status = :deciding, decision = :approved, approver = :ana, #comment = :c, decidedAt = :at, decisionId = :dead, decidingSince = :long_ago",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#comment", "comment")
+        .expression_attribute_values(":deciding", s("deciding"))
+        .expression_attribute_values(":approved", s("approved"))
+        .expression_attribute_values(":ana", s("Ana Lima"))
+        .expression_attribute_values(":c", s("fine by me"))
+        .expression_attribute_values(":at", s("2026-11-21T10:00:00Z"))
+        .expression_attribute_values(":dead", s("a-lambda-that-died"))
+        .expression_attribute_values(":long_ago", AttributeValue::N("1000".into()))
+        .send()
+        .await
+        .unwrap();
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, body) = page(&runtime, &f, "reject.json", &run.approval_id);
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body.contains("Already decided") && body.contains("Ana Lima"),
+        "{body}"
+    );
+    let (status, _, output) = status(&run).await;
+    assert_eq!(
+        status, "SUCCEEDED",
+        "the first decision, approve, reached Step Functions"
+    );
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    assert_eq!(
+        (output["decision"].as_str(), output["approver"].as_str()),
+        (Some("approved"), Some("Ana Lima"))
+    );
+    let item = aws_sdk_dynamodb::Client::new(&run.sdk)
+        .get_item()
+        .table_name(&run.table)
+        .key("pk", s(&key.pk))
+        .key("sk", s(&key.sk))
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().unwrap();
+    assert_eq!(item["status"].as_s().unwrap(), "approved");
+    assert_eq!(item["approver"].as_s().unwrap(), "Ana Lima");
+}
