@@ -580,74 +580,12 @@ impl Inbox {
     }
 }
 
-/// The pipeline variables start-retraining passes (template.yaml declares the same).
-pub const PIPELINE_VARIABLES: [&str; 5] = [
-    "TrainingDataUri",
-    "DataVersionId",
-    "DataETag",
-    "DataSize",
-    "Trigger",
-];
-
-/// Creates a CodePipeline V2 pipeline (Source, Build) declaring
-/// [`PIPELINE_VARIABLES`], named `name`, with a role moto accepts.
+/// Creates the pipeline as template.yaml declares it (its stages' shape and
+/// its variables with their defaults), named `name`, with a role moto accepts.
 pub async fn create_pipeline(sdk: &SdkConfig, name: &str) -> Result<(), String> {
-    use aws_sdk_codepipeline::types::{
-        ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore,
-        ArtifactStoreType, PipelineDeclaration, PipelineType, PipelineVariableDeclaration,
-        StageDeclaration,
-    };
-    let role = create_service_role(sdk, "codepipeline.amazonaws.com").await?;
-    let e = |e: aws_sdk_codepipeline::error::BuildError| e.to_string();
-    let stage = |stage: &str, category, provider: &str| -> Result<StageDeclaration, String> {
-        let action = ActionDeclaration::builder()
-            .name(stage)
-            .action_type_id(
-                ActionTypeId::builder()
-                    .category(category)
-                    .owner(ActionOwner::Aws)
-                    .provider(provider)
-                    .version("1")
-                    .build()
-                    .map_err(e)?,
-            )
-            .build()
-            .map_err(e)?;
-        StageDeclaration::builder()
-            .name(stage)
-            .actions(action)
-            .build()
-            .map_err(e)
-    };
-    let mut pipeline = PipelineDeclaration::builder()
-        .name(name)
-        .role_arn(role)
-        .pipeline_type(PipelineType::V2)
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location("artifacts")
-                .build()
-                .map_err(e)?,
-        )
-        .stages(stage("Source", ActionCategory::Source, "S3")?)
-        .stages(stage("Build", ActionCategory::Build, "CodeBuild")?);
-    for variable in PIPELINE_VARIABLES {
-        pipeline = pipeline.variables(
-            PipelineVariableDeclaration::builder()
-                .name(variable)
-                .default_value("none")
-                .build()
-                .map_err(e)?,
-        );
-    }
-    aws_sdk_codepipeline::Client::new(sdk)
-        .create_pipeline()
-        .pipeline(pipeline.build().map_err(e)?)
-        .send()
-        .await
-        .map_err(|e| format!("create_pipeline: {e:?}"))?;
-    Ok(())
+    let template = template::Template::load()?;
+    let resolver = template::Resolver::new(template, "us-east-1");
+    paths::create_pipeline(sdk, &resolver, name).await
 }
 
 /// The checkout the tests run in, found at run time (cargo sets

@@ -180,7 +180,7 @@ impl World {
         )
         .await?
         .queue_url;
-        create_pipeline(&sdk, &resolver).await?;
+        create_pipeline(&sdk, &resolver, &resolver.reference("Pipeline")?).await?;
         let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
         sagemaker
             .create_model_package_group()
@@ -248,8 +248,13 @@ impl World {
     }
 }
 
-/// The pipeline, with the variables template.yaml declares (defaults resolved).
-async fn create_pipeline(sdk: &SdkConfig, resolver: &Resolver<'_>) -> Result<(), String> {
+/// The pipeline, named `name`, with the stages and variables template.yaml
+/// declares (defaults resolved).
+pub async fn create_pipeline(
+    sdk: &SdkConfig,
+    resolver: &Resolver<'_>,
+    name: &str,
+) -> Result<(), String> {
     use aws_sdk_codepipeline::types::{
         ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore,
         ArtifactStoreType, PipelineDeclaration, PipelineType, PipelineVariableDeclaration,
@@ -260,7 +265,7 @@ async fn create_pipeline(sdk: &SdkConfig, resolver: &Resolver<'_>) -> Result<(),
     let role = crate::create_service_role(sdk, "codepipeline.amazonaws.com").await?;
     let e = |e: aws_sdk_codepipeline::error::BuildError| e.to_string();
     let mut pipeline = PipelineDeclaration::builder()
-        .name(resolver.reference("Pipeline")?)
+        .name(name)
         .role_arn(role)
         .pipeline_type(PipelineType::V2)
         .artifact_store(
