@@ -507,19 +507,7 @@ impl<'a> Resolver<'a> {
     pub fn environment(&self, function_id: &str) -> Result<BTreeMap<String, String>, String> {
         let f = self.template.resource(function_id)?;
         let vars = self.resolve(&f["Properties"]["Environment"]["Variables"])?;
-        Ok(vars
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(text_map(&vars))
     }
 
     /// Every statement of a role's inline policies, resolved (conditional
@@ -558,19 +546,7 @@ impl<'a> Resolver<'a> {
     ) -> Result<BTreeMap<String, String>, String> {
         let sm = self.template.resource(state_machine_id)?;
         let subs = self.resolve(&sm["Properties"]["DefinitionSubstitutions"])?;
-        Ok(subs
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(text_map(&subs))
     }
 }
 
@@ -646,6 +622,23 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
         pi += 1;
     }
     pi == p.len()
+}
+
+/// A resolved object of names to values, as text (CloudFormation passes numbers as text).
+fn text_map(value: &Value) -> BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn single(value: &Value) -> Option<(&str, &Value)> {
