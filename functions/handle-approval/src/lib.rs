@@ -414,7 +414,10 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
             ) =>
         {
             tracing::info!(approval = %keys::approval_hash(&id), error = %failure, "the task is gone: approval expired");
-            let _ = settle(state, &id, request_id, "expired").await;
+            if let Err(e) = settle(state, &id, request_id, "expired").await {
+                // The page is right either way; the item stays `deciding` until the next request reads it.
+                tracing::warn!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, error = %e, "could not mark the approval expired");
+            }
             page::expired(&approval)
         }
         Err((_, failure)) => {
@@ -598,7 +601,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
             "pending" => {
                 // Past its deadline: mark it, so the page and the trail agree.
                 let key = keys::approval(id);
-                let _ = state
+                let marked = state
                     .dynamodb
                     .update_item()
                     .table_name(&state.config.table_name)
@@ -611,6 +614,15 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
                     .expression_attribute_values(":pending", s("pending"))
                     .send()
                     .await;
+                if let Err(err) = marked {
+                    // Another request may have marked it first (a conditional miss); anything else is worth a line.
+                    if !err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception())
+                    {
+                        tracing::warn!(approval = %keys::approval_hash(id), execution = %a.execution_name, error = %aws::failure("UpdateItem (mark expired)", &err), "could not mark the approval expired");
+                    }
+                }
                 page::expired(&a)
             }
             _ => page::expired(&a),
