@@ -6,11 +6,13 @@
 //! - [`naming`]: SageMaker and CodePipeline names derived deterministically.
 //! - [`keys`]: the DynamoDB single-table key layout.
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
+//! - [`door`]: every event-driven function decodes its payload here (`InvalidInput`, naming the field).
 
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod contract;
+pub mod door;
 pub mod error;
 pub mod keys;
 pub mod naming;

@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = shared::aws::sdk_config().await;
     let state = handler::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        handler::handle(&state, event)
+        let state = &state;
+        async move { handler::handle(state, shared::door::event(event)?).await }
     }))
     .await
 }

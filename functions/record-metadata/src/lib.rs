@@ -55,12 +55,10 @@ pub async fn handle_any(
 ) -> Result<RecordOutput, Failure> {
     let (payload, context) = event.into_parts();
     if payload.get("detail-type").is_some() {
-        let change: ExecutionStatusChange = serde_json::from_value(payload)
-            .map_err(|e| Failure::invalid_input(format!("a status-change event: {e}")))?;
+        let change: ExecutionStatusChange = shared::door::decode(payload)?;
         return status_change::handle(state, change).await;
     }
-    let input: RecordInput = serde_json::from_value(payload)
-        .map_err(|e| Failure::invalid_input(format!("a RecordInput: {e}")))?;
+    let input: RecordInput = shared::door::decode(payload)?;
     handle(state, LambdaEvent::new(input, context)).await
 }
 

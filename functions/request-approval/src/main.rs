@@ -16,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = shared::aws::sdk_config().await;
     let state = request_approval::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        request_approval::handle(&state, event)
+        let state = &state;
+        async move { request_approval::handle(state, shared::door::event(event)?).await }
     }))
     .await
 }

@@ -20,7 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = shared::aws::sdk_config().await;
     let state = start_retraining::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        start_retraining::handle(&state, event)
+        let state = &state;
+        async move { start_retraining::handle(state, shared::door::event(event)?).await }
     }))
     .await
 }
