@@ -37,17 +37,17 @@ pub enum Roots {
     /// start, the same on every runtime image. What the Lambdas use.
     Mozilla,
     /// The system's (`/etc/ssl`, `SSL_CERT_FILE`), read and parsed once per
-    /// process: ~3 ms of a cold start here (`make bench`).
+    /// process, at a cost measured in README's "Performance" (`make bench`).
     System,
 }
 
 /// The SDK's HTTPS client (hyper + rustls) with *ring* as the crypto library.
 ///
 /// The SDK's default uses aws-lc, which seeds its random generator on first
-/// use: ~30 ms of every cold start's first call, against ~0.001 ms for ring
-/// (`make bench`, the TLS section). Connections open on the first call, not
-/// during init: opening one early only moves the same cost (see README,
-/// Performance).
+/// use, a cost every cold start's first call pays and ring does not (the
+/// figures are in README's "Performance", measured by `make bench`'s TLS
+/// probe). Connections open on the first call, not during init: opening one
+/// early only moves the same cost.
 pub fn https_client(roots: Roots) -> SharedHttpClient {
     let trust = match roots {
         Roots::System => tls::TrustStore::default(),

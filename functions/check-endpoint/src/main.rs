@@ -5,17 +5,15 @@
 //! - Environment: none of its own.
 //! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.
 
-mod handler;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = shared::config::load(handler::Config::from_env)?;
+    let config = shared::config::load(check_endpoint::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
-    let state = handler::State::new(config, &sdk);
+    let state = check_endpoint::State::new(config, &sdk);
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         let state = &state;
-        async move { handler::handle(state, shared::door::event(event)?).await }
+        async move { check_endpoint::handle(state, shared::door::event(event)?).await }
     }))
     .await
 }

@@ -1,6 +1,6 @@
 //! deploy-endpoint's real binary, under cargo-lambda's runtime, against moto.
 //! moto has no UpdateEndpoint: the update path is covered by the unit tests
-//! (aws-smithy-mocks) in src/handler/tests.rs.
+//! (aws-smithy-mocks) in src/lib.rs.
 
 #![allow(
     clippy::unwrap_used,

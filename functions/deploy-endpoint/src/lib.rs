@@ -1,3 +1,6 @@
+//! deploy-endpoint's handler, as a library (the same shape as every function):
+//! creates the endpoint config, then creates or updates the one stable endpoint.
+
 use aws_sdk_sagemaker::types::{
     Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, CaptureMode,
     CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,

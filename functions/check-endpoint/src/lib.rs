@@ -1,3 +1,6 @@
+//! check-endpoint's handler, as a library (the same shape as every function):
+//! does the endpoint exist, and what is its status.
+
 use lambda_runtime::LambdaEvent;
 use shared::contract::{CheckEndpointInput, CheckEndpointOutput, EndpointStatus};
 use shared::naming::{SAGEMAKER_NAME_MAX, is_valid_sagemaker_name};
