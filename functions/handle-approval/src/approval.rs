@@ -3,13 +3,59 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::contract::Decision;
+
+/// An approval's lifecycle: pending → deciding → approved, rejected or expired
+/// (deciding back to pending when Step Functions could not be told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Deciding,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl Status {
+    /// As the table stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Deciding => "deciding",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        [
+            Status::Pending,
+            Status::Deciding,
+            Status::Approved,
+            Status::Rejected,
+            Status::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+impl From<Decision> for Status {
+    fn from(decision: Decision) -> Status {
+        match decision {
+            Decision::Approved => Status::Approved,
+            Decision::Rejected => Status::Rejected,
+        }
+    }
+}
 
 /// What the page and the decision need. `task_token` never leaves this crate's
 /// calls to Step Functions.
 #[derive(Clone, PartialEq)]
 pub struct Approval {
     pub id: String,
-    pub status: String,
+    pub status: Status,
     pub task_token: String,
     pub execution_name: String,
     pub commit_id: String,
@@ -22,8 +68,8 @@ pub struct Approval {
     pub approver: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<String>,
-    /// `approved` or `rejected` once someone decided (kept through `deciding`).
-    pub decision: Option<String>,
+    /// What someone decided (kept through `deciding`).
+    pub decision: Option<Decision>,
     /// When the current `deciding` claim was made (epoch seconds), or 0.
     pub deciding_since: u64,
 }
@@ -54,7 +100,7 @@ impl Approval {
         metrics.sort();
         Some(Approval {
             id: id.to_owned(),
-            status: s("status")?,
+            status: Status::parse(&s("status")?)?,
             task_token: s("taskToken")?,
             execution_name: s("executionName").unwrap_or_default(),
             commit_id: s("commitId").unwrap_or_default(),
@@ -71,12 +117,36 @@ impl Approval {
             approver: s("approver"),
             comment: s("comment"),
             decided_at: s("decidedAt"),
-            decision: s("decision"),
+            decision: match s("decision").as_deref() {
+                Some("approved") => Some(Decision::Approved),
+                Some("rejected") => Some(Decision::Rejected),
+                _ => None,
+            },
             deciding_since: item
                 .get("decidingSince")
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_reads_back_as_stored_and_nothing_else_is_one() {
+        for s in [
+            Status::Pending,
+            Status::Deciding,
+            Status::Approved,
+            Status::Rejected,
+            Status::Expired,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("Approved"), None);
+        assert_eq!(Status::from(Decision::Rejected), Status::Rejected);
     }
 }

@@ -21,7 +21,7 @@ use shared::clock::{epoch_seconds as now, rfc3339};
 use shared::contract::{ApprovalDecision, Decision, parse_s3_uri};
 use shared::{ConfigError, Env, aws, keys};
 
-use approval::Approval;
+use approval::{Approval, Status};
 
 /// After this long, a `deciding` approval whose Lambda died may be decided again.
 pub const STALE_DECIDING_SECONDS: u64 = 120;
@@ -227,8 +227,8 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
             return unavailable();
         }
     };
-    match approval.status.as_str() {
-        "pending" if now() < approval.deadline => {
+    match approval.status {
+        Status::Pending if now() < approval.deadline => {
             let sample = sample(state, &approval.transform_output_uri).await;
             let page = page::ApprovalPage {
                 a: &approval,
@@ -243,14 +243,14 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
                 }
             }
         }
-        "pending" | "expired" => page::expired(&approval),
-        "deciding" => page::message(
+        Status::Pending | Status::Expired => page::expired(&approval),
+        Status::Deciding => page::message(
             200,
             "A decision is being recorded",
             "Someone has just decided on this model. Reload this page in a moment to see the result.",
             Vec::new(),
         ),
-        _ => page::decided(200, &approval, "Already decided"),
+        Status::Approved | Status::Rejected => page::decided(200, &approval, "Already decided"),
     }
 }
 
@@ -259,7 +259,7 @@ async fn settle(
     state: &State,
     id: &str,
     request_id: &str,
-    status: &str,
+    status: Status,
 ) -> Result<(), shared::Failure> {
     let key = keys::approval(id);
     let mut update = state
@@ -271,8 +271,8 @@ async fn settle(
         .condition_expression("decisionId = :rid")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":rid", s(request_id))
-        .expression_attribute_values(":status", s(status));
-    update = if status == "pending" {
+        .expression_attribute_values(":status", s(status.as_str()));
+    update = if status == Status::Pending {
         update.update_expression(
             "SET #status = :status REMOVE decision, approver, #comment, decidedAt, decisionId, decidingSince",
         )
@@ -313,10 +313,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
     };
     let now = now();
     let decided_at = rfc3339(now);
-    let decision = match form.decision {
-        Decision::Approved => "approved",
-        Decision::Rejected => "rejected",
-    };
+    let decision = Status::from(form.decision);
     let key = keys::approval(&id);
     // One conditional write claims the approval and records who decided what,
     // so nothing about the decision is written separately (or lost).
@@ -337,9 +334,9 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         // decision (finish_stale), never overwritten by a later one.
         .condition_expression("#status = :pending AND deadline > :now")
         .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":deciding", s("deciding"))
-        .expression_attribute_values(":pending", s("pending"))
-        .expression_attribute_values(":decision", s(decision))
+        .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
+        .expression_attribute_values(":pending", s(Status::Pending.as_str()))
+        .expression_attribute_values(":decision", s(decision.as_str()))
         .expression_attribute_values(":at", s(&decided_at))
         .expression_attribute_values(":rid", s(request_id))
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
@@ -389,7 +386,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
     )
     .await;
     let mut shown = approval.clone();
-    shown.status = decision.to_owned();
+    shown.status = decision;
     shown.approver = form.approver.clone();
     shown.comment = form.comment.clone();
     shown.decided_at = Some(decided_at);
@@ -399,8 +396,8 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
                 // Step Functions has the decision; a stale `deciding` is shown as such.
                 tracing::warn!(approval = %keys::approval_hash(&id), error = %failure, "decision sent but not recorded");
             }
-            tracing::info!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, decision, "decided");
-            let title = if decision == "approved" {
+            tracing::info!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, decision = decision.as_str(), "decided");
+            let title = if decision == Status::Approved {
                 "Approved"
             } else {
                 "Rejected"
@@ -414,7 +411,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
             ) =>
         {
             tracing::info!(approval = %keys::approval_hash(&id), error = %failure, "the task is gone: approval expired");
-            if let Err(e) = settle(state, &id, request_id, "expired").await {
+            if let Err(e) = settle(state, &id, request_id, Status::Expired).await {
                 // The page is right either way; the item stays `deciding` until the next request reads it.
                 tracing::warn!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, error = %e, "could not mark the approval expired");
             }
@@ -422,7 +419,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         }
         Err((_, failure)) => {
             tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "Step Functions not told; back to pending");
-            if let Err(e) = settle(state, &id, request_id, "pending").await {
+            if let Err(e) = settle(state, &id, request_id, Status::Pending).await {
                 tracing::error!(approval = %keys::approval_hash(&id), error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
             }
             unavailable()
@@ -494,10 +491,8 @@ async fn finish_stale(
     request_id: &str,
     first: Approval,
 ) -> Response<Body> {
-    let decision = match first.decision.as_deref() {
-        Some("approved") => Decision::Approved,
-        Some("rejected") => Decision::Rejected,
-        _ => return unavailable(),
+    let Some(decision) = first.decision else {
+        return unavailable();
     };
     let now = now();
     let key = keys::approval(id);
@@ -511,7 +506,7 @@ async fn finish_stale(
         .condition_expression("#status = :deciding AND decidingSince < :stale")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":rid", s(request_id))
-        .expression_attribute_values(":deciding", s("deciding"))
+        .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
         .expression_attribute_values(
             ":stale",
@@ -539,7 +534,7 @@ async fn finish_stale(
     )
     .await;
     let status = match &told {
-        Ok(()) => first.decision.clone().unwrap_or_default(),
+        Ok(()) => Status::from(decision),
         Err((Some(code), _))
             if matches!(
                 code.as_str(),
@@ -547,7 +542,7 @@ async fn finish_stale(
             ) && now < first.deadline =>
         {
             // Before the deadline the task cannot have timed out: the first request told it.
-            first.decision.clone().unwrap_or_default()
+            Status::from(decision)
         }
         Err((Some(code), _))
             if matches!(
@@ -555,20 +550,20 @@ async fn finish_stale(
                 "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
             ) =>
         {
-            "expired".to_owned()
+            Status::Expired
         }
         Err((_, failure)) => {
             tracing::error!(approval = %keys::approval_hash(id), error = %failure, "could not finish a stale decision; it is retried later");
             return unavailable();
         }
     };
-    if let Err(failure) = settle(state, id, request_id, &status).await {
+    if let Err(failure) = settle(state, id, request_id, status).await {
         tracing::warn!(approval = %keys::approval_hash(id), error = %failure, "stale decision finished but not recorded");
     }
-    tracing::info!(approval = %keys::approval_hash(id), execution = %first.execution_name, status, "finished a stale decision");
+    tracing::info!(approval = %keys::approval_hash(id), execution = %first.execution_name, status = status.as_str(), "finished a stale decision");
     let mut shown = first;
     shown.status = status;
-    if shown.status == "expired" {
+    if shown.status == Status::Expired {
         return page::expired(&shown);
     }
     page::decided(409, &shown, "Already decided")
@@ -587,18 +582,18 @@ fn being_recorded() -> Response<Body> {
 async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
     match load(state, id).await {
         Ok(None) => page::not_found(),
-        Ok(Some(a)) => match a.status.as_str() {
-            "approved" | "rejected" => page::decided(409, &a, "Already decided"),
-            "deciding" if a.deciding_since < now().saturating_sub(STALE_DECIDING_SECONDS) => {
+        Ok(Some(a)) => match a.status {
+            Status::Approved | Status::Rejected => page::decided(409, &a, "Already decided"),
+            Status::Deciding if a.deciding_since < now().saturating_sub(STALE_DECIDING_SECONDS) => {
                 finish_stale(state, id, request_id, a).await
             }
-            "deciding" => page::message(
+            Status::Deciding => page::message(
                 409,
                 "A decision is being recorded",
                 "Someone has just decided on this model. Reload the page in a moment to see the result.",
                 Vec::new(),
             ),
-            "pending" => {
+            Status::Pending => {
                 // Past its deadline: mark it, so the page and the trail agree.
                 let key = keys::approval(id);
                 let marked = state
@@ -610,8 +605,8 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
                     .update_expression("SET #status = :expired")
                     .condition_expression("#status = :pending")
                     .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":expired", s("expired"))
-                    .expression_attribute_values(":pending", s("pending"))
+                    .expression_attribute_values(":expired", s(Status::Expired.as_str()))
+                    .expression_attribute_values(":pending", s(Status::Pending.as_str()))
                     .send()
                     .await;
                 if let Err(err) = marked {

@@ -98,7 +98,7 @@ pub fn expired(a: &Approval) -> Response<Body> {
 
 pub fn decided(status: u16, a: &Approval, title: &str) -> Response<Body> {
     let mut facts = vec![
-        ("Decision", a.status.clone()),
+        ("Decision", a.status.as_str().to_owned()),
         (
             "By",
             a.approver.clone().unwrap_or_else(|| "(unnamed)".into()),
@@ -110,7 +110,7 @@ pub fn decided(status: u16, a: &Approval, title: &str) -> Response<Body> {
     if let Some(comment) = &a.comment {
         facts.push(("Comment", comment.clone()));
     }
-    let sentence = if a.status == "approved" {
+    let sentence = if a.status == crate::approval::Status::Approved {
         "The model was approved; the pipeline deploys it to the endpoint."
     } else {
         "The model was rejected; the endpoint keeps serving the previous model."
