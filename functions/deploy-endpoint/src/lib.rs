@@ -257,8 +257,16 @@ async fn ensure_config(
     input: &DeployEndpointInput,
     name: &str,
 ) -> Result<(), Failure> {
-    if reuse_existing_config(state, input, name).await? {
-        return Ok(());
+    match existing_config(state, input, name).await? {
+        ExistingConfig::Same => {
+            tracing::info!(
+                config = name,
+                "endpoint config exists with the same content; reused"
+            );
+            return Ok(());
+        }
+        ExistingConfig::Different => return Err(conflict(name)),
+        ExistingConfig::Absent => {}
     }
     let created = state
         .sagemaker
@@ -276,26 +284,36 @@ async fn ensure_config(
         }
         // Another attempt created it between our describe and create.
         Err(err) if aws::is_sagemaker_already_existing(&err) => {
-            if reuse_existing_config(state, input, name).await? {
-                Ok(())
-            } else {
-                Err(Failure::new(
+            match existing_config(state, input, name).await? {
+                ExistingConfig::Same => Ok(()),
+                ExistingConfig::Different => Err(conflict(name)),
+                ExistingConfig::Absent => Err(Failure::new(
                     ErrorName::AwsUnavailable,
                     format!("endpoint config {name} exists but cannot be described yet"),
-                ))
+                )),
             }
         }
         Err(err) => Err(aws::failure("CreateEndpointConfig", &err)),
     }
 }
 
-/// True when the config exists and holds what `input` asks for; `Conflict` when
-/// it exists with other content.
-async fn reuse_existing_config(
+/// What a config of the target's name holds, against what `input` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingConfig {
+    /// No config of that name.
+    Absent,
+    /// One with the same content: a retry's own, reused.
+    Same,
+    /// One with other content: the name is taken (`Conflict`).
+    Different,
+}
+
+/// Looks the target config up and compares its content with `input`'s.
+async fn existing_config(
     state: &State,
     input: &DeployEndpointInput,
     name: &str,
-) -> Result<bool, Failure> {
+) -> Result<ExistingConfig, Failure> {
     let existing = match state
         .sagemaker
         .describe_endpoint_config()
@@ -304,7 +322,7 @@ async fn reuse_existing_config(
         .await
     {
         Ok(existing) => existing,
-        Err(err) if aws::is_sagemaker_not_found(&err) => return Ok(false),
+        Err(err) if aws::is_sagemaker_not_found(&err) => return Ok(ExistingConfig::Absent),
         Err(err) => return Err(aws::failure("DescribeEndpointConfig", &err)),
     };
     let same = existing.production_variants().iter().any(|v| {
@@ -313,20 +331,20 @@ async fn reuse_existing_config(
             && v.instance_type().map(|t| t.as_str()) == Some(input.instance_type.as_str())
             && v.initial_instance_count() == i32::try_from(input.initial_instance_count).ok()
     }) && existing.production_variants().len() == 1;
-    if same {
-        tracing::info!(
-            config = name,
-            "endpoint config exists with the same content; reused"
-        );
-        Ok(true)
+    Ok(if same {
+        ExistingConfig::Same
     } else {
-        Err(Failure::new(
-            ErrorName::Conflict,
-            format!(
-                "endpoint config {name} exists with other content; delete it or change the model name"
-            ),
-        ))
-    }
+        ExistingConfig::Different
+    })
+}
+
+fn conflict(name: &str) -> Failure {
+    Failure::new(
+        ErrorName::Conflict,
+        format!(
+            "endpoint config {name} exists with other content; delete it or change the model name"
+        ),
+    )
 }
 
 pub async fn handle(
