@@ -12,7 +12,7 @@ local:
 	scripts/local $(ARGS)
 
 ## make bench: release builds, then cold start, memory, size and latency of the
-## seven functions against a floor built in the same run (README, Performance)
+## seven functions against a floor built in the same run (docs/performance.md)
 bench:
 	scripts/bench $(ARGS)
 
@@ -20,7 +20,7 @@ bench:
 setup:
 	scripts/setup
 
-## make build: release binaries for Lambda with cargo-lambda (see README for the target)
+## make build: release binaries for Lambda with cargo-lambda (see docs/deploy.md for the target)
 build: setup
 	scripts/build
 

@@ -37,7 +37,7 @@ pub enum Roots {
     /// start, the same on every runtime image. What the Lambdas use.
     Mozilla,
     /// The system's (`/etc/ssl`, `SSL_CERT_FILE`), read and parsed once per
-    /// process, at a cost measured in README's "Performance" (`make bench`).
+    /// process, at a cost measured in docs/performance.md (`make bench`).
     System,
 }
 
@@ -45,7 +45,7 @@ pub enum Roots {
 ///
 /// The SDK's default uses aws-lc, which seeds its random generator on first
 /// use, a cost every cold start's first call pays and ring does not (the
-/// figures are in README's "Performance", measured by `make bench`'s TLS
+/// figures are in docs/performance.md, measured by `make bench`'s TLS
 /// probe). Connections open on the first call, not during init: opening one
 /// early only moves the same cost.
 pub fn https_client(roots: Roots) -> SharedHttpClient {

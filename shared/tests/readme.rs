@@ -1,19 +1,28 @@
-//! The README's "Error names" table is `ErrorName`, name for name, with the
-//! same retried/not-retried answer.
+//! The documentation against the code and itself:
+//! - the "Error names" table (docs/configuration.md) is `ErrorName`, name for
+//!   name, with the same retried/not-retried answer;
+//! - every relative link in README.md and docs/*.md reaches a file, and an
+//!   anchor reaches a heading of it.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     reason = "in a test a failed unwrap is a failed test"
 )]
 
+use std::path::{Path, PathBuf};
+
 use shared::ErrorName;
 
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 #[test]
-fn the_readme_error_table_is_the_error_enum() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme
+fn the_error_table_is_the_error_enum() {
+    let doc = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let section = doc
         .split("## Error names")
         .nth(1)
         .expect("an Error names section");
@@ -36,4 +45,116 @@ fn the_readme_error_table_is_the_error_enum() {
         .map(|n| (n.as_str().to_owned(), n.is_transient()))
         .collect();
     assert_eq!(rows, expected);
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped but for
+/// hyphens and underscores, spaces as hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if !in_code && line.starts_with('#') {
+            out.push(slug(line.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// `[text](target)` links outside code blocks.
+fn links(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("](") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find(')') else { break };
+            out.push(after[..end].to_owned());
+            rest = &after[end..];
+        }
+    }
+    out
+}
+
+fn broken_links(doc: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(doc).unwrap();
+    let dir = doc.parent().unwrap();
+    let mut broken = Vec::new();
+    for link in links(&text) {
+        if link.starts_with("http://")
+            || link.starts_with("https://")
+            || link.starts_with("mailto:")
+        {
+            continue;
+        }
+        let (file, anchor) = link.split_once('#').unwrap_or((&link, ""));
+        let target = if file.is_empty() {
+            doc.to_path_buf()
+        } else {
+            dir.join(file)
+        };
+        if !target.exists() {
+            broken.push(format!("{}: {link} (no such file)", doc.display()));
+            continue;
+        }
+        if !anchor.is_empty() {
+            let text = std::fs::read_to_string(&target).unwrap_or_default();
+            if !anchors(&text).iter().any(|a| a == anchor) {
+                broken.push(format!("{}: {link} (no such heading)", doc.display()));
+            }
+        }
+    }
+    broken
+}
+
+#[test]
+fn every_link_between_the_docs_resolves() {
+    let mut docs = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    assert!(docs.len() > 5, "{docs:?}");
+    let broken: Vec<String> = docs.iter().flat_map(|d| broken_links(d)).collect();
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_link_check_notices_a_missing_file_and_a_missing_heading() {
+    let dir = std::env::temp_dir().join(format!("links-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("a.md"),
+        "# A\n\n## Real heading\n\n[x](b.md) [y](#real-heading) [z](#nope)\n",
+    )
+    .unwrap();
+    let broken = broken_links(&dir.join("a.md"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(
+        broken[0].contains("b.md") && broken[1].contains("#nope"),
+        "{broken:?}"
+    );
 }

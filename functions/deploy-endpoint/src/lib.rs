@@ -55,7 +55,7 @@ pub enum Plan {
     InProgress(DeployAction),
     /// Another change is under way: try again later.
     Busy(EndpointStatus),
-    /// The endpoint is broken: a person must act (see the README).
+    /// The endpoint is broken: a person must act (see docs/operations.md, One stable endpoint).
     Broken(EndpointStatus, String),
 }
 
