@@ -16,6 +16,8 @@
 //!
 //!   local-story          waits for you to approve each run in a browser
 //!   local-story --yes    approves by POSTing the form itself
+//!   local-story --reject rejects the first run by POSTing the form (a story
+//!                        that ends as the person chose: exit 0)
 //!   local-story --check  fails unless both runs end as they should (the test)
 
 use std::process::ExitCode;
@@ -29,6 +31,7 @@ use testkit::sagemaker::{LocalSageMaker, s3_parts};
 #[derive(Debug, Default)]
 struct Args {
     yes: bool,
+    reject: bool,
     check: bool,
 }
 
@@ -68,6 +71,10 @@ struct Outcome {
     error: Option<String>,
     prediction: Option<String>,
     deploy_action: Option<String>,
+    /// The endpoint's status after the run, if there is one.
+    endpoint: Option<String>,
+    /// The newest registry version's status after the run.
+    version: Option<String>,
 }
 
 /// Two free ports on 127.0.0.1, different from each other (both held while chosen).
@@ -298,11 +305,37 @@ impl Story {
             ));
         }
         self.trail(&name);
+        let endpoint = self
+            .rig
+            .sagemaker
+            .describe_endpoint()
+            .endpoint_name(self.rig.world.name("EndpointName"))
+            .send()
+            .await
+            .ok()
+            .and_then(|e| e.endpoint_status().map(|s| s.as_str().to_owned()));
+        let version = self
+            .rig
+            .sagemaker
+            .list_model_packages()
+            .model_package_group_name(self.rig.world.name("ModelPackageGroup"))
+            .sort_by(aws_sdk_sagemaker::types::ModelPackageSortBy::CreationTime)
+            .sort_order(aws_sdk_sagemaker::types::SortOrder::Descending)
+            .send()
+            .await
+            .ok()
+            .and_then(|l| {
+                l.model_package_summary_list()
+                    .first()
+                    .and_then(|v| v.model_approval_status().map(|s| s.as_str().to_owned()))
+            });
         Ok(Outcome {
             status,
             error,
             prediction,
             deploy_action,
+            endpoint,
+            version,
         })
     }
 
@@ -328,14 +361,22 @@ impl Story {
             }
         }
         let link = link.ok_or("no approval link in the email")?;
-        if self.args.yes {
-            self.step("Approve (--yes): POST the page's form to handle-approval (real binary)");
-            let (status, page) = self.rig.decide(
-                &link,
-                "approve",
-                "make local --yes",
-                "approved by the local run",
-            );
+        if self.args.yes || self.args.reject {
+            let (decision, who, why) = if self.args.reject {
+                ("reject", "make local --reject", "rejected by the local run")
+            } else {
+                ("approve", "make local --yes", "approved by the local run")
+            };
+            self.step(&format!(
+                "{} (--{}): POST the page's form to handle-approval (real binary)",
+                if self.args.reject {
+                    "Reject"
+                } else {
+                    "Approve"
+                },
+                if self.args.reject { "reject" } else { "yes" }
+            ));
+            let (status, page) = self.rig.decide(&link, decision, who, why);
             let title = page
                 .split("<title>")
                 .nth(1)
@@ -618,6 +659,24 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
     Ok(outcomes)
 }
 
+/// With --reject: one run, ended as the person chose: the version Rejected,
+/// no endpoint made.
+fn check_rejected(outcomes: &[Outcome]) -> Result<(), String> {
+    let [only] = outcomes else {
+        return Err(format!("expected one run, got {outcomes:?}"));
+    };
+    if only.status != "FAILED"
+        || only.error.as_deref() != Some("ApprovalRejected")
+        || only.endpoint.is_some()
+        || only.version.as_deref() != Some("Rejected")
+    {
+        return Err(format!(
+            "expected a rejected run, its version Rejected, and no endpoint; got {only:?}"
+        ));
+    }
+    Ok(())
+}
+
 fn check(outcomes: &[Outcome]) -> Result<(), String> {
     let [first, second] = outcomes else {
         return Err(format!("expected two runs, got {outcomes:?}"));
@@ -646,17 +705,26 @@ async fn main() -> ExitCode {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--yes" => args.yes = true,
+            "--reject" => args.reject = true,
             "--check" => args.check = true,
             other => {
-                eprintln!("local-story: unknown argument {other} (use --yes, --check)");
+                eprintln!("local-story: unknown argument {other} (use --yes, --reject, --check)");
                 return ExitCode::from(2);
             }
         }
     }
-    let checking = args.check;
+    let (checking, rejecting) = (args.check, args.reject);
     match story(args).await {
         Ok(outcomes) => {
-            if checking {
+            if checking && rejecting {
+                if let Err(e) = check_rejected(&outcomes) {
+                    eprintln!("\nlocal: check failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "\nlocal: check passed: the model was rejected on its page; its version is Rejected and no endpoint was made"
+                );
+            } else if checking {
                 if let Err(e) = check(&outcomes) {
                     eprintln!("\nlocal: check failed: {e}");
                     return ExitCode::FAILURE;
