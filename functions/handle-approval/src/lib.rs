@@ -287,10 +287,36 @@ async fn settle(
         .map_err(|e| aws::failure("UpdateItem (settle approval)", &e))
 }
 
+/// A POST: read the form, claim the approval, tell Step Functions, record
+/// the outcome. Each step answers its own page when it cannot go on.
 async fn decide(state: &State, request: &Request, request_id: &str) -> Response<Body> {
     let Some(id) = approval_id(request) else {
         return page::not_found();
     };
+    let form = match read_form(request) {
+        Ok(form) => form,
+        Err(page) => return *page,
+    };
+    let decided_at = rfc3339(now());
+    let approval = match claim(state, &id, request_id, &form, &decided_at).await {
+        Ok(approval) => approval,
+        Err(page) => return *page,
+    };
+    let told = tell(
+        state,
+        &approval.task_token,
+        form.decision,
+        form.approver.clone(),
+        form.comment.clone(),
+        &decided_at,
+    )
+    .await;
+    conclude(state, &id, request_id, approval, form, decided_at, told).await
+}
+
+/// The approval form from the request, or the 400 page saying what is wrong
+/// (boxed: a page is large, and this is the rare path).
+fn read_form(request: &Request) -> Result<Form, Box<Response<Body>>> {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -300,23 +326,28 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         Body::Binary(b) => b,
         _ => b"",
     };
-    let form = match parse_form(content_type, body) {
-        Ok(form) => form,
-        Err(why) => {
-            return page::message(
-                400,
-                "The form was not understood",
-                &format!("Nothing was decided: {why}."),
-                Vec::new(),
-            );
-        }
-    };
-    let now = now();
-    let decided_at = rfc3339(now);
+    parse_form(content_type, body).map_err(|why| {
+        Box::new(page::message(
+            400,
+            "The form was not understood",
+            &format!("Nothing was decided: {why}."),
+            Vec::new(),
+        ))
+    })
+}
+
+/// One conditional write claims a pending approval and records who decided
+/// what, so nothing about the decision is written separately (or lost).
+/// Anything but a pending approval before its deadline answers its page.
+async fn claim(
+    state: &State,
+    id: &str,
+    request_id: &str,
+    form: &Form,
+    decided_at: &str,
+) -> Result<Approval, Box<Response<Body>>> {
+    let key = keys::approval(id);
     let decision = Status::from(form.decision);
-    let key = keys::approval(&id);
-    // One conditional write claims the approval and records who decided what,
-    // so nothing about the decision is written separately (or lost).
     let mut sets = vec![
         "#status = :deciding",
         "decision = :decision",
@@ -324,7 +355,7 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         "decisionId = :rid",
         "decidingSince = :now",
     ];
-    let mut claim = state
+    let mut update = state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
@@ -337,66 +368,68 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
         .expression_attribute_values(":pending", s(Status::Pending.as_str()))
         .expression_attribute_values(":decision", s(decision.as_str()))
-        .expression_attribute_values(":at", s(&decided_at))
+        .expression_attribute_values(":at", s(decided_at))
         .expression_attribute_values(":rid", s(request_id))
-        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .expression_attribute_values(":now", AttributeValue::N(now().to_string()))
         .return_values(ReturnValue::AllNew);
     if let Some(approver) = &form.approver {
         sets.push("approver = :approver");
-        claim = claim.expression_attribute_values(":approver", s(approver));
+        update = update.expression_attribute_values(":approver", s(approver));
     }
     if let Some(comment) = &form.comment {
         sets.push("#comment = :comment");
-        claim = claim
+        update = update
             .expression_attribute_names("#comment", "comment")
             .expression_attribute_values(":comment", s(comment));
     }
-    let claimed = claim
+    let claimed = update
         .update_expression(format!("SET {}", sets.join(", ")))
         .send()
         .await;
-    let approval = match claimed {
-        Ok(out) => match out
+    match claimed {
+        Ok(out) => out
             .attributes()
-            .and_then(|item| Approval::from_item(&id, item))
-        {
-            Some(a) => a,
-            None => return unavailable(),
-        },
+            .and_then(|item| Approval::from_item(id, item))
+            .ok_or_else(|| Box::new(unavailable())),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            return already(state, &id, request_id).await;
+            Err(Box::new(already(state, id, request_id).await))
         }
         Err(err) => {
-            tracing::error!(approval = %keys::approval_hash(&id), error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
-            return unavailable();
+            tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
+            Err(Box::new(unavailable()))
         }
-    };
+    }
+}
 
-    let told = tell(
-        state,
-        &approval.task_token,
-        form.decision,
-        form.approver.clone(),
-        form.comment.clone(),
-        &decided_at,
-    )
-    .await;
-    let mut shown = approval.clone();
-    shown.status = decision;
-    shown.approver = form.approver.clone();
-    shown.comment = form.comment.clone();
-    shown.decided_at = Some(decided_at);
+/// Records what Step Functions answered and shows it: decided, expired (the
+/// task is gone), or back to pending (Step Functions could not be told).
+async fn conclude(
+    state: &State,
+    id: &str,
+    request_id: &str,
+    approval: Approval,
+    form: Form,
+    decided_at: String,
+    told: Result<(), (Option<String>, shared::Failure)>,
+) -> Response<Body> {
+    let decision = Status::from(form.decision);
+    let hash = keys::approval_hash(id);
     match told {
         Ok(()) => {
-            if let Err(failure) = settle(state, &id, request_id, decision).await {
+            if let Err(failure) = settle(state, id, request_id, decision).await {
                 // Step Functions has the decision; a stale `deciding` is shown as such.
-                tracing::warn!(approval = %keys::approval_hash(&id), error = %failure, "decision sent but not recorded");
+                tracing::warn!(approval = %hash, error = %failure, "decision sent but not recorded");
             }
-            tracing::info!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, decision = decision.as_str(), "decided");
+            tracing::info!(approval = %hash, execution = %approval.execution_name, decision = decision.as_str(), "decided");
+            let mut shown = approval;
+            shown.status = decision;
+            shown.approver = form.approver;
+            shown.comment = form.comment;
+            shown.decided_at = Some(decided_at);
             let title = if decision == Status::Approved {
                 "Approved"
             } else {
@@ -410,17 +443,17 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
                 "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
             ) =>
         {
-            tracing::info!(approval = %keys::approval_hash(&id), error = %failure, "the task is gone: approval expired");
-            if let Err(e) = settle(state, &id, request_id, Status::Expired).await {
+            tracing::info!(approval = %hash, error = %failure, "the task is gone: approval expired");
+            if let Err(e) = settle(state, id, request_id, Status::Expired).await {
                 // The page is right either way; the item stays `deciding` until the next request reads it.
-                tracing::warn!(approval = %keys::approval_hash(&id), execution = %approval.execution_name, error = %e, "could not mark the approval expired");
+                tracing::warn!(approval = %hash, execution = %approval.execution_name, error = %e, "could not mark the approval expired");
             }
             page::expired(&approval)
         }
         Err((_, failure)) => {
-            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "Step Functions not told; back to pending");
-            if let Err(e) = settle(state, &id, request_id, Status::Pending).await {
-                tracing::error!(approval = %keys::approval_hash(&id), error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
+            tracing::error!(approval = %hash, error = %failure, "Step Functions not told; back to pending");
+            if let Err(e) = settle(state, id, request_id, Status::Pending).await {
+                tracing::error!(approval = %hash, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
             }
             unavailable()
         }
