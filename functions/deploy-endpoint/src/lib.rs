@@ -114,37 +114,47 @@ pub fn validate(input: &DeployEndpointInput) -> Result<(), Failure> {
         ));
     }
     if let Some(policy) = &input.deployment {
-        match (policy.strategy, policy.traffic_percent) {
-            (DeploymentStrategy::AllAtOnce, None) => {}
-            (DeploymentStrategy::AllAtOnce, Some(_)) => {
-                return Err(Failure::invalid_input(
-                    "deployment.trafficPercent applies only to canary and linear",
-                ));
-            }
-            (_, Some(1..=99)) => {}
-            (_, _) => {
-                return Err(Failure::invalid_input(
-                    "deployment.trafficPercent must be 1 to 99 for canary and linear",
-                ));
-            }
-        }
-        if policy.wait_interval_seconds.is_some_and(|s| s > 3600) {
+        validate_deployment(policy)?;
+    }
+    if let Some(capture) = &input.data_capture {
+        validate_capture(capture)?;
+    }
+    Ok(())
+}
+
+/// A traffic percent only for canary and linear (1–99); a bake time of at most an hour.
+fn validate_deployment(policy: &shared::contract::DeploymentPolicy) -> Result<(), Failure> {
+    match (policy.strategy, policy.traffic_percent) {
+        (DeploymentStrategy::AllAtOnce, None) | (_, Some(1..=99)) => {}
+        (DeploymentStrategy::AllAtOnce, Some(_)) => {
             return Err(Failure::invalid_input(
-                "deployment.waitIntervalSeconds must be at most 3600",
+                "deployment.trafficPercent applies only to canary and linear",
+            ));
+        }
+        (_, _) => {
+            return Err(Failure::invalid_input(
+                "deployment.trafficPercent must be 1 to 99 for canary and linear",
             ));
         }
     }
-    if let Some(capture) = &input.data_capture {
-        if parse_s3_uri(&capture.destination_s3_uri).is_none() {
-            return Err(Failure::invalid_input(
-                "dataCapture.destinationS3Uri must be an s3:// URI",
-            ));
-        }
-        if capture.sampling_percentage > 100 {
-            return Err(Failure::invalid_input(
-                "dataCapture.samplingPercentage must be 0 to 100",
-            ));
-        }
+    if policy.wait_interval_seconds.is_some_and(|s| s > 3600) {
+        return Err(Failure::invalid_input(
+            "deployment.waitIntervalSeconds must be at most 3600",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_capture(capture: &shared::contract::DataCapture) -> Result<(), Failure> {
+    if parse_s3_uri(&capture.destination_s3_uri).is_none() {
+        return Err(Failure::invalid_input(
+            "dataCapture.destinationS3Uri must be an s3:// URI",
+        ));
+    }
+    if capture.sampling_percentage > 100 {
+        return Err(Failure::invalid_input(
+            "dataCapture.samplingPercentage must be 0 to 100",
+        ));
     }
     Ok(())
 }
@@ -347,6 +357,7 @@ fn conflict(name: &str) -> Failure {
     )
 }
 
+/// Reads the endpoint, plans from what it is, and creates or updates it.
 pub async fn handle(
     state: &State,
     event: LambdaEvent<DeployEndpointInput>,
@@ -355,29 +366,7 @@ pub async fn handle(
     validate(&input)?;
     let target = config_name(&input);
     let endpoint = &input.endpoint_name;
-
-    let described = state
-        .sagemaker
-        .describe_endpoint()
-        .endpoint_name(endpoint)
-        .send()
-        .await;
-    let (observed, endpoint_arn) = match described {
-        Ok(e) => (
-            Some(Observed {
-                status: e
-                    .endpoint_status()
-                    .map(|s| EndpointStatus::from_sagemaker(s.as_str()))
-                    .unwrap_or(EndpointStatus::Unknown),
-                config_name: e.endpoint_config_name().map(str::to_owned),
-                failure_reason: e.failure_reason().map(str::to_owned),
-            }),
-            e.endpoint_arn().map(str::to_owned),
-        ),
-        Err(err) if aws::is_sagemaker_not_found(&err) => (None, None),
-        Err(err) => return Err(aws::failure("DescribeEndpoint", &err)),
-    };
-
+    let (observed, endpoint_arn) = observe(state, endpoint).await?;
     let decided = plan(observed.as_ref(), &target);
     tracing::info!(endpoint = %endpoint, config = %target, plan = ?decided, "deploy planned");
     let action = match decided {
@@ -398,59 +387,100 @@ pub async fn handle(
                 ),
             ));
         }
-        Plan::Create => {
-            ensure_config(state, &input, &target).await?;
-            match state
-                .sagemaker
-                .create_endpoint()
-                .endpoint_name(endpoint)
-                .endpoint_config_name(&target)
-                .set_tags(Some(tags(&input)))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                // A concurrent or lost-response attempt created it: the next check sees it.
-                Err(err) if aws::is_sagemaker_already_existing(&err) => {
-                    return Err(Failure::new(
-                        ErrorName::EndpointBusy,
-                        format!("endpoint {endpoint} was created meanwhile; checking again"),
-                    ));
-                }
-                Err(err) => return Err(aws::failure("CreateEndpoint", &err)),
-            }
-            DeployAction::Created
-        }
-        Plan::Update => {
-            ensure_config(state, &input, &target).await?;
-            state
-                .sagemaker
-                .update_endpoint()
-                .endpoint_name(endpoint)
-                .endpoint_config_name(&target)
-                .set_deployment_config(deployment_config(&input))
-                .send()
-                .await
-                .map_err(|err| aws::failure("UpdateEndpoint", &err))?;
-            if let Some(arn) = endpoint_arn {
-                // The endpoint's tags name its latest deployment.
-                state
-                    .sagemaker
-                    .add_tags()
-                    .resource_arn(arn)
-                    .set_tags(Some(tags(&input)))
-                    .send()
-                    .await
-                    .map_err(|err| aws::failure("AddTags", &err))?;
-            }
-            DeployAction::Updated
-        }
+        Plan::Create => create(state, &input, &target).await?,
+        Plan::Update => update(state, &input, &target, endpoint_arn).await?,
     };
     tracing::info!(endpoint = %endpoint, config = %target, action = ?action, "deployed");
     Ok(DeployEndpointOutput {
         action,
         endpoint_config_name: target,
     })
+}
+
+/// The endpoint as SageMaker describes it (none when it does not exist), and its ARN.
+async fn observe(
+    state: &State,
+    endpoint: &str,
+) -> Result<(Option<Observed>, Option<String>), Failure> {
+    match state
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(endpoint)
+        .send()
+        .await
+    {
+        Ok(e) => Ok((
+            Some(Observed {
+                status: e
+                    .endpoint_status()
+                    .map(|s| EndpointStatus::from_sagemaker(s.as_str()))
+                    .unwrap_or(EndpointStatus::Unknown),
+                config_name: e.endpoint_config_name().map(str::to_owned),
+                failure_reason: e.failure_reason().map(str::to_owned),
+            }),
+            e.endpoint_arn().map(str::to_owned),
+        )),
+        Err(err) if aws::is_sagemaker_not_found(&err) => Ok((None, None)),
+        Err(err) => Err(aws::failure("DescribeEndpoint", &err)),
+    }
+}
+
+/// No endpoint yet: the config, then the endpoint on it.
+async fn create(
+    state: &State,
+    input: &DeployEndpointInput,
+    target: &str,
+) -> Result<DeployAction, Failure> {
+    let endpoint = &input.endpoint_name;
+    ensure_config(state, input, target).await?;
+    match state
+        .sagemaker
+        .create_endpoint()
+        .endpoint_name(endpoint)
+        .endpoint_config_name(target)
+        .set_tags(Some(tags(input)))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(DeployAction::Created),
+        // A concurrent or lost-response attempt created it: the next check sees it.
+        Err(err) if aws::is_sagemaker_already_existing(&err) => Err(Failure::new(
+            ErrorName::EndpointBusy,
+            format!("endpoint {endpoint} was created meanwhile; checking again"),
+        )),
+        Err(err) => Err(aws::failure("CreateEndpoint", &err)),
+    }
+}
+
+/// An endpoint in service on another config: the new config, then a blue/green
+/// update with the deployment policy; the endpoint's tags name the deployment.
+async fn update(
+    state: &State,
+    input: &DeployEndpointInput,
+    target: &str,
+    endpoint_arn: Option<String>,
+) -> Result<DeployAction, Failure> {
+    ensure_config(state, input, target).await?;
+    state
+        .sagemaker
+        .update_endpoint()
+        .endpoint_name(&input.endpoint_name)
+        .endpoint_config_name(target)
+        .set_deployment_config(deployment_config(input))
+        .send()
+        .await
+        .map_err(|err| aws::failure("UpdateEndpoint", &err))?;
+    if let Some(arn) = endpoint_arn {
+        state
+            .sagemaker
+            .add_tags()
+            .resource_arn(arn)
+            .set_tags(Some(tags(input)))
+            .send()
+            .await
+            .map_err(|err| aws::failure("AddTags", &err))?;
+    }
+    Ok(DeployAction::Updated)
 }
 
 #[cfg(test)]
