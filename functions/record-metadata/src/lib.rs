@@ -96,26 +96,46 @@ pub async fn handle(
     let recorded_at = shared::clock::now_rfc3339();
     let exec = input.execution_name.as_str();
     let stage = input.stage.as_str();
-    let item = audit::event_item(&input, &recorded_at);
     let key = keys::run_event(exec, &input.entered_time, stage);
+    let (recorded, already_notified) = record_event(state, &input, &key, &recorded_at).await?;
+    update_summary(state, &input, &recorded_at).await?;
+    let mut notified = already_notified;
+    if let Some(note) = audit::notification(&input).filter(|_| !already_notified) {
+        notified = notify(state, exec, &note).await?;
+        mark_notice(state, &key, notified, exec, stage).await?;
+    }
+    tracing::info!(execution = exec, stage, recorded, notified, "recorded");
+    Ok(RecordOutput {
+        recorded,
+        notified,
+        names: RunNames::for_execution(exec),
+    })
+}
 
+/// Writes the stage's event once: `(recorded, already notified)`. A retry
+/// finds the event there and learns whether its notice went out.
+async fn record_event(
+    state: &State,
+    input: &RecordInput,
+    key: &keys::Key,
+    recorded_at: &str,
+) -> Result<(bool, bool), Failure> {
     let put = state
         .dynamodb
         .put_item()
         .table_name(&state.config.table_name)
-        .set_item(Some(item))
+        .set_item(Some(audit::event_item(input, recorded_at)))
         .condition_expression("attribute_not_exists(#sk)")
         .expression_attribute_names("#sk", keys::SK)
         .send()
         .await;
-    let (recorded, already_notified) = match put {
-        Ok(_) => (true, false),
+    match put {
+        Ok(_) => Ok((true, false)),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            // A retry: the event is there; was its notification sent?
             let existing = state
                 .dynamodb
                 .get_item()
@@ -132,17 +152,27 @@ pub async fn handle(
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false);
-            (false, notified)
+            Ok((false, notified))
         }
-        Err(err) => return Err(aws::failure("PutItem (event)", &err)),
-    };
+        Err(err) => Err(aws::failure("PutItem (event)", &err)),
+    }
+}
 
-    let summary = audit::summary_update(&input, &recorded_at);
+/// Moves the run's summary forward; an older event arriving late leaves it.
+async fn update_summary(
+    state: &State,
+    input: &RecordInput,
+    recorded_at: &str,
+) -> Result<(), Failure> {
+    let summary = audit::summary_update(input, recorded_at);
     let updated = state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, AttributeValue::S(keys::run_pk(exec)))
+        .key(
+            keys::PK,
+            AttributeValue::S(keys::run_pk(&input.execution_name)),
+        )
         .key(keys::SK, AttributeValue::S(keys::SUMMARY_SK.into()))
         .update_expression(summary.expression)
         .condition_expression(summary.condition)
@@ -151,54 +181,55 @@ pub async fn handle(
         .send()
         .await;
     match updated {
-        Ok(_) => {}
-        // An older event arriving late: the summary already shows a newer one.
+        Ok(_) => Ok(()),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            tracing::info!(execution = exec, stage, "summary already newer; left as is");
+            tracing::info!(execution = %input.execution_name, stage = input.stage.as_str(), "summary already newer; left as is");
+            Ok(())
         }
-        Err(err) => return Err(aws::failure("UpdateItem (summary)", &err)),
+        Err(err) => Err(aws::failure("UpdateItem (summary)", &err)),
     }
+}
 
-    let mut notified = already_notified;
-    if let Some(note) = audit::notification(&input).filter(|_| !already_notified) {
-        notified = notify(state, exec, &note).await?;
-        // Marked after publishing: a retry after a failed mark may notify twice
-        // (SNS is at-least-once anyway), but never zero times. A notice that
-        // could not go out is marked owed: the stage stays recorded and the
-        // run goes on; a retry of this call, or an operator, sends it later.
-        let mark = if notified {
-            "SET notified = :t REMOVE notificationOwed"
-        } else {
-            "SET notificationOwed = :t"
-        };
-        let marked = state
-            .dynamodb
-            .update_item()
-            .table_name(&state.config.table_name)
-            .key(keys::PK, AttributeValue::S(key.pk))
-            .key(keys::SK, AttributeValue::S(key.sk))
-            .update_expression(mark)
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .send()
-            .await;
-        if let Err(err) = marked {
-            if notified {
-                return Err(aws::failure("UpdateItem (notified)", &err));
-            }
+/// Marks the event notified, or its notice owed. Marked after publishing: a
+/// retry after a failed mark may notify twice (SNS is at-least-once anyway),
+/// but never zero times. A notice that could not go out is marked owed: the
+/// stage stays recorded and the run goes on; a retry of this call, or an
+/// operator, sends it later.
+async fn mark_notice(
+    state: &State,
+    key: &keys::Key,
+    notified: bool,
+    exec: &str,
+    stage: &str,
+) -> Result<(), Failure> {
+    let mark = if notified {
+        "SET notified = :t REMOVE notificationOwed"
+    } else {
+        "SET notificationOwed = :t"
+    };
+    let marked = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, AttributeValue::S(key.pk.clone()))
+        .key(keys::SK, AttributeValue::S(key.sk.clone()))
+        .update_expression(mark)
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .send()
+        .await;
+    match marked {
+        Ok(_) => Ok(()),
+        Err(err) if notified => Err(aws::failure("UpdateItem (notified)", &err)),
+        Err(err) => {
             let failure = aws::failure("UpdateItem (notificationOwed)", &err);
             tracing::warn!(execution = exec, stage, error = %failure.message, "could not mark the notice as owed");
+            Ok(())
         }
     }
-    tracing::info!(execution = exec, stage, recorded, notified, "recorded");
-    Ok(RecordOutput {
-        recorded,
-        notified,
-        names: RunNames::for_execution(exec),
-    })
 }
 
 /// Publishes one notice, best effort: the SDK's own retries run first; a
