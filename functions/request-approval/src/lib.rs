@@ -220,17 +220,37 @@ async fn create_or_find(
     input: &RequestApprovalInput,
     now: u64,
 ) -> Result<Approval, Failure> {
-    let table = state.config.table_name.as_str();
     let id = new_approval_id()?;
-    let hash = keys::approval_hash(&id);
+    if create(state, input, &id, now).await? {
+        return Ok(Approval::New { id });
+    }
+    tracing::info!("this task already has an approval (a retry)");
+    let (old, emailed) = read_guard(state, input).await?;
+    if emailed {
+        return Ok(Approval::Emailed { hash: old });
+    }
+    replace_unsent(state, input, &old, &id, now).await
+}
+
+/// The guard and the approval, in one transaction: false when the task has a
+/// guard already (a retry).
+async fn create(
+    state: &State,
+    input: &RequestApprovalInput,
+    id: &str,
+    now: u64,
+) -> Result<bool, Failure> {
+    let table = state.config.table_name.as_str();
     let guard = keys::approval_task(&input.task_token);
-    let deadline = now + input.timeout_seconds;
     let guard_item = HashMap::from([
         (keys::PK.to_owned(), s(&guard.pk)),
         (keys::SK.to_owned(), s(&guard.sk)),
-        ("approvalHash".to_owned(), s(&hash)),
+        ("approvalHash".to_owned(), s(keys::approval_hash(id))),
         ("emailed".to_owned(), AttributeValue::Bool(false)),
-        (keys::TTL.to_owned(), n(deadline + KEEP_AFTER_EXPIRY)),
+        (
+            keys::TTL.to_owned(),
+            n(now + input.timeout_seconds + KEEP_AFTER_EXPIRY),
+        ),
     ]);
     let written = state
         .dynamodb
@@ -238,22 +258,28 @@ async fn create_or_find(
         .transact_items(put(table, guard_item, "attribute_not_exists(pk)")?)
         .transact_items(put(
             table,
-            approval_item(input, &id, now),
+            approval_item(input, id, now),
             "attribute_not_exists(pk)",
         )?)
         .send()
         .await;
     match written {
-        Ok(_) => return Ok(Approval::New { id }),
-        Err(err) if cancelled(&err) => {
-            tracing::info!("this task already has an approval (a retry)")
-        }
-        Err(err) => return Err(aws::failure("TransactWriteItems (approval)", &err)),
+        Ok(_) => Ok(true),
+        Err(err) if cancelled(&err) => Ok(false),
+        Err(err) => Err(aws::failure("TransactWriteItems (approval)", &err)),
     }
+}
+
+/// The task's guard: the hash of its approval, and whether its email went out.
+async fn read_guard(
+    state: &State,
+    input: &RequestApprovalInput,
+) -> Result<(String, bool), Failure> {
+    let guard = keys::approval_task(&input.task_token);
     let existing = state
         .dynamodb
         .get_item()
-        .table_name(table)
+        .table_name(&state.config.table_name)
         .key(keys::PK, s(&guard.pk))
         .key(keys::SK, s(&guard.sk))
         .consistent_read(true)
@@ -266,45 +292,53 @@ async fn create_or_find(
             "the approval guard vanished; try again",
         )
     })?;
-    let old = item
+    let hash = item
         .get("approvalHash")
         .and_then(|v| v.as_s().ok())
         .cloned()
         .ok_or_else(|| Failure::new(ErrorName::Conflict, "the approval guard has no approval"))?;
-    if item
+    let emailed = item
         .get("emailed")
         .and_then(|v| v.as_bool().ok())
         .copied()
-        .unwrap_or(false)
-    {
-        return Ok(Approval::Emailed { hash: old });
-    }
-    // Replace the unsent approval: only if it is still pending (nobody reached
-    // it) and the guard still points at it (no other retry got here first).
-    let old_key = keys::Key {
-        pk: format!("APPROVAL#{old}"),
-        sk: keys::APPROVAL_SK.to_owned(),
-    };
+        .unwrap_or(false);
+    Ok((hash, emailed))
+}
+
+/// The table holds only the first approval's hash, so its link cannot be sent
+/// again: the unsent approval is replaced by one with a new id, only if it is
+/// still pending (nobody reached it) and the guard still points at it (no
+/// other retry got here first).
+async fn replace_unsent(
+    state: &State,
+    input: &RequestApprovalInput,
+    old: &str,
+    id: &str,
+    now: u64,
+) -> Result<Approval, Failure> {
+    let table = state.config.table_name.as_str();
+    let guard = keys::approval_task(&input.task_token);
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| Failure::invalid_input(e.to_string());
     let delete = aws_sdk_dynamodb::types::Delete::builder()
         .table_name(table)
-        .key(keys::PK, s(&old_key.pk))
-        .key(keys::SK, s(&old_key.sk))
+        .key(keys::PK, s(format!("APPROVAL#{old}")))
+        .key(keys::SK, s(keys::APPROVAL_SK))
         .condition_expression("attribute_not_exists(pk) OR #status = :pending")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":pending", s("pending"))
         .build()
-        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+        .map_err(bad)?;
     let repoint = aws_sdk_dynamodb::types::Update::builder()
         .table_name(table)
         .key(keys::PK, s(&guard.pk))
         .key(keys::SK, s(&guard.sk))
         .update_expression("SET approvalHash = :new")
         .condition_expression("approvalHash = :old AND emailed = :f")
-        .expression_attribute_values(":new", s(&hash))
-        .expression_attribute_values(":old", s(&old))
+        .expression_attribute_values(":new", s(keys::approval_hash(id)))
+        .expression_attribute_values(":old", s(old))
         .expression_attribute_values(":f", AttributeValue::Bool(false))
         .build()
-        .map_err(|e| Failure::invalid_input(e.to_string()))?;
+        .map_err(bad)?;
     let replaced = state
         .dynamodb
         .transact_write_items()
@@ -312,15 +346,17 @@ async fn create_or_find(
         .transact_items(TransactWriteItem::builder().update(repoint).build())
         .transact_items(put(
             table,
-            approval_item(input, &id, now),
+            approval_item(input, id, now),
             "attribute_not_exists(pk)",
         )?)
         .send()
         .await;
     match replaced {
-        Ok(_) => Ok(Approval::New { id }),
+        Ok(_) => Ok(Approval::New { id: id.to_owned() }),
         // Decided already (its email did go out) or another retry replaced it.
-        Err(err) if cancelled(&err) => Ok(Approval::Emailed { hash: old }),
+        Err(err) if cancelled(&err) => Ok(Approval::Emailed {
+            hash: old.to_owned(),
+        }),
         Err(err) => Err(aws::failure("TransactWriteItems (replace approval)", &err)),
     }
 }
