@@ -528,32 +528,7 @@ async fn finish_stale(
         return unavailable();
     };
     let now = now();
-    let key = keys::approval(id);
-    let taken = state
-        .dynamodb
-        .update_item()
-        .table_name(&state.config.table_name)
-        .key(keys::PK, s(&key.pk))
-        .key(keys::SK, s(&key.sk))
-        .update_expression("SET decisionId = :rid, decidingSince = :now")
-        .condition_expression("#status = :deciding AND decidingSince < :stale")
-        .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":rid", s(request_id))
-        .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
-        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-        .expression_attribute_values(
-            ":stale",
-            AttributeValue::N(now.saturating_sub(STALE_DECIDING_SECONDS).to_string()),
-        )
-        .send()
-        .await;
-    if let Err(err) = taken {
-        if !err
-            .as_service_error()
-            .is_some_and(|e| e.is_conditional_check_failed_exception())
-        {
-            tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
-        }
+    if !take_over(state, id, request_id, now).await {
         return being_recorded();
     }
     let decided_at = first.decided_at.clone().unwrap_or_default();
@@ -600,6 +575,42 @@ async fn finish_stale(
         return page::expired(&shown);
     }
     page::decided(409, &shown, "Already decided")
+}
+
+/// Takes a stale `deciding` claim over for this request, keeping what it
+/// records; false when another request holds it (or took it first).
+async fn take_over(state: &State, id: &str, request_id: &str, now: u64) -> bool {
+    let key = keys::approval(id);
+    let taken = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(&key.pk))
+        .key(keys::SK, s(&key.sk))
+        .update_expression("SET decisionId = :rid, decidingSince = :now")
+        .condition_expression("#status = :deciding AND decidingSince < :stale")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":rid", s(request_id))
+        .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .expression_attribute_values(
+            ":stale",
+            AttributeValue::N(now.saturating_sub(STALE_DECIDING_SECONDS).to_string()),
+        )
+        .send()
+        .await;
+    match taken {
+        Ok(_) => true,
+        Err(err) => {
+            if !err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception())
+            {
+                tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
+            }
+            false
+        }
+    }
 }
 
 fn being_recorded() -> Response<Body> {
