@@ -336,22 +336,7 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
         let data = match records::classify(record, prefix, suffix) {
             Ok(data) => data,
             Err(why) => {
-                tracing::info!(
-                    bucket = record.s3.bucket.name.as_deref().unwrap_or_default(),
-                    key = record.s3.object.key.as_deref().unwrap_or_default(),
-                    version = record.s3.object.version_id.as_deref().unwrap_or_default(),
-                    reason = ?why,
-                    "ignored: {}",
-                    match why {
-                        Ignored::FolderMarker => "a folder marker",
-                        Ignored::Empty => "a zero-byte object",
-                        Ignored::OutsidePrefix => "outside the training-data prefix",
-                        Ignored::WrongSuffix => "not a training-data file (suffix)",
-                        Ignored::NotObjectCreated(_) => "not an ObjectCreated event",
-                        Ignored::Malformed(_) => "a malformed record",
-                        Ignored::UnsafeKey => "the key has a character other than letters, digits, spaces and _ . / = + - @ : (or is too long): it would reach the pipeline's input and the registry unescaped; rename the object",
-                    }
-                );
+                log_ignored(record, &why);
                 summary.ignored += 1;
                 continue;
             }
@@ -363,18 +348,7 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
             version = %data.version_or_sequencer()
         );
         match start_once(state, &data, &attempt).instrument(span).await {
-            Ok(Some(outcome)) => summary.started.push(Started {
-                data_uri: data.uri(),
-                version: data.version_or_sequencer().to_owned(),
-                pipeline_execution_id: match &outcome {
-                    Outcome::Started(id) => Some(id.clone()),
-                    Outcome::Scheduled(_) => None,
-                },
-                schedule: match outcome {
-                    Outcome::Scheduled(name) => Some(name),
-                    Outcome::Started(_) => None,
-                },
-            }),
+            Ok(Some(outcome)) => summary.started.push(Started::new(&data, outcome)),
             Ok(None) => summary.duplicates += 1,
             Err(failure) => failures.push(failure),
         }
@@ -382,9 +356,53 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
     if failures.is_empty() {
         return Ok(summary);
     }
-    // Fail the invocation so Lambda retries (and, after its retries, sends the
-    // event to the on-failure destination); what was done is not repeated.
-    // A misconfiguration (a permanent name) is reported before a passing fault.
+    Err(worst_of(
+        &failures,
+        event.payload.records.len(),
+        summary.started.len(),
+    ))
+}
+
+impl Started {
+    fn new(data: &NewData, outcome: Outcome) -> Started {
+        let (pipeline_execution_id, schedule) = match outcome {
+            Outcome::Started(id) => (Some(id), None),
+            Outcome::Scheduled(name) => (None, Some(name)),
+        };
+        Started {
+            data_uri: data.uri(),
+            version: data.version_or_sequencer().to_owned(),
+            pipeline_execution_id,
+            schedule,
+        }
+    }
+}
+
+/// Why a record starts nothing, in words, on one log line.
+fn log_ignored(record: &aws_lambda_events::s3::S3EventRecord, why: &Ignored) {
+    tracing::info!(
+        bucket = record.s3.bucket.name.as_deref().unwrap_or_default(),
+        key = record.s3.object.key.as_deref().unwrap_or_default(),
+        version = record.s3.object.version_id.as_deref().unwrap_or_default(),
+        reason = ?why,
+        "ignored: {}",
+        match why {
+            Ignored::FolderMarker => "a folder marker",
+            Ignored::Empty => "a zero-byte object",
+            Ignored::OutsidePrefix => "outside the training-data prefix",
+            Ignored::WrongSuffix => "not a training-data file (suffix)",
+            Ignored::NotObjectCreated(_) => "not an ObjectCreated event",
+            Ignored::Malformed(_) => "a malformed record",
+            Ignored::UnsafeKey => "the key has a character other than letters, digits, spaces and _ . / = + - @ : (or is too long): it would reach the pipeline's input and the registry unescaped; rename the object",
+        }
+    );
+}
+
+/// The invocation's error when records could not start: Lambda then retries
+/// (and, after its retries, sends the event to the on-failure destination);
+/// what was done is not repeated. A misconfiguration (a permanent name) is
+/// reported before a passing fault.
+fn worst_of(failures: &[Failure], records: usize, started: usize) -> Failure {
     let worst = failures
         .iter()
         .find(|f| !f.is_transient())
@@ -395,15 +413,13 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
         .map(Failure::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    Err(Failure::new(
+    Failure::new(
         worst,
         format!(
-            "{} of {} records could not start the pipeline ({} started): {message}",
-            failures.len(),
-            event.payload.records.len(),
-            summary.started.len()
+            "{} of {records} records could not start the pipeline ({started} started): {message}",
+            failures.len()
         ),
-    ))
+    )
 }
 
 #[cfg(test)]
