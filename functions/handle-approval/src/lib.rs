@@ -339,6 +339,7 @@ fn read_form(request: &Request) -> Result<Form, Box<Response<Body>>> {
 /// One conditional write claims a pending approval and records who decided
 /// what, so nothing about the decision is written separately (or lost).
 /// Anything but a pending approval before its deadline answers its page.
+/// Long because that write is one request, built in one place.
 async fn claim(
     state: &State,
     id: &str,

@@ -59,7 +59,9 @@ fn is_json(content_type: Option<&str>) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Validates method, content type, size and body, in that order.
+/// Validates method, content type, size and body, in that order. Long on
+/// purpose: one check after another, each with its own answer, on the hot
+/// path (no allocation before the body is known to be worth reading).
 pub fn parse(
     method: &str,
     content_type: Option<&str>,

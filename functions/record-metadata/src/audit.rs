@@ -178,6 +178,8 @@ pub struct Notification {
 
 /// The notification for this stage, if people should hear of it: when approval
 /// is requested, and on every end (deployed, failed, rejected, timed out, gate).
+/// Long on purpose: it is the table of what each end says and what to do
+/// next, read best in one place.
 pub fn notification(input: &RecordInput) -> Option<Notification> {
     let d = &input.details;
     let exec = &input.execution_name;

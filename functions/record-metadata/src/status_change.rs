@@ -11,6 +11,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{
     ExecutionInput, ExecutionStatusChange, RecordInput, RecordOutput, RunDetails, RunStatus, Stage,
+    StatusChangeDetail,
 };
 use shared::naming::RunNames;
 use shared::{Failure, aws, keys};
@@ -109,31 +110,18 @@ async fn already_recorded(
     Ok(finished && last.get(..19).unwrap_or_default() >= started.get(..19).unwrap_or_default())
 }
 
-/// Records the end EventBridge reported, once, and notifies.
-pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<RecordOutput, Failure> {
-    let d = change.detail;
-    if !matches!(d.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
-        return Err(Failure::invalid_input(format!(
-            "status {:?}: only FAILED, TIMED_OUT and ABORTED runs are recorded from status changes",
-            d.status
-        )));
-    }
-    let names = RunNames::for_execution(&d.name);
-    let attempt_started = d.redrive_date.unwrap_or(d.start_date);
-    if already_recorded(state, &d.name, attempt_started).await? {
-        tracing::info!(execution = %d.name, status = %d.status, "the definition recorded this end; nothing to add");
-        return Ok(RecordOutput {
-            recorded: false,
-            notified: false,
-            names,
-        });
-    }
-    let failed_at = failed_state(state, &d.execution_arn).await?;
-    let error = named_error(failed_at.as_deref(), &d.status, d.error.as_deref());
+/// The `failed` stage for a run that ended at `failed_at`: the named error,
+/// the cause with how to resume, and the run's lineage from its input.
+fn failure_record(
+    d: &StatusChangeDetail,
+    failed_at: Option<&str>,
+    attempt_started: u64,
+) -> RecordInput {
+    let error = named_error(failed_at, &d.status, d.error.as_deref());
     let cause = format!(
         "{} at state {}: {}{}. Resume it from that state with `mlops runs redrive {}` once the cause is fixed.",
         d.error.as_deref().unwrap_or(&d.status),
-        failed_at.as_deref().unwrap_or("(unknown)"),
+        failed_at.unwrap_or("(unknown)"),
         d.cause.as_deref().unwrap_or("no cause given"),
         if d.status == "FAILED" {
             ""
@@ -147,7 +135,7 @@ pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<Reco
         .as_deref()
         .and_then(|i| serde_json::from_str(i).ok());
     let stopped = d.stop_date.unwrap_or(attempt_started);
-    let record = RecordInput {
+    RecordInput {
         execution_name: d.name.clone(),
         execution_arn: Some(d.execution_arn.clone()),
         stage: Stage::Failed,
@@ -171,7 +159,30 @@ pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<Reco
             cause: Some(cause),
             ..RunDetails::default()
         },
-    };
+    }
+}
+
+/// Records the end EventBridge reported, once, and notifies.
+pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<RecordOutput, Failure> {
+    let d = change.detail;
+    if !matches!(d.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        return Err(Failure::invalid_input(format!(
+            "status {:?}: only FAILED, TIMED_OUT and ABORTED runs are recorded from status changes",
+            d.status
+        )));
+    }
+    let names = RunNames::for_execution(&d.name);
+    let attempt_started = d.redrive_date.unwrap_or(d.start_date);
+    if already_recorded(state, &d.name, attempt_started).await? {
+        tracing::info!(execution = %d.name, status = %d.status, "the definition recorded this end; nothing to add");
+        return Ok(RecordOutput {
+            recorded: false,
+            notified: false,
+            names,
+        });
+    }
+    let failed_at = failed_state(state, &d.execution_arn).await?;
+    let record = failure_record(&d, failed_at.as_deref(), attempt_started);
     crate::handle(
         state,
         lambda_runtime::LambdaEvent::new(record, lambda_runtime::Context::default()),

@@ -212,6 +212,7 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&O
 /// Joins the object version to its quiet window: the window's one-time
 /// schedule (made by the first upload of the window; later ones find it)
 /// starts the pipeline once when the window closes, on the whole prefix.
+/// Long because the schedule is one request: its name, time, target and input.
 async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
     let quiet = state.config.quiet_seconds;
     let window = now() / quiet;
