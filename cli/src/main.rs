@@ -7,12 +7,15 @@
 //!     mlops deploy <version>            deploy an Approved version (asks for approval again)
 //!     mlops rollback <version>          put back an Approved version (no new approval)
 //!
-//! The table comes from `--table` or `TABLE_NAME`, the model package group from
-//! `--group` or `MODEL_PACKAGE_GROUP`, the state machine from `--state-machine`
-//! or `STATE_MACHINE_ARN` (the stack's outputs). AWS credentials, region and
+//! The table, the model package group and the state machine come from the
+//! stack's outputs: `--stack NAME` (or `MLOPS_STACK`), else samconfig.toml's
+//! `stack_name` when run inside the repository. `--table` / `TABLE_NAME`,
+//! `--group` / `MODEL_PACKAGE_GROUP` and `--state-machine` /
+//! `STATE_MACHINE_ARN` win when given. AWS credentials, region and
 //! `AWS_ENDPOINT_URL` as for any AWS tool.
 
 mod lifecycle;
+mod stack;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -27,6 +30,10 @@ use shared::keys;
     about = "The MLOps pipeline's audit trail and model lifecycle"
 )]
 struct Cli {
+    /// The stack whose outputs name the table, group and state machine
+    /// (default: $MLOPS_STACK, else samconfig.toml's stack_name)
+    #[arg(long, env = "MLOPS_STACK", global = true)]
+    stack: Option<String>,
     /// The pipeline's DynamoDB table (default: $TABLE_NAME)
     #[arg(long, env = "TABLE_NAME", global = true)]
     table: Option<String>,
@@ -183,8 +190,67 @@ fn print_item(item: &Item, heading: &str) {
 }
 
 fn required(value: Option<String>, what: &str, flag: &str, env: &str) -> Result<String, String> {
-    value
-        .ok_or_else(|| format!("no {what}: pass {flag} or set {env} (the stack's outputs name it)"))
+    value.ok_or_else(|| {
+        format!("no {what}: pass --stack (or run inside the repository, whose samconfig.toml names it), {flag}, or set {env}")
+    })
+}
+
+/// The names the command needs: explicit ones as given, the missing ones from
+/// the stack's outputs (read only when one the command needs is missing).
+async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs, String> {
+    let mut names = stack::Outputs {
+        table: cli.table.clone(),
+        group: cli.group.clone(),
+        state_machine: cli.state_machine.clone(),
+    };
+    let (table, group, machine) = match &cli.command {
+        Command::Runs {
+            show: Some(Show::Redrive { .. }),
+            ..
+        } => (false, false, true),
+        Command::Runs { .. } => (true, false, false),
+        Command::Models { .. } => (false, true, false),
+        Command::Deploy { .. } | Command::Rollback { .. } => (false, true, true),
+    };
+    let missing = (table && names.table.is_none())
+        || (group && names.group.is_none())
+        || (machine && names.state_machine.is_none());
+    if !missing {
+        return Ok(names);
+    }
+    let (name, from) = match &cli.stack {
+        Some(name) => (name.clone(), "--stack".to_owned()),
+        None => match std::env::current_dir()
+            .ok()
+            .and_then(|d| stack::samconfig_stack(&d))
+        {
+            Some((name, file)) => (name, format!("stack_name in {}", file.display())),
+            None => return Ok(names),
+        },
+    };
+    let hint = [
+        (table && names.table.is_none(), "--table or TABLE_NAME"),
+        (
+            group && names.group.is_none(),
+            "--group or MODEL_PACKAGE_GROUP",
+        ),
+        (
+            machine && names.state_machine.is_none(),
+            "--state-machine or STATE_MACHINE_ARN",
+        ),
+    ]
+    .iter()
+    .filter(|(missing, _)| *missing)
+    .map(|(_, h)| *h)
+    .collect::<Vec<_>>()
+    .join(", ");
+    let outputs = stack::outputs(sdk, &name, &from)
+        .await
+        .map_err(|e| format!("{e}; pass --stack, or name it: {hint}"))?;
+    names.table = names.table.or(outputs.table);
+    names.group = names.group.or(outputs.group);
+    names.state_machine = names.state_machine.or(outputs.state_machine);
+    Ok(names)
 }
 
 async fn list_runs(sdk: &shared::aws::SdkConfig, table: &str, limit: usize) -> Result<(), String> {
@@ -306,10 +372,11 @@ async fn redrive(
 
 async fn run(cli: Cli) -> Result<(), String> {
     let sdk = shared::aws::sdk_config_with(shared::aws::Roots::System).await;
-    let table = || required(cli.table.clone(), "table", "--table", "TABLE_NAME");
+    let names = names(&cli, &sdk).await?;
+    let table = || required(names.table.clone(), "table", "--table", "TABLE_NAME");
     let group = || {
         required(
-            cli.group.clone(),
+            names.group.clone(),
             "model package group",
             "--group",
             "MODEL_PACKAGE_GROUP",
@@ -317,7 +384,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let machine = || {
         required(
-            cli.state_machine.clone(),
+            names.state_machine.clone(),
             "state machine",
             "--state-machine",
             "STATE_MACHINE_ARN",

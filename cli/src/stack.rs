@@ -1,0 +1,95 @@
+//! `--stack`: the table, the model package group and the state machine from
+//! the stack's outputs, so that people need not copy three names around.
+//!
+//! The stack is `--stack` (or `MLOPS_STACK`), else `samconfig.toml`'s
+//! `stack_name` when `mlops` runs inside the repository. Names given
+//! explicitly (`--table`, `--group`, `--state-machine` or their variables)
+//! win, and the stack is read only when one is missing.
+
+use std::path::{Path, PathBuf};
+
+/// The outputs `mlops` reads (template.yaml's Outputs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub table: Option<String>,
+    pub group: Option<String>,
+    pub state_machine: Option<String>,
+}
+
+/// `stack_name = "..."` from the nearest samconfig.toml at or above `dir`.
+pub fn samconfig_stack(dir: &Path) -> Option<(String, PathBuf)> {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        let file = d.join("samconfig.toml");
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let name = text.lines().find_map(|l| {
+                let (key, value) = l.split_once('=')?;
+                (key.trim() == "stack_name").then(|| value.trim().trim_matches('"').to_owned())
+            });
+            return name.filter(|n| !n.is_empty()).map(|n| (n, file));
+        }
+        at = d.parent();
+    }
+    None
+}
+
+/// The stack's outputs, or a one-line error naming the stack (and where its name came from).
+pub async fn outputs(
+    sdk: &shared::aws::SdkConfig,
+    stack: &str,
+    from: &str,
+) -> Result<Outputs, String> {
+    let described = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| {
+            let text = format!("{e:?}");
+            if text.contains("does not exist") || text.contains("ValidationError") {
+                format!("no stack named {stack} ({from}) in this account and region")
+            } else {
+                format!(
+                    "cannot read stack {stack} ({from}): {}",
+                    shared::aws::failure("DescribeStacks", &e).message
+                )
+            }
+        })?;
+    let found = described
+        .stacks()
+        .first()
+        .ok_or_else(|| format!("no stack named {stack} ({from}) in this account and region"))?;
+    let output = |key: &str| {
+        found
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .map(str::to_owned)
+    };
+    Ok(Outputs {
+        table: output("TableName"),
+        group: output("ModelPackageGroupName"),
+        state_machine: output("StateMachineArn"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stack_name_comes_from_the_nearest_samconfig() {
+        let root = std::env::temp_dir().join(format!("samconfig-{}", std::process::id()));
+        let inner = root.join("functions/x");
+        std::fs::create_dir_all(&inner).unwrap_or_default();
+        std::fs::write(
+            root.join("samconfig.toml"),
+            "version = 0.1\n[default.global.parameters]\nstack_name = \"mlops-pipeline\"\n",
+        )
+        .unwrap_or_default();
+        let found = samconfig_stack(&inner).map(|(name, _)| name);
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(found.as_deref(), Some("mlops-pipeline"));
+    }
+}
