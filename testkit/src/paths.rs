@@ -770,6 +770,19 @@ impl Rig {
         }
     }
 
+    /// DescribeExecution, with the SDK error as a message.
+    pub async fn describe(
+        &self,
+        execution_arn: &str,
+    ) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, String> {
+        self.sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeExecution: {e:?}"))
+    }
+
     /// Answers Lambda tasks until the execution ends; returns (status, error, cause).
     /// A `.sync` task that comes meanwhile is an error (the caller must play it).
     pub async fn finish(
@@ -778,13 +791,7 @@ impl Rig {
     ) -> Result<(String, Option<String>, Option<String>), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let d = self
-                .sfn
-                .describe_execution()
-                .execution_arn(execution_arn)
-                .send()
-                .await
-                .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+            let d = self.describe(execution_arn).await?;
             let status = d.status().as_str().to_owned();
             if status != "RUNNING" {
                 self.deliver_run_end(execution_arn).await?;
@@ -936,13 +943,7 @@ impl Rig {
         if let Some(done) = locked(&self.deliveries).get(execution_arn) {
             return Ok(Some(done.clone()));
         }
-        let d = self
-            .sfn
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+        let d = self.describe(execution_arn).await?;
         let status = d.status().as_str().to_owned();
         let template = Template::load()?;
         let rule = template

@@ -37,17 +37,7 @@ async fn a_function_may_make_the_calls_its_policy_grants_and_no_others() {
     // record-metadata may read and write the table ...
     let record = as_function("record-metadata").await;
     let ddb = aws_sdk_dynamodb::Client::new(&record);
-    ddb.get_item()
-        .table_name(&table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("RUN#x".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("SUMMARY".into()),
-        )
-        .send()
+    get_summary(&ddb, &table)
         .await
         .expect("GetItem is granted to record-metadata");
     // ... but not delete the table, which no statement grants.
@@ -61,19 +51,25 @@ async fn a_function_may_make_the_calls_its_policy_grants_and_no_others() {
 
     // check-endpoint may describe the endpoint, but not touch the table.
     let check = as_function("check-endpoint").await;
-    let err = aws_sdk_dynamodb::Client::new(&check)
-        .get_item()
-        .table_name(&table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("RUN#x".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("SUMMARY".into()),
-        )
-        .send()
+    let err = get_summary(&aws_sdk_dynamodb::Client::new(&check), &table)
         .await
         .unwrap_err();
     assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+}
+
+/// GetItem of one run's summary row, as the given identity.
+async fn get_summary(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<
+    aws_sdk_dynamodb::operation::get_item::GetItemOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError>,
+> {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    ddb.get_item()
+        .table_name(table)
+        .key("pk", S("RUN#x".into()))
+        .key("sk", S("SUMMARY".into()))
+        .send()
+        .await
 }

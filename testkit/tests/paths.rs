@@ -101,6 +101,15 @@ fn of(calls: &[LambdaCall], execution: &str) -> Vec<LambdaCall> {
 }
 
 /// Every Lambda call answered without an error (the real binary accepted the payload).
+/// What request-approval was asked: the first such call, decoded as its contract.
+fn approval_request(calls: &[LambdaCall]) -> RequestApprovalInput {
+    let call = calls
+        .iter()
+        .find(|c| c.function == "request-approval")
+        .expect("request-approval was called");
+    serde_json::from_value(call.payload.clone()).unwrap()
+}
+
 fn all_answered(calls: &[LambdaCall]) {
     for c in calls {
         assert!(
@@ -741,15 +750,7 @@ async fn an_approval_nobody_answers_times_out_as_a_rejection_with_its_own_notice
     );
     let calls = rig.calls();
     all_answered(&calls);
-    let ask: RequestApprovalInput = serde_json::from_value(
-        calls
-            .iter()
-            .find(|c| c.function == "request-approval")
-            .unwrap()
-            .payload
-            .clone(),
-    )
-    .unwrap();
+    let ask = approval_request(&calls);
     assert_eq!(
         ask.timeout_seconds, 2,
         "the approval expires with the state's timeout"
@@ -958,15 +959,7 @@ async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_appro
         })
         .await
         .unwrap();
-    let ask: RequestApprovalInput = serde_json::from_value(
-        calls
-            .iter()
-            .find(|c| c.function == "request-approval")
-            .unwrap()
-            .payload
-            .clone(),
-    )
-    .unwrap();
+    let ask = approval_request(&calls);
     // The approver sees the version's own figures and lineage.
     assert_eq!(ask.metrics["validation:accuracy"], 0.96);
     assert_eq!(ask.commit_id, "0ld0c0m");
@@ -1199,15 +1192,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
         })
         .await
         .unwrap();
-    let ask: RequestApprovalInput = serde_json::from_value(
-        calls
-            .iter()
-            .find(|c| c.function == "request-approval")
-            .unwrap()
-            .payload
-            .clone(),
-    )
-    .unwrap();
+    let ask = approval_request(&calls);
     assert_eq!(
         ask.training_job_name, best,
         "the approver sees the best job"

@@ -206,17 +206,10 @@ impl Story {
 
         let mut seen = self.rig.calls().len();
         let mut asked = false;
-        loop {
-            let d = self
-                .rig
-                .sfn
-                .describe_execution()
-                .execution_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+        let d = loop {
+            let d = self.rig.describe(&arn).await?;
             if d.status().as_str() != "RUNNING" {
-                break;
+                break d;
             }
             self.rig.pump().await?;
             let calls = self.rig.calls();
@@ -246,15 +239,7 @@ impl Story {
             if let Some(task) = self.rig.take_sync() {
                 self.play(task).await?;
             }
-        }
-        let d = self
-            .rig
-            .sfn
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeExecution: {e:?}"))?;
+        };
         let status = d.status().as_str().to_owned();
         let error = d.error().map(str::to_owned);
         self.step(&format!("The execution ended: {status}"));
