@@ -7,6 +7,7 @@
 //! - [`keys`]: the DynamoDB single-table key layout.
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
 //! - [`door`]: every event-driven function decodes its payload here (`InvalidInput`, naming the field).
+//! - [`metrics`]: business metrics in CloudWatch's Embedded Metric Format, and their one list of names.
 
 pub mod aws;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod contract;
 pub mod door;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod naming;
 
 pub use config::{ConfigError, Env};
