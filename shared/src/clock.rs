@@ -28,6 +28,25 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// An RFC 3339 UTC time (`Z`, or `+00:00` as moto writes it) as epoch
+/// milliseconds; `None` for anything else.
+pub fn parse_rfc3339_ms(time: &str) -> Option<i64> {
+    let utc = match time.strip_suffix("+00:00") {
+        Some(rest) => format!("{rest}Z"),
+        None => time.to_owned(),
+    };
+    let t = DateTime::from_str(&utc, Format::DateTime).ok()?;
+    t.to_millis().ok()
+}
+
+/// Seconds from `start` to `end` (both RFC 3339 UTC), if both parse and
+/// `end` is not before `start`.
+pub fn seconds_between(start: &str, end: &str) -> Option<f64> {
+    let span = parse_rfc3339_ms(end)? - parse_rfc3339_ms(start)?;
+    #[allow(clippy::cast_precision_loss)]
+    (span >= 0).then(|| span as f64 / 1000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +56,19 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_255_200), "2026-11-21T10:00:00Z");
         assert!(now_rfc3339().ends_with('Z') && epoch_seconds() > 1_700_000_000);
+    }
+
+    #[test]
+    fn reads_step_functions_and_moto_times() {
+        assert_eq!(
+            seconds_between("2026-11-21T10:00:00.250Z", "2026-11-21T10:07:30.750+00:00"),
+            Some(450.5)
+        );
+        assert_eq!(
+            seconds_between("2026-11-21T10:00:01Z", "2026-11-21T10:00:00Z"),
+            None
+        );
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        assert_eq!(parse_rfc3339_ms("2026-11-21T10:00:00+02:00"), None);
     }
 }

@@ -120,6 +120,9 @@ fn s3_uri(field: &str, value: &str) -> Result<(), Failure> {
 #[serde(rename_all = "camelCase")]
 pub struct CheckEndpointInput {
     pub endpoint_name: String,
+    /// For the log lines' span only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_name: Option<String>,
 }
 
 /// SageMaker's endpoint status, spelled as SageMaker spells it.
@@ -421,11 +424,36 @@ pub struct RunDetails {
     /// The registered model version (SageMaker model package) of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_package_arn: Option<String>,
+    /// The quality gate's reading: recorded with `trained`, before the gate decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateReading>,
+    /// When the endpoint's create or update was sent (`deployed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_started_time: Option<String>,
+    /// The state an uncaught failure happened in (from the execution's history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_state: Option<String>,
     /// The error name of a failure (`States.Timeout`, `QualityGateFailed`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+}
+
+/// The gated metric of a trained model, and the threshold it must reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateReading {
+    pub metric_name: String,
+    pub value: f64,
+    pub threshold: f64,
+}
+
+impl GateReading {
+    /// The state machine's `QualityGate`: `NumericGreaterThanEqualsPath`.
+    pub fn passed(&self) -> bool {
+        self.value >= self.threshold
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::Failure;
 
+/// A payload before the door decodes it.
+pub type Payload = Value;
+
 /// Decodes a payload into `T`; the error names where and what is wrong.
 pub fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, Failure> {
     serde_path_to_error::deserialize(payload).map_err(|e| {
@@ -22,6 +25,31 @@ pub fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, Failure> {
     })
 }
 
+/// The invocation's span, inside lambda_runtime's own (which carries
+/// `requestId`): `execution` from the payload's `executionName` (a
+/// state-machine task) or `detail.name` (a status-change event), and an
+/// `approval` field the function may fill with the approval's hash. Every log
+/// line of the invocation carries them (`span`/`spans` in the JSON lines).
+pub fn span_for(payload: &Value) -> tracing::Span {
+    let execution = payload
+        .get("executionName")
+        .or_else(|| payload.get("detail").and_then(|d| d.get("name")))
+        .and_then(Value::as_str)
+        .map(|name| name.chars().take(256).collect::<String>());
+    match execution {
+        Some(execution) => tracing::info_span!(
+            "run",
+            execution = %execution,
+            approval = tracing::field::Empty
+        ),
+        None => tracing::info_span!(
+            "run",
+            execution = tracing::field::Empty,
+            approval = tracing::field::Empty
+        ),
+    }
+}
+
 /// [`decode`] for a whole event, keeping its context.
 pub fn event<T: DeserializeOwned>(event: LambdaEvent<Value>) -> Result<LambdaEvent<T>, Failure> {
     let (payload, context) = event.into_parts();
@@ -31,6 +59,20 @@ pub fn event<T: DeserializeOwned>(event: LambdaEvent<Value>) -> Result<LambdaEve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_span_names_the_execution_from_a_task_or_a_status_change() {
+        let task = span_for(&serde_json::json!({"executionName": "run-1"}));
+        let change = span_for(&serde_json::json!({"detail": {"name": "run-2"}}));
+        let neither = span_for(&serde_json::json!({"Records": []}));
+        for span in [task, change, neither] {
+            // Without a subscriber spans are disabled; the fields are declared either way.
+            let fields = span
+                .metadata()
+                .map(|m| m.fields().iter().map(|f| f.name()).collect::<Vec<_>>());
+            assert_eq!(fields.unwrap_or_default(), ["execution", "approval"]);
+        }
+    }
     use crate::ErrorName;
     use crate::contract::{DeployEndpointInput, RecordInput};
 

@@ -43,7 +43,9 @@ fn full_record_input() -> Value {
         "dataVersionId": "v", "dataEtag": "e", "trainingJobName": "t", "trainingJobArn": "a",
         "metrics": {"m": 1.0}, "modelName": "m", "transformJobName": "x", "transformOutputUri": "s3://b/o",
         "approval": {"decision": "approved", "approver": "a", "comment": "c", "decidedAt": "2026-11-21T10:00:00Z"},
-        "endpointName": "e", "endpointConfigName": "c", "modelPackageArn": "p", "error": "E", "cause": "C"
+        "endpointName": "e", "endpointConfigName": "c", "modelPackageArn": "p", "error": "E", "cause": "C",
+        "gate": {"metricName": "m", "value": 0.9, "threshold": 0.8},
+        "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train"
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -149,6 +151,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             "${CheckEndpointFunctionArn}",
             serde_json::to_value(CheckEndpointInput {
                 endpoint_name: "e".into(),
+                execution_name: Some("run-1".into()),
             })
             .unwrap(),
         ),

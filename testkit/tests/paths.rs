@@ -17,6 +17,8 @@
     reason = "in a test a failed unwrap is a failed test"
 )]
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use shared::contract::{
     DeployEndpointInput, DeploymentStrategy, RecordInput, RequestApprovalInput, RunStatus, Stage,
@@ -393,6 +395,63 @@ async fn a_first_run_creates_the_endpoint() {
         !format!("{:?}", calls.iter().map(|c| &c.answer).collect::<Vec<_>>()).contains(id),
         "no function answered the id (the answer is kept in the execution history)"
     );
+    // Every log line is JSON; every line in a pipeline function's invocation
+    // carries the execution; handle-approval's carry the approval's hash. The
+    // metrics (EMF lines) read back as CloudWatch would take them.
+    let hash = shared::keys::approval_hash(id);
+    let metrics = emitted(&rig);
+    for (function, text) in &logs {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let doc: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("{function} wrote a line that is not JSON ({e}): {line}")
+            });
+            let Some(span) = doc.get("span").filter(|_| doc.get("_aws").is_none()) else {
+                continue;
+            };
+            let spans = doc["spans"].to_string();
+            assert!(
+                spans.contains("requestId"),
+                "{function}: no request id: {line}"
+            );
+            match function.as_str() {
+                "handle-approval" => assert!(
+                    span["approval"] == hash.as_str() && span["execution"] == execution,
+                    "{function}: {line}"
+                ),
+                _ => assert_eq!(span["execution"], execution, "{function}: {line}"),
+            }
+        }
+    }
+    let count = |function: &str, name: &str| {
+        metrics
+            .get(&(function.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    for (function, name) in [
+        ("record-metadata", "RunsStarted"),
+        ("record-metadata", "GatePassed"),
+        ("record-metadata", "RunsSucceeded"),
+        ("record-metadata", "DeploysSucceeded"),
+        ("request-approval", "ApprovalsRequested"),
+        ("handle-approval", "ApprovalsApproved"),
+    ] {
+        assert_eq!(
+            count(function, name),
+            [1.0],
+            "{function} {name}: {metrics:?}"
+        );
+    }
+    let gate = count("record-metadata", "GateValue");
+    assert!(
+        gate.len() == 1 && gate[0] >= 0.9,
+        "the gate's value, once: {gate:?}"
+    );
+    let waited = count("handle-approval", "TimeToDecide");
+    let deploying = count("record-metadata", "DeployDuration");
+    assert!(waited.len() == 1 && waited[0] >= 0.0, "{waited:?}");
+    assert!(deploying.len() == 1 && deploying[0] >= 0.0, "{deploying:?}");
+    assert!(count("record-metadata", "RunsFailed").is_empty());
     // The deployed notice went out.
     let notices = rig
         .world
@@ -559,8 +618,30 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
     assert!(cause.unwrap().contains("0.5 is below the threshold 0.9"));
     let calls = rig.calls();
     all_answered(&calls);
-    assert_eq!(functions(&calls), ["record-metadata", "record-metadata"]);
-    let failed = &records(&calls)[1];
+    // The trail has the model's reading before the gate decides on it.
+    assert_eq!(functions(&calls), ["record-metadata"; 3]);
+    let trained = &records(&calls)[1];
+    assert_eq!(trained.stage, Stage::Trained);
+    let gate = trained.details.gate.as_ref().unwrap();
+    assert_eq!(
+        (gate.value, gate.threshold, gate.passed()),
+        (0.5, 0.9, false)
+    );
+    let metrics = emitted(&rig);
+    assert_eq!(
+        metrics.get(&("record-metadata".into(), "GateValue".into())),
+        Some(&vec![0.5])
+    );
+    assert_eq!(
+        metrics.get(&("record-metadata".into(), "GatePassed".into())),
+        Some(&vec![0.0])
+    );
+    assert_eq!(
+        metrics.get(&("record-metadata".into(), "RunsFailed".into())),
+        None,
+        "a gate is not a failure to act on"
+    );
+    let failed = &records(&calls)[2];
     assert_eq!(
         (failed.stage, failed.status),
         (Stage::Failed, RunStatus::Failed)
@@ -580,6 +661,28 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         .filter(|t| t.0 == "failed")
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
+}
+
+/// The metrics every function wrote (EMF lines in its log), by function and
+/// name, each line checked against the EMF specification as CloudWatch reads it.
+fn emitted(rig: &Rig) -> BTreeMap<(String, String), Vec<f64>> {
+    let mut metrics: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for (function, text) in rig.logs() {
+        for line in text.lines().filter(|l| l.contains("\"_aws\"")) {
+            let doc: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!("{function} wrote a line that is not JSON ({e}): {line}")
+            });
+            let values = shared::metrics::check(&doc)
+                .unwrap_or_else(|e| panic!("{function}: not EMF CloudWatch takes ({e}): {line}"));
+            for (name, value) in values {
+                metrics
+                    .entry((function.clone(), name))
+                    .or_default()
+                    .push(value);
+            }
+        }
+    }
+    metrics
 }
 
 /// The run's audit trail as the table holds it: (stage, status, error, cause), in order.

@@ -9,6 +9,9 @@
 //!   them (SAM policy templates expanded). A call this check cannot resolve
 //!   fails it. moto's IAM enforcement (the emulator tests) checks actions; this
 //!   checks resources too. Conditions are not evaluated here.
+//! - Observability: the dashboard's body is JSON, and it and the alarms name
+//!   only the metrics the code emits (`shared::metrics::ALL`), in the namespace
+//!   every function writes to; every emitted metric is on the dashboard.
 
 #![allow(
     clippy::unwrap_used,
@@ -746,4 +749,160 @@ fn codepipeline_and_codebuild_can_write_and_read_the_pipelines_artifacts() {
         ),
         "{key}"
     );
+}
+
+// ------------------------------------------------------------------ observability
+
+/// `(namespace, metric, stat)` of every metric line of a dashboard body,
+/// with CloudWatch's `"."` shorthand (the line above's value) expanded.
+fn dashboard_metrics(body: &Value) -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        if widget["type"] != "metric" {
+            continue;
+        }
+        let props = &widget["properties"];
+        assert!(
+            props["region"].is_string(),
+            "a widget without its region: {widget}"
+        );
+        let mut above: Vec<String> = Vec::new();
+        for line in props["metrics"].as_array().expect("metrics") {
+            let line = line.as_array().expect("a metric line is an array");
+            let mut parts = Vec::new();
+            for (i, part) in line.iter().enumerate() {
+                match part.as_str() {
+                    Some(".") => {
+                        parts.push(above.get(i).cloned().expect("a \".\" with nothing above"))
+                    }
+                    Some(text) => parts.push(text.to_owned()),
+                    None => {
+                        let stat = part["stat"]
+                            .as_str()
+                            .or(props["stat"].as_str())
+                            .expect("a stat");
+                        found.push((parts[0].clone(), parts[1].clone(), stat.to_owned()));
+                    }
+                }
+            }
+            above = parts;
+        }
+    }
+    found
+}
+
+#[test]
+fn the_dashboard_and_the_alarms_name_only_metrics_the_code_emits_and_show_every_one() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let emitted: Vec<&str> = shared::metrics::ALL.iter().map(|m| m.name).collect();
+    // Every function writes to one namespace, the stack's.
+    let namespaces: std::collections::BTreeSet<String> = t
+        .functions()
+        .iter()
+        .map(|(id, _)| r.environment(id).unwrap()["METRICS_NAMESPACE"].clone())
+        .collect();
+    assert_eq!(namespaces.len(), 1, "{namespaces:?}");
+    let ns = namespaces.into_iter().next().unwrap();
+    assert!(ns.starts_with("MLOps/"), "{ns}");
+
+    let body = r
+        .text(&t.resource("Dashboard").unwrap()["Properties"]["DashboardBody"])
+        .unwrap();
+    let body: Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON: {e}\n{body}"));
+    let shown = dashboard_metrics(&body);
+    for (namespace, name, stat) in &shown {
+        assert_eq!(namespace, &ns, "{name}");
+        assert!(
+            emitted.contains(&name.as_str()),
+            "the dashboard shows {name}, which no code emits"
+        );
+        assert!(
+            [
+                "Sum",
+                "Average",
+                "Maximum",
+                "Minimum",
+                "SampleCount",
+                "p50",
+                "p99"
+            ]
+            .contains(&stat.as_str()),
+            "{name}: stat {stat}"
+        );
+    }
+    for name in &emitted {
+        assert!(
+            shown.iter().any(|(_, n, _)| n == name),
+            "{name} is emitted but not on the dashboard"
+        );
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|(_, n, s)| n == "PredictLatency" && s == "p99")
+            && shown
+                .iter()
+                .any(|(_, n, s)| n == "PredictLatency" && s == "p50"),
+        "/predict latency p50 and p99"
+    );
+
+    // Alarms: ours name emitted metrics; every one notifies the topic and is on the dashboard.
+    let topic = r.reference("NotificationTopic").unwrap();
+    let alarm_widget: Vec<String> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| w["properties"]["alarms"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let mut alarmed = Vec::new();
+    let mut queues = Vec::new();
+    for (id, resource) in t.resources() {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let props = r.resolve(&resource["Properties"]).unwrap();
+        let actions = props["AlarmActions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if id != "EndpointErrorsAlarm" {
+            assert!(
+                actions.contains(&Value::String(topic.clone())),
+                "{id} does not notify the topic"
+            );
+            assert!(
+                alarm_widget.contains(&r.attribute(id, "Arn").unwrap()),
+                "{id} is not on the dashboard's alarm widget"
+            );
+        }
+        let namespace = props["Namespace"].as_str().unwrap_or_default();
+        let name = props["MetricName"].as_str().unwrap_or_default().to_owned();
+        if namespace.starts_with("MLOps/") {
+            assert_eq!(namespace, ns, "{id}");
+            assert!(
+                emitted.contains(&name.as_str()),
+                "{id} alarms on {name}, which no code emits"
+            );
+            alarmed.push(name);
+        } else if namespace == "AWS/SQS" {
+            queues.push(props["Dimensions"][0]["Value"].as_str().unwrap().to_owned());
+        }
+    }
+    alarmed.sort();
+    assert_eq!(
+        alarmed,
+        ["ApprovalsNearDeadline", "Predict5xx", "RunsFailed"]
+    );
+    for queue in [
+        "UndeliveredEmails",
+        "UnrecordedRunEnds",
+        "StartRetrainingFailures",
+    ] {
+        let name = r.attribute(queue, "QueueName").unwrap();
+        assert!(queues.contains(&name), "no alarm on the {queue} queue");
+    }
 }

@@ -91,6 +91,7 @@ mod tests {
         LambdaEvent::new(
             CheckEndpointInput {
                 endpoint_name: name.into(),
+                execution_name: None,
             },
             Context::default(),
         )

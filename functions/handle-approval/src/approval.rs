@@ -65,6 +65,8 @@ pub struct Approval {
     pub data_version_id: Option<String>,
     pub metrics: Vec<(String, String)>,
     pub deadline: u64,
+    /// When the approval was requested (epoch seconds), or 0.
+    pub created_at: u64,
     pub approver: Option<String>,
     pub comment: Option<String>,
     pub decided_at: Option<String>,
@@ -111,6 +113,11 @@ impl Approval {
             metrics,
             deadline: item
                 .get("deadline")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            created_at: item
+                .get("createdAt")
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),

@@ -19,7 +19,9 @@ use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::clock::{epoch_seconds as now, rfc3339};
 use shared::contract::{ApprovalDecision, Decision, parse_s3_uri};
+use shared::metrics::{self, Emf};
 use shared::{ConfigError, Env, aws, keys};
+use tracing::Instrument;
 
 use approval::{Approval, Status};
 
@@ -227,6 +229,7 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
             return unavailable();
         }
     };
+    tracing::Span::current().record("execution", approval.execution_name.as_str());
     match approval.status {
         Status::Pending if now() < approval.deadline => {
             let sample = sample(state, &approval.transform_output_uri).await;
@@ -425,7 +428,12 @@ async fn conclude(
                 // Step Functions has the decision; a stale `deciding` is shown as such.
                 tracing::warn!(approval = %hash, error = %failure, "decision sent but not recorded");
             }
-            tracing::info!(approval = %hash, execution = %approval.execution_name, decision = decision.as_str(), "decided");
+            tracing::Span::current().record("execution", approval.execution_name.as_str());
+            tracing::info!(decision = decision.as_str(), "decided");
+            decision_metrics(decision, approval.created_at, now())
+                .property("executionName", approval.execution_name.as_str())
+                .property("approvalHash", hash.as_str())
+                .emit();
             let mut shown = approval;
             shown.status = decision;
             shown.approver = form.approver;
@@ -459,6 +467,20 @@ async fn conclude(
             unavailable()
         }
     }
+}
+
+/// What a decision counts: approved or rejected, and the time it took.
+pub fn decision_metrics(decision: Status, created_at: u64, now: u64) -> Emf {
+    let mut emf = Emf::new();
+    match decision {
+        Status::Approved => emf.put(metrics::APPROVALS_APPROVED, 1.0),
+        _ => emf.put(metrics::APPROVALS_REJECTED, 1.0),
+    };
+    if created_at > 0 && now >= created_at {
+        #[allow(clippy::cast_precision_loss)]
+        emf.put(metrics::TIME_TO_DECIDE, (now - created_at) as f64);
+    }
+    emf
 }
 
 /// Tells Step Functions a decision: `(error code, failure)` when it could not.
@@ -674,7 +696,20 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
     }
 }
 
+/// One span per request: the approval's hash (never its id) from the path,
+/// the execution once the approval is read. lambda_http's own span above it
+/// carries the request id.
 pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
+    let hash = approval_id(&request).map(|id| keys::approval_hash(&id));
+    let span = tracing::info_span!(
+        "approval",
+        approval = hash.as_deref().unwrap_or_default(),
+        execution = tracing::field::Empty
+    );
+    handle_request(state, request).instrument(span).await
+}
+
+async fn handle_request(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
     let request_id = request
         .lambda_context_ref()
         .map(|c| c.request_id.clone())

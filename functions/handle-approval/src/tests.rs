@@ -362,3 +362,25 @@ fn a_comment_becomes_one_line_that_fits_the_registrys_description() {
         "ApprovalRejected: rejected by ".len() + MAX_APPROVER + ": ".len() + MAX_COMMENT <= 1024
     );
 }
+
+#[test]
+fn a_decision_counts_its_kind_and_the_time_it_took() {
+    let values = |decision, created_at, now| {
+        shared::metrics::check(&decision_metrics(decision, created_at, now).to_json(1))
+            .unwrap_or_default()
+    };
+    let v = |name: &str, value: f64| (name.to_owned(), value);
+    assert_eq!(
+        values(Status::Approved, 1_000, 1_450),
+        [v("ApprovalsApproved", 1.0), v("TimeToDecide", 450.0)]
+    );
+    assert_eq!(
+        values(Status::Rejected, 1_000, 1_060),
+        [v("ApprovalsRejected", 1.0), v("TimeToDecide", 60.0)]
+    );
+    // An item written before createdAt existed: no time, not a huge one.
+    assert_eq!(
+        values(Status::Approved, 0, 1_450),
+        [v("ApprovalsApproved", 1.0)]
+    );
+}

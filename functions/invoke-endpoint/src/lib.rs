@@ -11,6 +11,7 @@ use aws_sdk_sagemakerruntime::primitives::Blob;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, RequestExt, Response};
+use shared::metrics::{self, Emf};
 use shared::{ConfigError, Env};
 
 use request::{Limits, parse};
@@ -100,17 +101,42 @@ pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, I
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_default();
-    let response = match predict(state, &request, &request_id).await {
+    let outcome = predict(state, &request, &request_id).await;
+    let model_error = matches!(
+        outcome,
+        Err(ApiError::ModelError | ApiError::BadModelAnswer(_))
+    );
+    let response = match outcome {
         Ok(body) => ok_response(body, &request_id),
         Err(err) => error_response(&err, &request_id),
     };
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let mut emf = request_metrics(status, elapsed, model_error);
+    emf.property("requestId", request_id.as_str());
+    emf.emit();
     tracing::info!(
         request_id = %request_id,
-        status = response.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
+        status,
+        micros = elapsed.as_micros() as u64,
         "predict"
     );
     Ok(response)
+}
+
+/// What one request counts: its latency, its status class, a model error.
+pub fn request_metrics(status: u16, elapsed: std::time::Duration, model_error: bool) -> Emf {
+    let mut emf = Emf::new();
+    emf.put(metrics::PREDICT_LATENCY, elapsed.as_secs_f64() * 1000.0);
+    match status {
+        200..=299 => emf.put(metrics::PREDICT_2XX, 1.0),
+        400..=499 => emf.put(metrics::PREDICT_4XX, 1.0),
+        _ => emf.put(metrics::PREDICT_5XX, 1.0),
+    };
+    if model_error {
+        emf.put(metrics::MODEL_ERRORS, 1.0);
+    }
+    emf
 }
 
 async fn predict(state: &State, request: &Request, request_id: &str) -> Result<String, ApiError> {

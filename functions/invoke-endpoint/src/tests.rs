@@ -252,3 +252,35 @@ proptest! {
         prop_assert!(response.status().as_u16() < 500, "{}", response.status());
     }
 }
+
+#[test]
+fn each_request_counts_its_latency_its_status_class_and_a_model_error() {
+    use std::time::Duration;
+    let count = |status, model_error| {
+        shared::metrics::check(
+            &request_metrics(status, Duration::from_micros(2500), model_error).to_json(1),
+        )
+        .unwrap_or_default()
+    };
+    let v = |name: &str, value: f64| (name.to_owned(), value);
+    assert_eq!(
+        count(200, false),
+        [v("PredictLatency", 2.5), v("Predict2xx", 1.0)]
+    );
+    assert_eq!(
+        count(422, false),
+        [v("PredictLatency", 2.5), v("Predict4xx", 1.0)]
+    );
+    assert_eq!(
+        count(504, false),
+        [v("PredictLatency", 2.5), v("Predict5xx", 1.0)]
+    );
+    assert_eq!(
+        count(502, true),
+        [
+            v("PredictLatency", 2.5),
+            v("Predict5xx", 1.0),
+            v("ModelErrors", 1.0)
+        ]
+    );
+}

@@ -57,6 +57,8 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
     text("endpointName", &d.endpoint_name, MAX_TEXT);
     text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
     text("modelPackageArn", &d.model_package_arn, MAX_TEXT);
+    text("deployStartedTime", &d.deploy_started_time, MAX_TEXT);
+    text("failedState", &d.failed_state, MAX_TEXT);
     text("error", &d.error, MAX_TEXT);
     text("cause", &d.cause, MAX_CAUSE);
     text("executionArn", &input.execution_arn, MAX_TEXT);
@@ -69,6 +71,21 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
         text("approvedBy", &approval.approver, MAX_TEXT);
         text("approvalComment", &approval.comment, MAX_TEXT);
         text("decidedAt", &Some(approval.decided_at.clone()), MAX_TEXT);
+    }
+    if let Some(gate) = d
+        .gate
+        .as_ref()
+        .filter(|g| g.value.is_finite() && g.threshold.is_finite())
+    {
+        text("gateMetric", &Some(gate.metric_name.clone()), MAX_TEXT);
+        item.insert(
+            "gateValue".into(),
+            AttributeValue::N(gate.value.to_string()),
+        );
+        item.insert(
+            "gateThreshold".into(),
+            AttributeValue::N(gate.threshold.to_string()),
+        );
     }
     if let Some(metrics) = &d.metrics {
         let metrics = metrics
@@ -245,6 +262,12 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
         if let Some(v) = value {
             lines.push(format!("{label}: {}", truncate(v, 512).0));
         }
+    }
+    if let Some(gate) = &d.gate {
+        lines.push(format!(
+            "Gate: {} = {} (threshold {})",
+            gate.metric_name, gate.value, gate.threshold
+        ));
     }
     if let Some(metrics) = &d.metrics {
         for (name, value) in metrics {

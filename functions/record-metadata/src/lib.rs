@@ -2,6 +2,7 @@
 //! trail with the same layout it is written in.
 
 pub mod audit;
+pub mod metrics;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -104,7 +105,10 @@ pub async fn handle(
         notified = notify(state, exec, &note).await?;
         mark_notice(state, &key, notified, exec, stage).await?;
     }
-    tracing::info!(execution = exec, stage, recorded, notified, "recorded");
+    if recorded {
+        metrics::for_stage(&input).emit();
+    }
+    tracing::info!(stage, recorded, notified, "recorded");
     Ok(RecordOutput {
         recorded,
         notified,

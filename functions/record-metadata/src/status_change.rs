@@ -155,6 +155,7 @@ fn failure_record(
             training_data_uri: input.as_ref().map(|i| i.training_data_uri.clone()),
             test_data_uri: input.as_ref().map(|i| i.test_data_uri.clone()),
             data_version_id: input.as_ref().and_then(|i| i.data_version_id.clone()),
+            failed_state: failed_at.map(str::to_owned),
             error: Some(error),
             cause: Some(cause),
             ..RunDetails::default()

@@ -398,13 +398,18 @@ pub async fn handle(
             keys::approval_hash(id)
         }
     };
-    // The id itself is never logged or answered: only its hash.
-    tracing::info!(
-        execution = %input.execution_name,
-        approval = %hash,
-        already_emailed = matches!(approval, Approval::Emailed { .. }),
-        "approval requested"
-    );
+    // The id itself is never logged or answered: only its hash, which every
+    // later line of this invocation carries in its span.
+    tracing::Span::current().record("approval", hash.as_str());
+    let emailed_now = matches!(approval, Approval::New { .. });
+    if emailed_now {
+        let mut emf = shared::metrics::Emf::new();
+        emf.put(shared::metrics::APPROVALS_REQUESTED, 1.0)
+            .property("executionName", input.execution_name.as_str())
+            .property("approvalHash", hash.as_str());
+        emf.emit();
+    }
+    tracing::info!(already_emailed = !emailed_now, "approval requested");
     Ok(RequestApprovalOutput {
         approval_hash: hash,
     })

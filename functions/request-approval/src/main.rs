@@ -9,15 +9,21 @@
 //! - The task token is stored in the approval item only; it is never logged,
 //!   emailed, or put in a URL.
 
+use tracing::Instrument;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = shared::config::load(request_approval::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
     let state = request_approval::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(|event| {
-        let state = &state;
-        async move { request_approval::handle(state, shared::door::event(event)?).await }
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
+            let state = &state;
+            let span = shared::door::span_for(&event.payload);
+            async move { request_approval::handle(state, shared::door::event(event)?).await }
+                .instrument(span)
+        },
+    ))
     .await
 }

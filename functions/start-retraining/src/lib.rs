@@ -354,6 +354,15 @@ pub async fn handle(state: &State, event: LambdaEvent<S3Event>) -> Result<Summar
             Err(failure) => failures.push(failure),
         }
     }
+    if summary.duplicates > 0 {
+        let mut emf = shared::metrics::Emf::new();
+        #[allow(clippy::cast_precision_loss)]
+        emf.put(
+            shared::metrics::RUNS_DEDUPLICATED,
+            summary.duplicates as f64,
+        );
+        emf.emit();
+    }
     if failures.is_empty() {
         return Ok(summary);
     }
