@@ -440,6 +440,22 @@ pub struct RunDetails {
     pub cause: Option<String>,
 }
 
+/// What the reminder schedule sends record-metadata shortly before an
+/// approval's deadline (`{"approvalReminder": {...}}`): the approval's hash,
+/// never its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalReminder {
+    pub approval_hash: String,
+    pub execution_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalReminderEvent {
+    pub approval_reminder: ApprovalReminder,
+}
+
 /// The gated metric of a trained model, and the threshold it must reach.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

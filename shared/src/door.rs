@@ -31,23 +31,30 @@ pub fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, Failure> {
 /// `approval` field the function may fill with the approval's hash. Every log
 /// line of the invocation carries them (`span`/`spans` in the JSON lines).
 pub fn span_for(payload: &Value) -> tracing::Span {
-    let execution = payload
-        .get("executionName")
-        .or_else(|| payload.get("detail").and_then(|d| d.get("name")))
-        .and_then(Value::as_str)
-        .map(|name| name.chars().take(256).collect::<String>());
-    match execution {
-        Some(execution) => tracing::info_span!(
-            "run",
-            execution = %execution,
-            approval = tracing::field::Empty
-        ),
-        None => tracing::info_span!(
-            "run",
-            execution = tracing::field::Empty,
-            approval = tracing::field::Empty
-        ),
+    let reminder = payload.get("approvalReminder");
+    let field = |value: Option<&Value>| {
+        value
+            .and_then(Value::as_str)
+            .map(|text| text.chars().take(256).collect::<String>())
+    };
+    let execution = field(
+        payload
+            .get("executionName")
+            .or_else(|| payload.get("detail").and_then(|d| d.get("name")))
+            .or_else(|| reminder.and_then(|r| r.get("executionName"))),
+    );
+    let span = tracing::info_span!(
+        "run",
+        execution = tracing::field::Empty,
+        approval = tracing::field::Empty
+    );
+    if let Some(execution) = execution {
+        span.record("execution", execution.as_str());
     }
+    if let Some(hash) = field(reminder.and_then(|r| r.get("approvalHash"))) {
+        span.record("approval", hash.as_str());
+    }
+    span
 }
 
 /// [`decode`] for a whole event, keeping its context.
@@ -65,7 +72,10 @@ mod tests {
         let task = span_for(&serde_json::json!({"executionName": "run-1"}));
         let change = span_for(&serde_json::json!({"detail": {"name": "run-2"}}));
         let neither = span_for(&serde_json::json!({"Records": []}));
-        for span in [task, change, neither] {
+        let reminder = span_for(
+            &serde_json::json!({"approvalReminder": {"executionName": "run-3", "approvalHash": "ab"}}),
+        );
+        for span in [task, change, neither, reminder] {
             // Without a subscriber spans are disabled; the fields are declared either way.
             let fields = span
                 .metadata()

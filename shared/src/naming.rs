@@ -138,6 +138,18 @@ pub fn retrain_window_name(pipeline: &str, prefix: &str, window: u64) -> String 
     format!("retrain-{}-{window}", &digest(&[pipeline, prefix])[..16])
 }
 
+/// The one-time schedule that reminds of an approval close to its deadline:
+/// named after the approval's hash (never its id), so a retried request finds
+/// the schedule it already made. At most 64 of `[0-9a-zA-Z-_.]`.
+pub fn approval_reminder_name(approval_hash: &str) -> String {
+    let hex: String = approval_hash
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(32)
+        .collect();
+    format!("approval-{hex}")
+}
+
 /// Whether `name` is a valid SageMaker name of at most `max` characters.
 pub fn is_valid_sagemaker_name(name: &str, max: usize) -> bool {
     let bytes = name.as_bytes();

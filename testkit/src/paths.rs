@@ -873,6 +873,55 @@ impl Rig {
         Ok(started)
     }
 
+    /// Plays EventBridge Scheduler for the approvals' reminder schedules
+    /// (`approval-*`): each one's target must be a function of the template,
+    /// which is invoked with the schedule's input, as the schedule's role
+    /// would; the schedule is then deleted (ActionAfterCompletion DELETE).
+    /// Answers each schedule's expression with the function's answer.
+    pub async fn fire_reminders(&self) -> Result<Vec<(String, Invocation)>, String> {
+        let scheduler = aws_sdk_scheduler::Client::new(&self.world.sdk);
+        let listed = scheduler
+            .list_schedules()
+            .name_prefix("approval-")
+            .send()
+            .await
+            .map_err(|e| format!("ListSchedules: {e:?}"))?;
+        let mut fired = Vec::new();
+        for summary in listed.schedules() {
+            let name = summary.name().unwrap_or_default();
+            let schedule = scheduler
+                .get_schedule()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| format!("GetSchedule {name}: {e:?}"))?;
+            let target = schedule.target().ok_or("a schedule without a target")?;
+            let binary = self.binaries.get(target.arn()).ok_or_else(|| {
+                format!(
+                    "{name} targets {}, no function of the template",
+                    target.arn()
+                )
+            })?;
+            let input: Value =
+                serde_json::from_str(target.input().unwrap_or("{}")).map_err(|e| e.to_string())?;
+            let answer = self.invoke(binary, &input);
+            scheduler
+                .delete_schedule()
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| format!("DeleteSchedule {name}: {e:?}"))?;
+            fired.push((
+                schedule
+                    .schedule_expression()
+                    .unwrap_or_default()
+                    .to_owned(),
+                answer,
+            ));
+        }
+        Ok(fired)
+    }
+
     /// The state machine's input for a pipeline execution, as the pipeline's
     /// invoke action builds it: template.yaml's Input with the execution's
     /// variables (those its start did not set take their declared defaults, as

@@ -311,6 +311,17 @@ async fn a_first_run_creates_the_endpoint() {
     let execution = "run-create";
     let names = RunNames::for_execution(execution);
     let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    // The template's reminder: an hour before the approval's deadline (a
+    // day), its schedule asks record-metadata, which counts it still undecided.
+    let asked = shared::clock::epoch_seconds();
+    let reminders = rig.fire_reminders().await.unwrap();
+    assert_eq!(reminders.len(), 1, "one reminder per approval");
+    let (expression, answer) = reminders.into_iter().next().unwrap();
+    let when = expression.trim_start_matches("at(").trim_end_matches(')');
+    let fires = shared::clock::parse_rfc3339_ms(&format!("{when}Z")).unwrap() / 1000;
+    let expected = i64::try_from(asked + 86_400 - 3_600).unwrap();
+    assert!((fires - expected).abs() <= 60, "{expression}");
+    assert_eq!(answer.output()["recorded"], false);
     approve(&rig, &link);
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
@@ -420,6 +431,9 @@ async fn a_first_run_creates_the_endpoint() {
                 ),
                 _ => assert_eq!(span["execution"], execution, "{function}: {line}"),
             }
+            if line.contains("close to its deadline") {
+                assert_eq!(span["approval"], hash.as_str(), "{line}");
+            }
         }
     }
     let count = |function: &str, name: &str| {
@@ -429,6 +443,7 @@ async fn a_first_run_creates_the_endpoint() {
             .unwrap_or_default()
     };
     for (function, name) in [
+        ("record-metadata", "ApprovalsNearDeadline"),
         ("record-metadata", "RunsStarted"),
         ("record-metadata", "GatePassed"),
         ("record-metadata", "RunsSucceeded"),
@@ -811,6 +826,20 @@ async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
         "precision on versicolor is too low",
     );
     assert_eq!(code, 200, "{page}");
+    // A decided approval's reminder counts nothing.
+    let reminders = rig.fire_reminders().await.unwrap();
+    assert_eq!(reminders.len(), 1);
+    let metrics = emitted(&rig);
+    assert!(
+        !metrics
+            .keys()
+            .any(|(_, name)| name == "ApprovalsNearDeadline"),
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics.get(&("handle-approval".into(), "ApprovalsRejected".into())),
+        Some(&vec![1.0])
+    );
 
     let (status, error, _) = rig.finish(&arn).await.unwrap();
     assert_eq!(

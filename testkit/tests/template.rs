@@ -345,9 +345,17 @@ fn required(
         ("scheduler", "create_schedule") => vec![
             (
                 "scheduler:CreateSchedule".into(),
-                format!(
-                    "arn:aws:scheduler:{region}:{a}:schedule/default/retrain-0123456789abcdef-5877"
-                ),
+                // start-retraining's window, or request-approval's reminder.
+                if env.contains_key("PIPELINE_NAME") {
+                    format!(
+                        "arn:aws:scheduler:{region}:{a}:schedule/default/retrain-0123456789abcdef-5877"
+                    )
+                } else {
+                    format!(
+                        "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
+                        shared::naming::approval_reminder_name(&shared::keys::approval_hash("x"))
+                    )
+                },
             ),
             // The schedule's target runs as this role: passing it is authorized too.
             (
@@ -905,4 +913,42 @@ fn the_dashboard_and_the_alarms_name_only_metrics_the_code_emits_and_show_every_
         let name = r.attribute(queue, "QueueName").unwrap();
         assert!(queues.contains(&name), "no alarm on the {queue} queue");
     }
+}
+
+#[test]
+fn the_reminder_schedule_may_invoke_record_metadata_and_nothing_else() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let env = r
+        .environment(&t.function_id("request-approval").unwrap())
+        .unwrap();
+    let target = &env["REMINDER_TARGET_ARN"];
+    assert_eq!(
+        target,
+        &r.attribute("RecordMetadataFunction", "Arn").unwrap()
+    );
+    assert!(
+        env["APPROVAL_REMINDER_SECONDS"].parse::<u64>().unwrap() > 0,
+        "on by default"
+    );
+    let role = env["SCHEDULER_ROLE_ARN"]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let role_id = t
+        .resources()
+        .iter()
+        .find(|(id, res)| {
+            res["Type"] == "AWS::IAM::Role"
+                && r.attribute(id, "Arn")
+                    .is_ok_and(|arn| arn.ends_with(&format!("/{role}")))
+        })
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    let statements = r.role_statements(&role_id).unwrap();
+    assert!(allowed(&statements, "lambda:InvokeFunction", target));
+    let other = r.attribute("InvokeEndpointFunction", "Arn").unwrap();
+    assert!(!allowed(&statements, "lambda:InvokeFunction", &other));
+    assert_eq!(statements.len(), 1, "{statements:?}");
 }

@@ -111,6 +111,7 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
             table_name: table.clone(),
             topic_arn: inbox.topic_arn.clone(),
             approval_base_url: "https://api.example.com".into(),
+            reminder: None,
         },
         &sdk,
     );

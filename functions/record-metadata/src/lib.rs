@@ -3,13 +3,14 @@
 
 pub mod audit;
 pub mod metrics;
+pub mod reminder;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sns::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
 pub mod status_change;
 
-use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
+use shared::contract::{ApprovalReminderEvent, ExecutionStatusChange, RecordInput, RecordOutput};
 use shared::naming::RunNames;
 use shared::{ConfigError, Env, Failure, aws, keys};
 
@@ -47,14 +48,19 @@ impl State {
     }
 }
 
-/// The door: a stage from the state machine, or EventBridge's status-change
-/// event for a run that ended FAILED, TIMED_OUT or ABORTED. A payload that is
+/// The door: a stage from the state machine, EventBridge's status-change
+/// event for a run that ended FAILED, TIMED_OUT or ABORTED, or the reminder
+/// schedule of an approval close to its deadline. A payload that is
 /// neither is `InvalidInput`, naming what is wrong.
 pub async fn handle_any(
     state: &State,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<RecordOutput, Failure> {
     let (payload, context) = event.into_parts();
+    if payload.get("approvalReminder").is_some() {
+        let reminder: ApprovalReminderEvent = shared::door::decode(payload)?;
+        return reminder::handle(state, reminder.approval_reminder).await;
+    }
     if payload.get("detail-type").is_some() {
         let change: ExecutionStatusChange = shared::door::decode(payload)?;
         return status_change::handle(state, change).await;

@@ -19,6 +19,41 @@ pub struct Config {
     pub topic_arn: String,
     /// The API's base URL; the email links to `<base>/approvals/<id>`.
     pub approval_base_url: String,
+    /// A one-time schedule this long before the deadline asks record-metadata
+    /// whether the approval is still undecided (`ApprovalsNearDeadline`).
+    pub reminder: Option<Reminder>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reminder {
+    pub seconds_before: u64,
+    /// record-metadata's ARN: the schedule invokes it.
+    pub target_arn: String,
+    /// The role the schedule invokes it as.
+    pub role_arn: String,
+}
+
+impl Reminder {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let seconds_before = env.parsed_or("APPROVAL_REMINDER_SECONDS", 0u64)?;
+        if seconds_before == 0 {
+            return Ok(None);
+        }
+        let needed = |name: &str| {
+            env.optional(name)
+                .filter(|v| v.starts_with("arn:"))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: name.into(),
+                    value: env.optional(name).unwrap_or_default(),
+                    reason: "must be an ARN when APPROVAL_REMINDER_SECONDS is not 0".into(),
+                })
+        };
+        Ok(Some(Reminder {
+            seconds_before,
+            target_arn: needed("REMINDER_TARGET_ARN")?,
+            role_arn: needed("SCHEDULER_ROLE_ARN")?,
+        }))
+    }
 }
 
 impl Config {
@@ -37,6 +72,7 @@ impl Config {
             table_name: env.resource_name("TABLE_NAME")?,
             topic_arn: env.resource_name("APPROVAL_TOPIC_ARN")?,
             approval_base_url: approval_base_url.trim_end_matches('/').to_owned(),
+            reminder: Reminder::from_env(env)?,
         })
     }
 }
@@ -46,6 +82,7 @@ pub struct State {
     pub config: Config,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl State {
@@ -54,6 +91,7 @@ impl State {
             config,
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
         }
     }
 }
@@ -361,6 +399,87 @@ async fn replace_unsent(
     }
 }
 
+/// When the reminder fires (epoch seconds), if the approval lasts longer than
+/// the reminder's lead.
+pub fn reminder_time(timeout_seconds: u64, seconds_before: u64, now: u64) -> Option<u64> {
+    (timeout_seconds > seconds_before).then(|| now + timeout_seconds - seconds_before)
+}
+
+/// Best effort, like a notice: the deadline itself is Step Functions'
+/// `TimeoutSeconds`, so a reminder that cannot be scheduled is logged, never
+/// a failed request. A retry finds its schedule there (ConflictException).
+async fn remind(state: &State, input: &RequestApprovalInput, hash: &str, now: u64) {
+    let Some(reminder) = &state.config.reminder else {
+        return;
+    };
+    let Some(at) = reminder_time(input.timeout_seconds, reminder.seconds_before, now) else {
+        return;
+    };
+    let name = shared::naming::approval_reminder_name(hash);
+    let payload = serde_json::json!(shared::contract::ApprovalReminderEvent {
+        approval_reminder: shared::contract::ApprovalReminder {
+            approval_hash: hash.to_owned(),
+            execution_name: input.execution_name.clone(),
+        },
+    });
+    let built = aws_sdk_scheduler::types::Target::builder()
+        .arn(&reminder.target_arn)
+        .role_arn(&reminder.role_arn)
+        .input(payload.to_string())
+        .build()
+        .and_then(|target| {
+            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+                .build()
+                .map(|window| (target, window))
+        });
+    let (target, window) = match built {
+        Ok(parts) => parts,
+        Err(e) => {
+            tracing::warn!(error = %e, "no reminder: the schedule could not be built");
+            return;
+        }
+    };
+    let created = state
+        .scheduler
+        .create_schedule()
+        .name(&name)
+        .description(
+            format!(
+                "Reminds of run {}'s approval before its deadline",
+                input.execution_name
+            )
+            .chars()
+            .take(512)
+            .collect::<String>(),
+        )
+        // at() takes no zone suffix: the time is UTC.
+        .schedule_expression(format!(
+            "at({})",
+            shared::clock::rfc3339(at).trim_end_matches('Z')
+        ))
+        .flexible_time_window(window)
+        .action_after_completion(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+        .target(target)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(schedule = %name, at = %shared::clock::rfc3339(at), "reminder scheduled")
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conflict_exception()) =>
+        {
+            tracing::info!(schedule = %name, "reminder already scheduled (a retry)");
+        }
+        Err(err) => {
+            tracing::warn!(error = %aws::failure("CreateSchedule (reminder)", &err), "no reminder")
+        }
+    }
+}
+
 pub async fn handle(
     state: &State,
     event: LambdaEvent<RequestApprovalInput>,
@@ -401,6 +520,7 @@ pub async fn handle(
     // The id itself is never logged or answered: only its hash, which every
     // later line of this invocation carries in its span.
     tracing::Span::current().record("approval", hash.as_str());
+    remind(state, &input, &hash, now).await;
     let emailed_now = matches!(approval, Approval::New { .. });
     if emailed_now {
         let mut emf = shared::metrics::Emf::new();

@@ -17,12 +17,24 @@ fn input() -> RequestApprovalInput {
 }
 
 fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {
+    state_reminding(ddb, sns, None, &[])
+}
+
+fn state_reminding(
+    ddb: &[&Rule],
+    sns: &[&Rule],
+    reminder: Option<Reminder>,
+    scheduler: &[&Rule],
+) -> State {
     State {
         config: Config {
             table_name: "runs".into(),
             topic_arn: "arn:aws:sns:us-east-1:123456789012:approvals".into(),
             approval_base_url: "https://api.example.com".into(),
+            reminder,
         },
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::Sequential, scheduler, |c| c
+            .retry_config(aws_sdk_scheduler::config::retry::RetryConfig::disabled())),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
             .retry_config(RetryConfig::disabled())),
         sns: mock_client!(aws_sdk_sns, RuleMode::Sequential, sns, |c| c
@@ -183,4 +195,58 @@ fn approval_ids_are_128_random_bits_in_url_safe_hex() {
         !keys::is_approval_id("../etc/passwd")
             && !keys::is_approval_id("0123456789ABCDEF0123456789ABCDEF")
     );
+}
+
+fn reminder() -> Reminder {
+    Reminder {
+        seconds_before: 3600,
+        target_arn: "arn:aws:lambda:us-east-1:123456789012:function:record-metadata".into(),
+        role_arn: "arn:aws:iam::123456789012:role/reminders".into(),
+    }
+}
+
+#[test]
+fn the_reminder_fires_its_lead_before_the_deadline_and_not_for_a_short_approval() {
+    assert_eq!(reminder_time(86_400, 3600, 1_000), Some(1_000 + 82_800));
+    assert_eq!(reminder_time(3600, 3600, 1_000), None);
+    assert_eq!(reminder_time(600, 3600, 1_000), None);
+}
+
+#[tokio::test]
+async fn the_reminder_names_the_approval_by_its_hash_and_a_failed_one_fails_nothing() {
+    let made = mock!(aws_sdk_scheduler::Client::create_schedule)
+        .match_requests(|r| {
+            let input = r.target().and_then(|t| t.input()).unwrap_or_default();
+            r.name()
+                .is_some_and(|n| n.starts_with("approval-") && n.len() == 41)
+                && r.schedule_expression()
+                    .is_some_and(|e| e.starts_with("at(") && !e.contains('Z'))
+                && input.contains("approvalReminder")
+                && !input.contains(TOKEN)
+        })
+        .then_output(|| {
+            aws_sdk_scheduler::operation::create_schedule::CreateScheduleOutput::builder()
+                .schedule_arn("arn")
+                .build()
+                .unwrap()
+        });
+    let refused = mock!(aws_sdk_scheduler::Client::create_schedule).then_error(|| {
+        aws_sdk_scheduler::operation::create_schedule::CreateScheduleError::generic(
+            aws_sdk_scheduler::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .build(),
+        )
+    });
+    for rule in [&made, &refused] {
+        let s = state_reminding(
+            &[&created(), &marked()],
+            &[&emailed()],
+            Some(reminder()),
+            &[rule],
+        );
+        let out = handle(&s, event()).await.unwrap();
+        assert_eq!(out.approval_hash.len(), 64);
+    }
+    assert_eq!(made.num_calls(), 1);
+    assert_eq!(refused.num_calls(), 1);
 }
