@@ -1,7 +1,9 @@
 //! mlops: the pipeline's audit trail and model lifecycle, for people.
 //!
-//!     mlops runs [--limit N]            recent runs, newest first
+//!     mlops runs [--limit N] [--status S] [--since 24h] [--output json]
+//!                                       recent runs, newest first
 //!     mlops runs show <execution>       one run's events, oldest first, and its summary
+//!     mlops runs watch <execution>      follow a run stage by stage until it ends
 //!     mlops runs redrive <execution>    resume a failed run from the state that failed
 //!     mlops models                      the registry's versions, newest first
 //!     mlops deploy <version>            deploy an Approved version (asks for approval again)
@@ -16,6 +18,7 @@
 
 mod lifecycle;
 mod stack;
+mod watch;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -52,10 +55,20 @@ enum Command {
     /// List recent runs, show one run's trail, or redrive a failed run
     Runs {
         #[command(subcommand)]
-        show: Option<Show>,
+        show: Option<RunCommand>,
         /// How many runs to list
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only runs with this status
+        #[arg(long, value_enum)]
+        status: Option<StatusFilter>,
+        /// Only runs started since: a duration back from now (30m, 24h, 7d)
+        /// or a UTC date or time (2026-11-20, 2026-11-20T10:00:00Z)
+        #[arg(long, value_parser = parse_since)]
+        since: Option<String>,
+        /// table (for people) or json (one array, for scripts)
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
     },
     /// The registry's versions, newest first, with their status
     Models {
@@ -76,14 +89,104 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum Show {
+enum RunCommand {
     /// One run's events, oldest first, then its summary
     Show { execution: String },
+    /// Follow a run stage by stage until it ends, then say what to do next
+    Watch {
+        execution: String,
+        /// Seconds between looks at the trail
+        #[arg(long, default_value_t = 5.0)]
+        interval: f64,
+    },
     /// Resume a failed, timed-out or aborted run from the state that failed
     Redrive {
         /// The execution's name or ARN
         execution: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StatusFilter {
+    Running,
+    Succeeded,
+    Failed,
+    Rejected,
+    #[value(name = "timedOut")]
+    TimedOut,
+}
+
+impl StatusFilter {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::Running => "running",
+            StatusFilter::Succeeded => "succeeded",
+            StatusFilter::Failed => "failed",
+            StatusFilter::Rejected => "rejected",
+            StatusFilter::TimedOut => "timedOut",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+/// `--since` as the RFC 3339 UTC time it means.
+fn parse_since(text: &str) -> Result<String, String> {
+    since_at(text, shared::clock::epoch_seconds())
+}
+
+fn since_at(text: &str, now: u64) -> Result<String, String> {
+    let unit = |c: char| match c {
+        's' => Some(1),
+        'm' => Some(60),
+        'h' => Some(3600),
+        'd' => Some(86_400),
+        _ => None,
+    };
+    if let Some(last) = text.chars().last().filter(|c| unit(*c).is_some()) {
+        let amount: u64 = text[..text.len() - 1]
+            .parse()
+            .map_err(|_| format!("{text:?}: a duration is a number and s, m, h or d (24h)"))?;
+        let back = amount.saturating_mul(unit(last).unwrap_or(1));
+        return Ok(shared::clock::rfc3339(now.saturating_sub(back)));
+    }
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    shared::clock::parse_rfc3339_ms(&full)
+        .map(|_| full)
+        .ok_or_else(|| format!("{text:?} is neither a duration (24h, 7d) nor a UTC date or time (2026-11-20, 2026-11-20T10:00:00Z)"))
+}
+
+/// A DynamoDB item as plain JSON (numbers as numbers).
+fn item_json(item: &Item) -> serde_json::Value {
+    fn value(v: &AttributeValue) -> serde_json::Value {
+        match v {
+            AttributeValue::S(s) => serde_json::Value::String(s.clone()),
+            AttributeValue::N(n) => n
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(
+                    || serde_json::Value::String(n.clone()),
+                    serde_json::Value::Number,
+                ),
+            AttributeValue::Bool(b) => serde_json::Value::Bool(*b),
+            AttributeValue::L(l) => l.iter().map(value).collect(),
+            AttributeValue::M(m) => m.iter().map(|(k, v)| (k.clone(), value(v))).collect(),
+            _ => serde_json::Value::Null,
+        }
+    }
+    item.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "pk" | "sk"))
+        .map(|(k, v)| (k.clone(), value(v)))
+        .collect()
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -205,7 +308,7 @@ async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs
     };
     let (table, group, machine) = match &cli.command {
         Command::Runs {
-            show: Some(Show::Redrive { .. }),
+            show: Some(RunCommand::Redrive { .. }),
             ..
         } => (false, false, true),
         Command::Runs { .. } => (true, false, false),
@@ -253,11 +356,46 @@ async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs
     Ok(names)
 }
 
-async fn list_runs(sdk: &shared::aws::SdkConfig, table: &str, limit: usize) -> Result<(), String> {
+#[derive(Debug)]
+struct RunsQuery {
+    limit: usize,
+    status: Option<StatusFilter>,
+    since: Option<String>,
+    output: Output,
+}
+
+/// Whether a run's summary passes the filters.
+fn wanted(run: &Item, q: &RunsQuery) -> bool {
+    let status_ok = q.status.is_none_or(|s| text(run, "status") == s.as_str());
+    let since_ok = q.since.as_deref().is_none_or(|since| {
+        let started = Some(text(run, "startedAt"))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| text(run, "lastEventTime"));
+        // Both RFC 3339 UTC: compare to the second.
+        started.get(..19).unwrap_or_default() >= since.get(..19).unwrap_or_default()
+    });
+    status_ok && since_ok
+}
+
+async fn list_runs(sdk: &shared::aws::SdkConfig, table: &str, q: &RunsQuery) -> Result<(), String> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let runs = list(&ddb, table, limit).await?;
+    let mut runs = list(&ddb, table, usize::MAX).await?;
+    runs.retain(|r| wanted(r, q));
+    runs.truncate(q.limit);
+    if q.output == Output::Json {
+        let all: Vec<_> = runs.iter().map(item_json).collect();
+        println!("{}", serde_json::Value::Array(all));
+        return Ok(());
+    }
     if runs.is_empty() {
-        println!("no runs in {table}");
+        println!(
+            "no runs in {table}{}",
+            if q.status.is_some() || q.since.is_some() {
+                " match"
+            } else {
+                ""
+            }
+        );
     }
     println!(
         "{:<44} {:<10} {:<18} {:<10} LAST EVENT",
@@ -391,13 +529,53 @@ async fn run(cli: Cli) -> Result<(), String> {
         )
     };
     match &cli.command {
-        Command::Runs { show: None, limit } => list_runs(&sdk, &table()?, *limit).await,
         Command::Runs {
-            show: Some(Show::Show { execution }),
+            show: None,
+            limit,
+            status,
+            since,
+            output,
+        } => {
+            let q = RunsQuery {
+                limit: *limit,
+                status: *status,
+                since: since.clone(),
+                output: *output,
+            };
+            list_runs(&sdk, &table()?, &q).await
+        }
+        Command::Runs {
+            show:
+                Some(RunCommand::Watch {
+                    execution,
+                    interval,
+                }),
+            ..
+        } => {
+            if !interval.is_finite() || *interval < 0.1 {
+                return Err(format!("--interval {interval}: at least 0.1 seconds"));
+            }
+            let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let succeeded = watch::watch(
+                &ddb,
+                &table()?,
+                execution,
+                std::time::Duration::from_secs_f64(*interval),
+                tty,
+            )
+            .await?;
+            if !succeeded {
+                return Err(format!("run {execution} did not succeed"));
+            }
+            Ok(())
+        }
+        Command::Runs {
+            show: Some(RunCommand::Show { execution }),
             ..
         } => show_run(&sdk, &table()?, execution).await,
         Command::Runs {
-            show: Some(Show::Redrive { execution }),
+            show: Some(RunCommand::Redrive { execution }),
             ..
         } => redrive(&sdk, &machine()?, execution).await,
         Command::Models { approved } => list_models(&sdk, &group()?, *approved).await,
@@ -414,5 +592,53 @@ async fn main() -> ExitCode {
             eprintln!("mlops: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_duration_back_from_now_or_a_utc_date() {
+        let now = 1_795_255_200; // 2026-11-21T10:00:00Z
+        assert_eq!(since_at("24h", now).as_deref(), Ok("2026-11-20T10:00:00Z"));
+        assert_eq!(since_at("30m", now).as_deref(), Ok("2026-11-21T09:30:00Z"));
+        assert_eq!(since_at("7d", now).as_deref(), Ok("2026-11-14T10:00:00Z"));
+        assert_eq!(
+            since_at("2026-11-20", now).as_deref(),
+            Ok("2026-11-20T00:00:00Z")
+        );
+        assert_eq!(
+            since_at("2026-11-20T08:00:00Z", now).as_deref(),
+            Ok("2026-11-20T08:00:00Z")
+        );
+        for bad in ["yesterday", "h", "-1d", "2026-13-40"] {
+            assert!(since_at(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_filters_keep_runs_of_the_status_started_since() {
+        let run = |status: &str, started: &str| -> Item {
+            HashMap::from([
+                ("status".to_owned(), AttributeValue::S(status.into())),
+                ("startedAt".to_owned(), AttributeValue::S(started.into())),
+            ])
+        };
+        let q = RunsQuery {
+            limit: 20,
+            status: Some(StatusFilter::Failed),
+            since: Some("2026-11-20T00:00:00Z".into()),
+            output: Output::Table,
+        };
+        assert!(wanted(&run("failed", "2026-11-20T10:00:00.123Z"), &q));
+        assert!(!wanted(&run("succeeded", "2026-11-20T10:00:00Z"), &q));
+        assert!(!wanted(&run("failed", "2026-11-19T23:59:59Z"), &q));
+        let json = item_json(&run("failed", "t"));
+        assert_eq!(
+            json,
+            serde_json::json!({"status": "failed", "startedAt": "t"})
+        );
     }
 }

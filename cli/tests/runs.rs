@@ -70,6 +70,50 @@ async fn lists_runs_and_shows_a_trail_in_order() {
     let summary = shown.find("summary").unwrap();
     assert!(started < failed && failed < summary, "{shown}");
 
+    // Filters and JSON: by status, by start time, for scripts.
+    let json_of = |args: &[&str]| -> Vec<serde_json::Value> {
+        let (ok, out, err) = mlops(args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let ours = |runs: &[serde_json::Value]| {
+        runs.iter()
+            .any(|r| r["executionName"] == execution.as_str())
+    };
+    let failed = json_of(&["runs", "--status", "failed", "--output", "json"]);
+    assert!(
+        ours(&failed) && failed.iter().all(|r| r["status"] == "failed"),
+        "{failed:?}"
+    );
+    assert!(!ours(&json_of(&[
+        "runs",
+        "--status",
+        "succeeded",
+        "--output",
+        "json"
+    ])));
+    // The sample run started on 2026-11-21.
+    assert!(ours(&json_of(&[
+        "runs",
+        "--since",
+        "2026-11-21",
+        "--output",
+        "json"
+    ])));
+    assert!(!ours(&json_of(&[
+        "runs",
+        "--since",
+        "2026-11-22",
+        "--output",
+        "json"
+    ])));
+    let (ok, _, err) = mlops(&["runs", "--since", "last tuesday"]);
+    assert!(!ok && err.contains("neither a duration"), "{err}");
+
     println!("{listed}\n{shown}");
     let (ok, _, err) = mlops(&["runs", "show", "no-such-run"]);
     assert!(!ok && err.contains("no run \"no-such-run\""), "{err}");

@@ -1,0 +1,364 @@
+//! `mlops runs watch <execution>`: follows a run stage by stage from its
+//! audit trail until it ends, then says how it ended and what to do next.
+//!
+//! On a terminal it redraws one block (the stages, the current one marked,
+//! with a spinner); otherwise (a pipe, a CI log) it prints each new stage
+//! once as a plain line, with no control codes.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::keys;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The stages a run passes, in order, as the trail names them. A deploy-only
+/// run skips training; the approval is a wait between `transformed` and
+/// `approved`, not a stage of its own.
+const STAGES: [(&str, &str); 6] = [
+    ("started", "started"),
+    ("trained", "trained and gated"),
+    ("transformed", "batch transform"),
+    ("approval", "a person's approval"),
+    ("approved", "approved"),
+    ("deployed", "deployed"),
+];
+
+const ENDS: [&str; 4] = ["succeeded", "failed", "rejected", "timedOut"];
+
+fn text(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        Some(AttributeValue::N(n)) => n.clone(),
+        _ => String::new(),
+    }
+}
+
+/// One event of the trail, as watch shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub stage: String,
+    pub status: String,
+    pub time: String,
+    pub note: String,
+}
+
+impl Event {
+    fn from_item(item: &Item) -> Event {
+        let gate = match (
+            text(item, "gateMetric"),
+            text(item, "gateValue"),
+            text(item, "gateThreshold"),
+        ) {
+            (m, v, t) if !m.is_empty() => format!("{m} = {v} (threshold {t})"),
+            _ => String::new(),
+        };
+        let note = [
+            gate,
+            text(item, "approvalDecision")
+                .is_empty()
+                .then(String::new)
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} by {}",
+                        text(item, "approvalDecision"),
+                        text(item, "approvedBy")
+                    )
+                }),
+            text(item, "endpointName"),
+            text(item, "error"),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+        Event {
+            stage: text(item, "stage"),
+            status: text(item, "status"),
+            time: text(item, "enteredTime"),
+            note,
+        }
+    }
+}
+
+/// What the trail says so far: its events in order, and the summary.
+#[derive(Debug, Default, Clone)]
+pub struct Progress {
+    pub events: Vec<Event>,
+    pub summary: Option<Item>,
+}
+
+impl Progress {
+    pub fn from_items(items: &[Item]) -> Progress {
+        let mut p = Progress::default();
+        for item in items {
+            if text(item, "sk") == keys::SUMMARY_SK {
+                p.summary = Some(item.clone());
+            } else {
+                p.events.push(Event::from_item(item));
+            }
+        }
+        p
+    }
+
+    pub fn status(&self) -> String {
+        self.summary
+            .as_ref()
+            .map(|s| text(s, "status"))
+            .unwrap_or_default()
+    }
+
+    pub fn ended(&self) -> bool {
+        ENDS.contains(&self.status().as_str())
+    }
+
+    fn reached(&self, stage: &str) -> Option<&Event> {
+        self.events.iter().find(|e| e.stage == stage)
+    }
+
+    /// Waiting for a person: transformed (or a deploy-only run started) and
+    /// not yet decided, and still running.
+    fn awaiting_approval(&self) -> bool {
+        let last = self.events.last().map(|e| e.stage.as_str());
+        self.status() == "running" && matches!(last, Some("transformed"))
+    }
+}
+
+/// The plain line for one event (no control codes).
+pub fn line(event: &Event) -> String {
+    let mut out = format!("{}  {:<12} {}", event.time, event.stage, event.status);
+    if !event.note.is_empty() {
+        out.push_str("  ");
+        out.push_str(&event.note);
+    }
+    out
+}
+
+/// The live block for a terminal: every stage, done, current or to come.
+pub fn block(execution: &str, p: &Progress, tick: usize) -> Vec<String> {
+    const SPIN: [&str; 4] = ["|", "/", "-", "\\"];
+    let mut lines = vec![format!("run {execution}: {}", p.status())];
+    let failed = p
+        .events
+        .iter()
+        .find(|e| e.stage == "failed" || e.stage == "rejected");
+    let mut current_marked = false;
+    for (stage, label) in STAGES {
+        let done = if stage == "approval" {
+            p.reached("approved").or_else(|| p.reached("rejected"))
+        } else {
+            p.reached(stage)
+        };
+        let row = match done {
+            Some(e) => format!("  [x] {label:<20} {}  {}", e.time, e.note),
+            None if failed.is_some() => format!("  [ ] {label}"),
+            None if !current_marked && !p.ended() => {
+                current_marked = true;
+                let waiting = if stage == "approval" && p.awaiting_approval() {
+                    "waiting: the link is in the approvers' email"
+                } else {
+                    "in progress"
+                };
+                format!("  [{}] {label:<20} {waiting}", SPIN[tick % SPIN.len()])
+            }
+            None => format!("  [ ] {label}"),
+        };
+        lines.push(row.trim_end().to_owned());
+    }
+    if let Some(e) = failed {
+        lines.push(format!("  [!] {:<20} {}  {}", e.stage, e.time, e.note));
+    }
+    lines
+}
+
+/// How the run ended, and what to do next.
+pub fn outcome(execution: &str, p: &Progress) -> (bool, Vec<String>) {
+    let summary = p.summary.clone().unwrap_or_default();
+    let field = |name: &str| text(&summary, name);
+    match p.status().as_str() {
+        "succeeded" => (
+            true,
+            vec![
+                format!(
+                    "succeeded: endpoint {} serves this run's model ({}).",
+                    field("endpointName"),
+                    field("modelName")
+                ),
+                "next: POST {ApiUrl}/predict to use it; `mlops models` lists the versions; `mlops rollback <version>` puts an earlier one back.".into(),
+            ],
+        ),
+        "rejected" => (
+            false,
+            vec![
+                format!(
+                    "rejected by {}: {}",
+                    field("approvedBy"),
+                    field("approvalComment")
+                ),
+                "next: nothing was deployed; the endpoint serves what it served. Fix the model and push, or upload new data.".into(),
+            ],
+        ),
+        "timedOut" => (
+            false,
+            vec![
+                format!("timed out: {}", field("cause")),
+                "next: nothing was deployed. `mlops deploy <version>` asks for the approval again.".into(),
+            ],
+        ),
+        _ => {
+            let error = field("error");
+            let cause = field("cause");
+            let next = match error.as_str() {
+                "QualityGateFailed" => "next: the model did not reach the threshold; improve the data or the model and run again.".to_owned(),
+                "ApprovalRejected" => "next: nothing was deployed.".to_owned(),
+                _ if cause.contains("mlops runs redrive") => {
+                    "next: fix the cause, then run the command above.".to_owned()
+                }
+                _ => format!(
+                    "next: fix the cause, then `mlops runs redrive {execution}` resumes from the state that failed."
+                ),
+            };
+            (false, vec![format!("failed: {error}: {cause}"), next])
+        }
+    }
+}
+
+/// Follows the run until it ends: `Ok(true)` if it succeeded.
+pub async fn watch(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    execution: &str,
+    interval: Duration,
+    tty: bool,
+) -> Result<bool, String> {
+    let mut out = std::io::stdout();
+    let mut shown = 0usize;
+    let mut drawn = 0usize;
+    let mut said_waiting = false;
+    let mut said_absent = false;
+    let mut tick = 0usize;
+    loop {
+        let items = crate::trail(ddb, table, execution).await?;
+        let p = Progress::from_items(&items);
+        let mut text = String::new();
+        if p.events.is_empty() && !said_absent {
+            text.push_str(&format!(
+                "waiting for run {execution} to record its start...\n"
+            ));
+            said_absent = true;
+        }
+        if tty {
+            if drawn > 0 {
+                // Up to the block's first line, and clear to the end of the screen.
+                text.push_str(&format!("\x1b[{drawn}A\x1b[J"));
+            }
+            let lines = block(execution, &p, tick);
+            drawn = lines.len();
+            for l in lines {
+                text.push_str(&l);
+                text.push('\n');
+            }
+        } else {
+            for event in p.events.iter().skip(shown) {
+                text.push_str(&line(event));
+                text.push('\n');
+            }
+            shown = p.events.len();
+            if p.awaiting_approval() && !said_waiting {
+                text.push_str(
+                    "waiting for a person's approval: the link is in the approvers' email\n",
+                );
+                said_waiting = true;
+            }
+        }
+        let ended = p.ended();
+        let mut succeeded = false;
+        if ended {
+            let (ok, lines) = outcome(execution, &p);
+            succeeded = ok;
+            for l in lines {
+                text.push_str(&l);
+                text.push('\n');
+            }
+        }
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("stdout: {e}"))?;
+        if ended {
+            return Ok(succeeded);
+        }
+        tick += 1;
+        tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned())))
+            .collect()
+    }
+
+    fn event(stage: &str, status: &str) -> Item {
+        item(&[
+            ("sk", &format!("EVENT#t#{stage}")),
+            ("stage", stage),
+            ("status", status),
+            ("enteredTime", "2026-11-21T10:00:00Z"),
+        ])
+    }
+
+    #[test]
+    fn the_block_marks_the_stage_in_progress_and_the_wait_for_a_person() {
+        let p = Progress::from_items(&[
+            event("started", "running"),
+            event("trained", "running"),
+            event("transformed", "running"),
+            item(&[("sk", keys::SUMMARY_SK), ("status", "running")]),
+        ]);
+        let b = block("run-1", &p, 0);
+        assert!(b[1].starts_with("  [x] started"), "{b:?}");
+        assert!(b[3].starts_with("  [x] batch transform"), "{b:?}");
+        assert!(
+            b[4].contains("waiting: the link is in the approvers' email"),
+            "{b:?}"
+        );
+        assert!(b[5].starts_with("  [ ] approved"), "{b:?}");
+        assert!(
+            b.iter().all(|l| !l.contains('\x1b')),
+            "the block itself has no control codes"
+        );
+    }
+
+    #[test]
+    fn each_end_says_what_to_do_next() {
+        let ended = |pairs: &[(&str, &str)]| {
+            let mut summary = item(&[("sk", keys::SUMMARY_SK)]);
+            summary.extend(item(pairs));
+            outcome("run-1", &Progress::from_items(&[summary]))
+        };
+        let (ok, lines) = ended(&[("status", "succeeded"), ("endpointName", "iris")]);
+        assert!(ok && lines[0].contains("endpoint iris"), "{lines:?}");
+        let (ok, lines) = ended(&[
+            ("status", "failed"),
+            ("error", "TrainingFailed"),
+            ("cause", "OOM"),
+        ]);
+        assert!(
+            !ok && lines[1].contains("mlops runs redrive run-1"),
+            "{lines:?}"
+        );
+        let (_, lines) = ended(&[("status", "failed"), ("error", "QualityGateFailed")]);
+        assert!(lines[1].contains("threshold"), "{lines:?}");
+        let (ok, lines) = ended(&[("status", "rejected"), ("approvedBy", "ana@example.com")]);
+        assert!(!ok && lines[0].contains("ana@example.com"), "{lines:?}");
+        let (_, lines) = ended(&[("status", "timedOut")]);
+        assert!(lines[1].contains("mlops deploy"), "{lines:?}");
+    }
+}
