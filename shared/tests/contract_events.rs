@@ -66,16 +66,37 @@ fn request_approval_events_are_its_input() {
     }
 }
 
-/// EventBridge's status-change events, which record-metadata also takes.
+/// EventBridge's status-change events and the approvals' reminders, which
+/// record-metadata also takes.
 fn is_status_change(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| t.contains("\"detail-type\""))
+    std::fs::read_to_string(path)
+        .is_ok_and(|t| t.contains("\"detail-type\"") || t.contains("\"approvalReminder\""))
+}
+
+#[test]
+fn record_metadata_takes_the_reminder_the_schedule_sends() {
+    let reminders: Vec<ApprovalReminderEvent> = events("record-metadata")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("approvalReminder")
+        })
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0].approval_reminder.approval_hash.len(), 64);
 }
 
 #[test]
 fn record_metadata_takes_the_execution_status_change_event_eventbridge_sends() {
     let changes: Vec<ExecutionStatusChange> = events("record-metadata")
         .into_iter()
-        .filter(|p| is_status_change(p))
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("\"detail-type\"")
+        })
         .map(|p| serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
         .collect();
     assert!(!changes.is_empty());

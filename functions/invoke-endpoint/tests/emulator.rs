@@ -81,6 +81,38 @@ async fn predicts_through_http_and_rest_events_and_plain_http() {
         serde_json::from_str::<Value>(answer).unwrap(),
         json!({"result": "virginica"})
     );
+
+    // Each request wrote its metrics (EMF) as CloudWatch would read them.
+    let counts = metrics(&runtime.logs(&function));
+    let count = |name: &str| counts.iter().filter(|(n, _, _)| n == name).count();
+    assert_eq!(
+        (
+            count("Predict2xx"),
+            count("Predict4xx"),
+            count("Predict5xx")
+        ),
+        (4, 1, 0),
+        "{counts:?}"
+    );
+    assert_eq!(count("PredictLatency"), 5);
+}
+
+/// `(metric, value, namespace)` of every EMF line in a function's log.
+fn metrics(log: &str) -> Vec<(String, f64, String)> {
+    log.lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .flat_map(|line| {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            let namespace = doc["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            shared::metrics::check(&doc)
+                .unwrap_or_else(|e| panic!("not EMF CloudWatch takes ({e}): {line}"))
+                .into_iter()
+                .map(move |(name, value)| (name, value, namespace.clone()))
+        })
+        .collect()
 }
 
 /// The function's environment exactly as template.yaml gives it.
@@ -109,6 +141,19 @@ async fn a_row_with_the_wrong_field_count_is_a_422_with_the_templates_environmen
     let answer = runtime.invoke(&function, &with_data("1,2,3")).output();
     assert_eq!(answer["statusCode"], 422);
     assert_eq!(body(&answer)["error"]["code"], "wrong_field_count");
+    // In the namespace the template gives, which the dashboard and alarms read.
+    let namespace = env
+        .iter()
+        .find(|(k, _)| *k == "METRICS_NAMESPACE")
+        .unwrap()
+        .1;
+    let written = metrics(&runtime.logs(&function));
+    assert!(
+        written
+            .iter()
+            .any(|(n, v, ns)| n == "Predict4xx" && *v == 1.0 && ns == namespace),
+        "{written:?}"
+    );
 }
 
 /// A model that takes the connection and never answers: the API answers its
