@@ -332,29 +332,74 @@ async fn unknown_ids_and_bad_forms_get_clear_pages() {
     );
 }
 
+/// Every page state in Debian's Chromium, each audited with axe-core and kept
+/// as a screenshot in artifacts/browser: pending, approved, already decided
+/// (one approval), rejected (another), expired, and an id nobody issued.
 #[tokio::test]
 #[ignore = "needs the moto server and Debian's chromium: run `make test`"]
-async fn a_person_approves_in_a_real_browser() {
-    let run = start(600, 600).await;
-    let mut runtime = LambdaRuntime::start();
-    let f = handler(&mut runtime, &run);
-    let url = runtime.function_url(&f, &format!("/approvals/{}", run.approval_id));
+async fn every_page_state_in_a_real_browser_with_no_accessibility_violations() {
+    let approved = start(600, 600).await;
+    let rejected = start(600, 600).await;
+    let expired = start(600, 1).await;
+    // One runtime per run: each run has its own table.
+    let mut runtimes = Vec::new();
+    let mut flows = Vec::new();
+    for (kind, run) in [
+        ("approve", &approved),
+        ("reject", &rejected),
+        ("expired", &expired),
+    ] {
+        let mut runtime = LambdaRuntime::start();
+        let f = handler(&mut runtime, run);
+        flows.push(format!(
+            "{kind}={}",
+            runtime.function_url(&f, &format!("/approvals/{}", run.approval_id))
+        ));
+        if kind == "expired" {
+            flows.push(format!(
+                "not-found={}",
+                runtime.function_url(&f, "/approvals/0123456789abcdef0123456789abcdef")
+            ));
+        }
+        runtimes.push((runtime, f));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let root = testkit::workspace_root();
     let out = std::process::Command::new("node")
         .current_dir(root)
-        .args(["tests/browser/approve.mjs", &url, "artifacts/browser"])
+        .arg("tests/browser/pages.mjs")
+        .arg("artifacts/browser")
+        .args(&flows)
         .output()
-        .expect("node is needed for the browser test (scripts/setup installs playwright-core)");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
+        .expect("node is needed for the browser test (scripts/setup installs playwright-core and axe-core)");
+    let said = format!(
+        "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let (status, _, output) = status(&run).await;
-    assert_eq!(status, "SUCCEEDED");
+    assert!(out.status.success(), "the browser test failed:\n{said}");
+    for state in [
+        "pending",
+        "approved",
+        "already-decided",
+        "rejected",
+        "expired",
+        "not-found",
+    ] {
+        assert!(
+            said.contains(&format!("{state} (0 violations)")),
+            "{state} not audited:\n{said}"
+        );
+    }
+    let (ended, _, output) = status(&approved).await;
+    assert_eq!(ended, "SUCCEEDED");
     let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
     assert_eq!(output["approver"], "Browser Test");
+    let (ended, error, _) = status(&rejected).await;
+    assert_eq!(
+        (ended.as_str(), error.as_deref()),
+        ("FAILED", Some("CaughtApprovalRejected"))
+    );
 }
 
 /// The first approver's Lambda died after claiming the approval (Ana
