@@ -114,6 +114,40 @@ fn s3_uri(field: &str, value: &str) -> Result<(), Failure> {
     })
 }
 
+// ---------------------------------------------------------------- evaluate-model
+
+/// What the model predicts: a class, or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProblemType {
+    Classification,
+    Regression,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateInput {
+    pub execution_name: String,
+    /// The batch transform's output prefix (`s3://<artifacts>/transform/<execution>/`):
+    /// every `*.out` object under it, each row the held-out input row (label
+    /// first) with the prediction joined last.
+    pub transform_output_uri: String,
+    pub problem_type: ProblemType,
+    /// The held-out metric the gate reads (higher is better).
+    pub gate_metric: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateOutput {
+    /// The model-quality report (JSON), beside the transform output.
+    pub report_uri: String,
+    pub rows: u64,
+    pub metrics: Metrics,
+    pub gate_metric: String,
+    pub gate_value: f64,
+}
+
 // ---------------------------------------------------------------- check-endpoint
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,9 +458,20 @@ pub struct RunDetails {
     /// The registered model version (SageMaker model package) of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_package_arn: Option<String>,
-    /// The quality gate's reading: recorded with `trained`, before the gate decides.
+    /// The quality gate's reading on the held-out data: recorded with
+    /// `transformed`, before the gate decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateReading>,
+    /// The held-out evaluation's report (`transformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_quality_uri: Option<String>,
+    /// The held-out metrics (`transformed`); `metrics` stays the training job's own.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "metrics_format::deserialize_option"
+    )]
+    pub held_out_metrics: Option<Metrics>,
     /// When the endpoint's create or update was sent (`deployed` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_started_time: Option<String>,

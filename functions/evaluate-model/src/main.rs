@@ -1,0 +1,30 @@
+//! evaluate-model: the model's quality on the held-out data, from the batch
+//! transform's output, read from S3 as a stream.
+//!
+//! - Trigger: the state machine, after the batch transform, before the gate.
+//! - Input: `shared::contract::EvaluateInput`. Output: `shared::contract::EvaluateOutput`.
+//! - Writes the model-quality report (`model-quality.json`) beside the
+//!   transform output; the registry version points at it (ModelMetrics).
+//! - Environment: none of its own.
+//! - Errors: `InvalidInput` (a row that is not label-first, prediction-last;
+//!   no output at all; a gate metric it does not compute), and the AWS names
+//!   of `shared::ErrorName`.
+
+use tracing::Instrument;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = shared::config::load(evaluate_model::Config::from_env)?;
+    let sdk = shared::aws::sdk_config().await;
+    let state = evaluate_model::State::new(config, &sdk);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
+            let state = &state;
+            let span = shared::door::span_for(&event.payload);
+            async move { evaluate_model::handle(state, shared::door::event(event)?).await }
+                .instrument(span)
+        },
+    ))
+    .await
+}
