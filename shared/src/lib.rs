@@ -1,4 +1,4 @@
-//! Types and pure logic shared by the pipeline's seven Lambdas.
+//! Types and pure logic shared by the pipeline's eight Lambdas.
 //!
 //! - [`config`]: typed configuration from environment variables, read once at init.
 //! - [`error`]: the fixed set of error names a failed invocation carries as its `errorType`.

@@ -70,7 +70,7 @@ pub const RUNS_FAILED: Metric = metric(
 pub const GATE_VALUE: Metric = metric(
     "GateValue",
     Unit::None,
-    "record-metadata: the gated metric of a trained model",
+    "record-metadata: the held-out metric the gate reads, of each evaluated model",
 );
 pub const GATE_PASSED: Metric = metric(
     "GatePassed",

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use shared::contract::{
     CheckEndpointInput, CheckEndpointOutput, DeployAction, DeployEndpointInput,
-    DeployEndpointOutput, DeploymentStrategy, EndpointStatus, RecordInput, RecordOutput,
-    RequestApprovalInput, RequestApprovalOutput,
+    DeployEndpointOutput, DeploymentStrategy, EndpointStatus, EvaluateInput, EvaluateOutput,
+    ProblemType, RecordInput, RecordOutput, RequestApprovalInput, RequestApprovalOutput,
 };
 use shared::naming::RunNames;
 
@@ -45,7 +45,8 @@ fn full_record_input() -> Value {
         "approval": {"decision": "approved", "approver": "a", "comment": "c", "decidedAt": "2026-11-21T10:00:00Z"},
         "endpointName": "e", "endpointConfigName": "c", "modelPackageArn": "p", "error": "E", "cause": "C",
         "gate": {"metricName": "m", "value": 0.9, "threshold": 0.8},
-        "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train"
+        "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train",
+        "modelQualityUri": "s3://b/transform/run/model-quality.json", "heldOutMetrics": {"accuracy": 0.9}
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -160,6 +161,16 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             "${RequestApprovalFunctionArn}",
             full_request_approval_input(),
         ),
+        (
+            "${EvaluateModelFunctionArn}",
+            serde_json::to_value(EvaluateInput {
+                execution_name: "run".into(),
+                transform_output_uri: "s3://b/transform/run/".into(),
+                problem_type: ProblemType::Classification,
+                gate_metric: "accuracy".into(),
+            })
+            .unwrap(),
+        ),
     ]
     .into();
     let outputs: BTreeMap<&str, Value> = [
@@ -185,6 +196,17 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             "${RequestApprovalFunctionArn}",
             serde_json::to_value(RequestApprovalOutput {
                 approval_hash: "a".into(),
+            })
+            .unwrap(),
+        ),
+        (
+            "${EvaluateModelFunctionArn}",
+            serde_json::to_value(EvaluateOutput {
+                report_uri: "s3://b/transform/run/model-quality.json".into(),
+                rows: 30,
+                metrics: [("accuracy".to_owned(), 0.9)].into(),
+                gate_metric: "accuracy".into(),
+                gate_value: 0.9,
             })
             .unwrap(),
         ),
@@ -244,7 +266,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             }
         }
     }
-    assert_eq!(lambda_tasks, 11, "the Lambda tasks this test knows of");
+    assert_eq!(lambda_tasks, 12, "the Lambda tasks this test knows of");
     assert!(errors.is_empty(), "{errors:#?}");
 }
 

@@ -670,12 +670,38 @@ impl Rig {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "the {state} task never started; calls so far: {:#?}",
+                    "the {state} task never started; failed executions: {:?}; calls so far: {:#?}",
+                    self.failures().await,
                     self.calls()
                 ));
             }
             self.pump().await?;
         }
+    }
+
+    /// Every failed execution of the machine: (name, error, cause).
+    pub async fn failures(&self) -> Vec<(String, String, String)> {
+        let Ok(listed) = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(&self.state_machine_arn)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Failed)
+            .send()
+            .await
+        else {
+            return Vec::new();
+        };
+        let mut failed = Vec::new();
+        for e in listed.executions() {
+            if let Ok(d) = self.describe(e.execution_arn()).await {
+                failed.push((
+                    e.name().to_owned(),
+                    d.error().unwrap_or_default().to_owned(),
+                    d.cause().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        failed
     }
 
     /// Answers Lambda tasks until `done(calls)` holds.

@@ -58,8 +58,36 @@ fn training_output(rig: &Rig, names: &RunNames, accuracy: f64) -> Value {
     })
 }
 
-fn transform_output(rig: &Rig, names: &RunNames, execution: &str) -> Value {
+/// What SageMaker's batch transform leaves, as the job would: each held-out
+/// row (data/iris-test.csv, label first) with its prediction joined last, in
+/// the run's output prefix, the first `wrong` rows mispredicted; and the
+/// job's description.
+async fn transform_output(rig: &Rig, names: &RunNames, execution: &str, wrong: usize) -> Value {
     let artifacts = rig.world.name("ArtifactBucket");
+    let held_out =
+        std::fs::read_to_string(testkit::workspace_root().join("data/iris-test.csv")).unwrap();
+    let output: String = held_out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, row)| {
+            let label = row.split(',').next().unwrap();
+            let prediction = match (i < wrong, label) {
+                (false, _) => label,
+                (true, "setosa") => "virginica",
+                (true, _) => "setosa",
+            };
+            format!("{row},{prediction}\n")
+        })
+        .collect();
+    rig.s3
+        .put_object()
+        .bucket(&artifacts)
+        .key(format!("transform/{execution}/iris-test.csv.out"))
+        .body(output.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
     json!({
         "TransformJobName": format!("{}-0", names.transform_job_name),
         "TransformJobArn": format!("arn:aws:sagemaker:{}:123456789012:transform-job/{}-0", rig.world.region, names.transform_job_name),
@@ -171,9 +199,12 @@ async fn run_to_approval(rig: &Rig, execution: &str, commit: &str) -> (String, S
         "the batch transform runs on the held-out data"
     );
     assert_eq!(transform.request["DataProcessing"]["InputFilter"], "$[1:]");
-    rig.complete(&transform, &transform_output(rig, &names, execution))
-        .await
-        .unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(rig, &names, execution, 0).await,
+    )
+    .await
+    .unwrap();
 
     // The model was created for real, in moto's SageMaker, from the training output.
     let model = rig
@@ -207,7 +238,8 @@ async fn run_to_approval(rig: &Rig, execution: &str, commit: &str) -> (String, S
         .unwrap();
     assert!(ask.wait_for_token);
     let input: RequestApprovalInput = serde_json::from_value(ask.payload.clone()).unwrap();
-    assert_eq!(input.metrics["validation:accuracy"], 0.97);
+    // The approver sees the held-out figures evaluate-model computed.
+    assert_eq!(input.metrics["accuracy"], 1.0, "{:?}", input.metrics);
     assert_eq!(
         input.transform_output_uri,
         format!("s3://{artifacts}/transform/{execution}/")
@@ -333,6 +365,7 @@ async fn a_first_run_creates_the_endpoint() {
         [
             "record-metadata",
             "record-metadata",
+            "evaluate-model",
             "record-metadata",
             "request-approval",
             "record-metadata",
@@ -380,7 +413,8 @@ async fn a_first_run_creates_the_endpoint() {
         description.contains("ana@example.com") && description.contains("accuracy is fine"),
         "{description}"
     );
-    for record in &records[1..] {
+    // Registered after the held-out evaluation: every record from then on names it.
+    for record in &records[2..] {
         assert_eq!(
             record.details.model_package_arn.as_deref(),
             Some(version.arn.as_str())
@@ -620,28 +654,55 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         .start(execution, &execution_input(&rig, "0123abc"))
         .await
         .unwrap();
+    // The training job's own figure looks fine; the held-out data says otherwise.
     let train = rig.next_sync("Train").await.unwrap();
-    rig.complete(&train, &training_output(&rig, &names, 0.5))
+    rig.complete(&train, &training_output(&rig, &names, 0.97))
         .await
         .unwrap();
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(&rig, &names, execution, 15).await,
+    )
+    .await
+    .unwrap();
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!(
         (status.as_str(), error.as_deref()),
         ("FAILED", Some("QualityGateFailed"))
     );
-    assert!(cause.unwrap().contains("0.5 is below the threshold 0.9"));
+    let cause = cause.unwrap();
+    assert!(
+        cause.contains("accuracy = 0.5 on the held-out data is below the threshold 0.9"),
+        "{cause}"
+    );
     let calls = rig.calls();
     all_answered(&calls);
-    // The trail has the model's reading before the gate decides on it.
-    assert_eq!(functions(&calls), ["record-metadata"; 3]);
-    let trained = &records(&calls)[1];
-    assert_eq!(trained.stage, Stage::Trained);
-    let gate = trained.details.gate.as_ref().unwrap();
     assert_eq!(
-        (gate.value, gate.threshold, gate.passed()),
-        (0.5, 0.9, false)
+        functions(&calls),
+        [
+            "record-metadata",
+            "record-metadata",
+            "evaluate-model",
+            "record-metadata",
+            "record-metadata"
+        ]
     );
+    // The trail has the held-out reading before the gate decides on it, and the report.
+    let transformed = &records(&calls)[2];
+    assert_eq!(transformed.stage, Stage::Transformed);
+    let gate = transformed.details.gate.as_ref().unwrap();
+    assert_eq!(
+        (
+            gate.metric_name.as_str(),
+            gate.value,
+            gate.threshold,
+            gate.passed()
+        ),
+        ("accuracy", 0.5, 0.9, false)
+    );
+    let report_uri = transformed.details.model_quality_uri.clone().unwrap();
     let metrics = emitted(&rig);
     assert_eq!(
         metrics.get(&("record-metadata".into(), "GateValue".into())),
@@ -656,14 +717,47 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         None,
         "a gate is not a failure to act on"
     );
-    let failed = &records(&calls)[2];
+    // The report is in S3, with the confusion matrix of what the model predicted.
+    let (bucket, key) = report_uri
+        .trim_start_matches("s3://")
+        .split_once('/')
+        .unwrap();
+    let report = rig
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(report["dataset"]["item_count"], 30);
+    assert_eq!(
+        report["multiclass_classification_metrics"]["accuracy"]["value"],
+        0.5
+    );
+    // The registered version points at it, and the registry rejected it with the reason.
+    let version = versions(&rig).await.pop().unwrap();
+    let described = rig
+        .sagemaker
+        .describe_model_package()
+        .model_package_name(&version.arn)
+        .send()
+        .await
+        .unwrap();
+    let statistics = described
+        .model_metrics()
+        .and_then(|m| m.model_quality())
+        .and_then(|q| q.statistics())
+        .and_then(|s| s.s3_uri());
+    assert_eq!(statistics, Some(report_uri.as_str()));
+    let failed = &records(&calls)[3];
     assert_eq!(
         (failed.stage, failed.status),
         (Stage::Failed, RunStatus::Failed)
     );
     assert_eq!(failed.details.error.as_deref(), Some("QualityGateFailed"));
-    assert!(!model_exists(&rig, &names).await);
-    let version = versions(&rig).await.pop().unwrap();
     assert_eq!(version.status, "Rejected");
     let reason = version.description.unwrap();
     assert!(reason.starts_with("QualityGateFailed: "), "{reason}");
@@ -1218,9 +1312,17 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
         processed.as_str(),
         "training reads what processing wrote"
     );
-    rig.complete(&train, &training_output(&rig, &names, 0.1))
+    rig.complete(&train, &training_output(&rig, &names, 0.97))
         .await
         .unwrap();
+    // A model no better than chance on the held-out data ends the run at the gate.
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(&rig, &names, execution, 20).await,
+    )
+    .await
+    .unwrap();
     let (status, error, _) = rig.finish(&arn).await.unwrap();
     assert_eq!(
         (status.as_str(), error.as_deref()),
@@ -1315,9 +1417,12 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     .await
     .unwrap();
     let transform = rig.next_sync("Transform").await.unwrap();
-    rig.complete(&transform, &transform_output(&rig, &names, execution))
-        .await
-        .unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(&rig, &names, execution, 0).await,
+    )
+    .await
+    .unwrap();
     let calls = rig
         .pump_until("asked for approval", |c| {
             c.iter().any(|c| c.function == "request-approval")
@@ -1667,9 +1772,12 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
         .await
         .unwrap();
     let transform = rig.next_sync("Transform").await.unwrap();
-    rig.complete(&transform, &transform_output(&rig, &names, execution))
-        .await
-        .unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(&rig, &names, execution, 0).await,
+    )
+    .await
+    .unwrap();
     rig.pump_until("asked for approval", |c| {
         c.iter().any(|c| c.function == "request-approval")
     })

@@ -373,6 +373,10 @@ fn required(
             "s3:GetObject".into(),
             format!("arn:aws:s3:::{artifacts}/transform/run-1/iris.csv.out"),
         )],
+        ("s3", "put_object") => vec![(
+            "s3:PutObject".into(),
+            format!("arn:aws:s3:::{artifacts}/transform/run-1/model-quality.json"),
+        )],
         ("s3", "list_objects_v2") => {
             vec![("s3:ListBucket".into(), format!("arn:aws:s3:::{artifacts}"))]
         }
@@ -422,7 +426,7 @@ fn every_sdk_call_of_every_function_is_granted_on_its_resource() {
     let r = Resolver::new(t, REGION);
     let mut missing = Vec::new();
     let functions = t.functions();
-    assert_eq!(functions.len(), 7, "{functions:?}");
+    assert_eq!(functions.len(), 8, "{functions:?}");
     for (id, binary) in functions {
         let statements = r.role_statements(&r.function_role(&id).unwrap()).unwrap();
         let source = production_source(&binary);

@@ -57,6 +57,7 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
     text("endpointName", &d.endpoint_name, MAX_TEXT);
     text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
     text("modelPackageArn", &d.model_package_arn, MAX_TEXT);
+    text("modelQualityUri", &d.model_quality_uri, MAX_TEXT);
     text("deployStartedTime", &d.deploy_started_time, MAX_TEXT);
     text("failedState", &d.failed_state, MAX_TEXT);
     text("error", &d.error, MAX_TEXT);
@@ -86,6 +87,15 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
             "gateThreshold".into(),
             AttributeValue::N(gate.threshold.to_string()),
         );
+    }
+    if let Some(held_out) = &d.held_out_metrics {
+        let held_out = held_out
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .take(50)
+            .map(|(k, v)| (truncate(k, 256).0, AttributeValue::N(v.to_string())))
+            .collect();
+        item.insert("heldOutMetrics".into(), AttributeValue::M(held_out));
     }
     if let Some(metrics) = &d.metrics {
         let metrics = metrics
@@ -262,6 +272,9 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
         if let Some(v) = value {
             lines.push(format!("{label}: {}", truncate(v, 512).0));
         }
+    }
+    if let Some(uri) = &d.model_quality_uri {
+        lines.push(format!("Model-quality report: {}", truncate(uri, 512).0));
     }
     if let Some(gate) = &d.gate {
         lines.push(format!(

@@ -20,9 +20,10 @@ pub fn for_stage(input: &RecordInput) -> Emf {
         (Stage::Started, _) => {
             emf.put(metrics::RUNS_STARTED, 1.0);
         }
-        (Stage::Trained, _) => {
-            // A stopped gate counts its 0 with the failure, so that a model
-            // whose metric is missing counts too, and each gated run once.
+        (Stage::Transformed, _) => {
+            // The held-out reading, before the gate decides on it. A stopped
+            // gate counts its 0 with the failure, so that a model whose
+            // metric is missing counts too, and each gated run once.
             if let Some(gate) = &d.gate {
                 emf.put(metrics::GATE_VALUE, gate.value);
                 if gate.passed() {
@@ -111,11 +112,11 @@ mod tests {
                 vec![v("RunsStarted", 1.0)],
             ),
             (
-                record(Stage::Trained, RunStatus::Running, gate(0.95)),
+                record(Stage::Transformed, RunStatus::Running, gate(0.95)),
                 vec![v("GateValue", 0.95), v("GatePassed", 1.0)],
             ),
             (
-                record(Stage::Trained, RunStatus::Running, gate(0.5)),
+                record(Stage::Transformed, RunStatus::Running, gate(0.5)),
                 vec![v("GateValue", 0.5)],
             ),
             (
@@ -171,11 +172,7 @@ mod tests {
                 vec![],
             ),
             (
-                record(
-                    Stage::Transformed,
-                    RunStatus::Running,
-                    RunDetails::default(),
-                ),
+                record(Stage::Trained, RunStatus::Running, RunDetails::default()),
                 vec![],
             ),
         ];
