@@ -60,6 +60,13 @@ fn deploy_endpoint_events_are_its_input() {
 }
 
 #[test]
+fn evaluate_model_events_are_its_input() {
+    for input in round_trips::<EvaluateInput>("evaluate-model") {
+        assert!(input.transform_output_uri.ends_with('/'));
+    }
+}
+
+#[test]
 fn request_approval_events_are_its_input() {
     for input in round_trips::<RequestApprovalInput>("request-approval") {
         assert!(input.timeout_seconds > 0);

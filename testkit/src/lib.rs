@@ -229,6 +229,19 @@ pub struct LambdaRuntime {
 pub struct Function {
     url: String,
     pub name: String,
+    /// The binary's process.
+    pub pid: u32,
+}
+
+impl Function {
+    /// The process's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
 }
 
 /// What an invocation answered: the function's output, or its error.
@@ -381,8 +394,10 @@ impl LambdaRuntime {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let pid = child.id();
         self.functions.push(child);
         Function {
+            pid,
             url: format!(
                 "http://127.0.0.1:{}/2015-03-31/functions/{name}/invocations",
                 self.port

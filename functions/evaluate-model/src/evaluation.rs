@@ -65,6 +65,16 @@ pub struct Classification {
 impl Classification {
     pub fn add(&mut self, row: &str) -> Result<(), RowError> {
         let (label, prediction) = label_and_prediction(row)?;
+        // The common case, a pair seen before, allocates nothing.
+        if let Some(n) = self
+            .matrix
+            .get_mut(label)
+            .and_then(|row| row.get_mut(prediction))
+        {
+            *n += 1;
+            self.rows += 1;
+            return Ok(());
+        }
         for class in [label, prediction] {
             if !self.classes.contains(class) {
                 if self.classes.len() >= MAX_CLASSES {

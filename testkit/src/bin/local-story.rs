@@ -632,6 +632,21 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
         .await?;
     let mut outcomes = vec![first];
     if outcomes[0].status == "SUCCEEDED" {
+        // The new release relabels its held-out rows the same way: the gate
+        // judges the new model on data in its own words.
+        let held_out =
+            std::fs::read_to_string(root.join("data/iris-test.csv")).map_err(|e| e.to_string())?;
+        story
+            .rig
+            .s3
+            .put_object()
+            .bucket(story.rig.world.name("DataBucket"))
+            .key("test/iris.csv")
+            .body(relabelled(&held_out).into_bytes().into())
+            .send()
+            .await
+            .map_err(|e| format!("PutObject test/iris.csv: {e:?}"))?;
+        say("held-out rows relabelled the same way → test/iris.csv");
         let second = story
             .run(
                 2,
