@@ -332,6 +332,35 @@ pub struct RequestApprovalInput {
     pub data_version_id: Option<String>,
     /// The approval state's `TimeoutSeconds`: the approval expires with it.
     pub timeout_seconds: u64,
+    /// The held-out evaluation's report (its confusion matrix goes on the page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_quality_uri: Option<String>,
+    /// The endpoint the version would go to: its champion is read for comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
+    /// What request-approval found serving that endpoint (never in the payload).
+    #[serde(skip)]
+    pub champion: ChampionLookup,
+}
+
+/// The version an endpoint serves now, as record-metadata recorded its deploy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Champion {
+    pub execution_name: String,
+    pub model_package_arn: Option<String>,
+    pub metrics: Metrics,
+    pub model_quality_uri: Option<String>,
+}
+
+/// Whether a champion was looked up, and what was found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ChampionLookup {
+    /// No endpoint named: nothing to compare with (an older caller).
+    #[default]
+    NotLooked,
+    /// Nothing is deployed yet: this would be the first model.
+    NoneDeployed,
+    Deployed(Champion),
 }
 
 // Hand-written so that the task token can never reach a log line through `{:?}`.
@@ -725,6 +754,9 @@ mod tests {
             transform_output_uri: "s3://b/o".into(),
             data_version_id: None,
             timeout_seconds: 60,
+            model_quality_uri: None,
+            endpoint_name: None,
+            champion: ChampionLookup::default(),
         };
         assert!(!format!("{input:?}").contains("secret-token-value"));
     }

@@ -11,6 +11,17 @@ pub const TTL: &str = "expiresAt";
 pub const SUMMARY_SK: &str = "SUMMARY";
 pub const APPROVAL_SK: &str = "APPROVAL";
 pub const TRIGGER_SK: &str = "TRIGGER";
+pub const CHAMPION_SK: &str = "CHAMPION";
+
+/// The version an endpoint serves now (the champion): written by
+/// record-metadata when a run deploys, read by request-approval so the
+/// approver sees the new version beside it.
+pub fn champion(endpoint_name: &str) -> Key {
+    Key {
+        pk: format!("ENDPOINT#{endpoint_name}"),
+        sk: CHAMPION_SK.to_owned(),
+    }
+}
 
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -92,6 +92,9 @@ fn full_request_approval_input() -> Value {
         transform_output_uri: "s3://b/o".into(),
         data_version_id: Some("v".into()),
         timeout_seconds: 60,
+        model_quality_uri: Some("s3://b/o/model-quality.json".into()),
+        endpoint_name: Some("e".into()),
+        champion: Default::default(),
     })
     .unwrap()
 }

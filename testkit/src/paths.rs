@@ -387,6 +387,7 @@ pub struct Rig {
     waiting: Mutex<VecDeque<SyncTask>>,
     /// EventBridge's status-change events delivered, by execution ARN, with the answer.
     deliveries: Mutex<BTreeMap<String, Invocation>>,
+    approval_emails: Mutex<Vec<String>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -482,6 +483,7 @@ impl Rig {
             calls: Mutex::new(Vec::new()),
             waiting: Mutex::new(VecDeque::new()),
             deliveries: Mutex::new(BTreeMap::new()),
+            approval_emails: Mutex::new(Vec::new()),
         })
     }
 
@@ -1082,15 +1084,41 @@ impl Rig {
             .world
             .read_inbox(&self.world.approvals_inbox, Duration::from_secs(10))
             .await?;
-        emails
+        let bodies: Vec<String> = emails
             .iter()
-            .filter_map(|e| e["Message"].as_str())
+            .filter_map(|e| e["Message"].as_str().map(str::to_owned))
+            .collect();
+        locked(&self.approval_emails).extend(bodies.iter().cloned());
+        bodies
+            .iter()
             .find_map(|m| {
                 m.split_whitespace()
                     .find(|w| w.contains("/approvals/"))
                     .map(str::to_owned)
             })
             .ok_or_else(|| format!("no approval link in {emails:?}"))
+    }
+
+    /// Every approval email read so far (by [`Rig::approval_link`]).
+    pub fn approval_emails(&self) -> Vec<String> {
+        locked(&self.approval_emails).clone()
+    }
+
+    /// GETs the approval page, as the approver's browser does: (status, HTML).
+    pub fn page(&self, link: &str) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut response = agent
+            .get(link)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {link}: {e}"));
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap_or_default(),
+        )
     }
 
     /// POSTs the approval page's form, as the browser does; returns (status, page).

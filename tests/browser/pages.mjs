@@ -2,9 +2,10 @@
 // playwright-core) at a phone's size, within the page's own CSP: each state
 // is audited with axe-core (no violations allowed) and kept as a screenshot.
 //   node tests/browser/pages.mjs <screenshot dir> <flow>=<url> ...
-// Flows:
-//   approve=<url>    pending → fill the form, Approve → approved → reload: already decided
-//   reject=<url>     pending → Reject → rejected
+// Flows (":champion" — the page compares with the deployed version, ":first"
+// — it says nothing is deployed yet):
+//   approve[:champion|:first]=<url>  pending → fill the form, Approve → approved → reload: already decided
+//   reject[:champion|:first]=<url>   pending → Reject → rejected
 //   expired=<url>    an approval past its deadline (410)
 //   not-found=<url>  an id nobody issued (404)
 import { chromium } from 'playwright-core';
@@ -48,11 +49,25 @@ const browser = await chromium.launch({
 });
 try {
   for (const flow of flows) {
-    const [kind, url] = [flow.slice(0, flow.indexOf('=')), flow.slice(flow.indexOf('=') + 1)];
+    const [spec, url] = [flow.slice(0, flow.indexOf('=')), flow.slice(flow.indexOf('=') + 1)];
+    const [kind, expect] = spec.split(':');
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const shown = await page.goto(url);
     if (kind === 'approve' || kind === 'reject') {
-      await audit(page, kind === 'approve' ? 'pending' : 'pending-before-reject', 200, shown, 'Approve this model');
+      const state = expect === 'champion' ? 'pending-with-champion' : 'pending-first-run';
+      await audit(page, state, 200, shown, 'Approve this model');
+      const text = await page.textContent('main');
+      if (expect === 'champion') {
+        // The held-out figures beside the deployed version's, the worse one marked,
+        // and both confusion matrices as tables.
+        if (!text.includes('Deployed now') || !text.includes('-0.0333 (worse)')) failures.push(`${state}: no comparison with the deployed version`);
+        if ((await page.$$('table.grid caption')).length !== 3) failures.push(`${state}: expected the metrics and two confusion matrices`);
+      } else if (expect === 'first') {
+        if (!text.includes('Nothing is deployed yet')) failures.push(`${state}: the first run is not said to be one`);
+      }
+      // Stratified: rows of every label, though the output is sorted by label.
+      const labels = await page.$$eval('main h3', (hs) => hs.map((h) => h.textContent));
+      if (labels.join(',') !== 'setosa,versicolor,virginica') failures.push(`${state}: the sample shows ${labels}`);
       // The CSP admits the page's stylesheet by its hash: were the hash wrong,
       // Chromium would drop it and the Approve button would not be green.
       const green = await page.$eval('button.approve', (b) => getComputedStyle(b).backgroundColor);

@@ -65,6 +65,15 @@ pub struct Approval {
     pub data_version_id: Option<String>,
     pub metrics: Vec<(String, String)>,
     pub deadline: u64,
+    /// The held-out evaluation's report (its confusion matrix).
+    pub model_quality_uri: Option<String>,
+    /// What the endpoint serves now: `None` when it was not looked up,
+    /// `Some(false)` when nothing is deployed yet.
+    pub champion_known: Option<bool>,
+    pub champion_execution: Option<String>,
+    pub champion_version: Option<String>,
+    pub champion_metrics: std::collections::BTreeMap<String, f64>,
+    pub champion_quality_uri: Option<String>,
     /// When the approval was requested (epoch seconds), or 0.
     pub created_at: u64,
     pub approver: Option<String>,
@@ -87,7 +96,47 @@ impl std::fmt::Debug for Approval {
     }
 }
 
+/// One metric of the page's comparison: this version, the deployed one, the difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub name: String,
+    pub value: String,
+    pub champion: String,
+    pub difference: String,
+    /// Lower than the deployed version's (every held-out metric here is higher-is-better).
+    pub worse: bool,
+}
+
 impl Approval {
+    /// The held-out metrics beside the deployed version's, with the difference.
+    pub fn comparison(&self) -> Vec<MetricRow> {
+        self.metrics
+            .iter()
+            .map(|(name, value)| {
+                let number: Option<f64> = value.parse().ok();
+                let before = self.champion_metrics.get(name).copied();
+                let (champion, difference, worse) = match (number, before) {
+                    (Some(now), Some(before)) => (
+                        before.to_string(),
+                        format!("{:+.4}", now - before),
+                        now < before,
+                    ),
+                    (_, None) if self.champion_known == Some(true) => {
+                        ("not measured".into(), String::new(), false)
+                    }
+                    _ => (String::new(), String::new(), false),
+                };
+                MetricRow {
+                    name: name.clone(),
+                    value: value.clone(),
+                    champion,
+                    difference,
+                    worse,
+                }
+            })
+            .collect()
+    }
+
     pub fn from_item(id: &str, item: &HashMap<String, AttributeValue>) -> Option<Approval> {
         let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         let mut metrics: Vec<(String, String)> = item
@@ -121,6 +170,23 @@ impl Approval {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
+            model_quality_uri: s("modelQualityUri"),
+            champion_known: item
+                .get("championKnown")
+                .and_then(|v| v.as_bool().ok())
+                .copied(),
+            champion_execution: s("championExecution"),
+            champion_version: s("championVersion"),
+            champion_metrics: item
+                .get("championMetrics")
+                .and_then(|v| v.as_m().ok())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            champion_quality_uri: s("championQualityUri"),
             approver: s("approver"),
             comment: s("comment"),
             decided_at: s("decidedAt"),

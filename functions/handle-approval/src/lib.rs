@@ -40,7 +40,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Config {
             table_name: env.resource_name("TABLE_NAME")?,
-            sample_bytes: env.parsed_or("SAMPLE_BYTES", 2048)?,
+            sample_bytes: env.parsed_or("SAMPLE_BYTES", 1 << 20)?,
         })
     }
 }
@@ -174,47 +174,129 @@ fn unavailable() -> Response<Body> {
     )
 }
 
-/// The first lines of the batch transform output, bounded in bytes.
-async fn sample(state: &State, uri: &str) -> Option<String> {
-    let (bucket, prefix) = parse_s3_uri(uri)?;
-    let listed = state
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .max_keys(5)
-        .send()
-        .await
-        .inspect_err(|e| tracing::warn!(error = %aws::failure("ListObjectsV2", e), "no sample"))
-        .ok()?;
-    let key = listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .find(|k| !k.ends_with('/'))?;
+/// The most a model-quality report may be for the page to read it.
+const MAX_REPORT_BYTES: i64 = 1 << 20;
+/// Rows shown per label, and labels shown.
+const SAMPLE_ROWS: usize = 3;
+const SAMPLE_LABELS: usize = 20;
+
+/// A model-quality report (evaluate-model's), if it can be read.
+async fn report(state: &State, uri: &str) -> Option<serde_json::Value> {
+    let (bucket, key) = parse_s3_uri(uri)?;
     let object = state
         .s3
         .get_object()
         .bucket(bucket)
         .key(key)
-        .range(format!(
-            "bytes=0-{}",
-            state.config.sample_bytes.saturating_sub(1)
-        ))
         .send()
         .await
-        .inspect_err(|e| tracing::warn!(error = %aws::failure("GetObject", e), "no sample"))
+        .inspect_err(
+            |e| tracing::warn!(error = %aws::failure("GetObject (report)", e), "no report"),
+        )
         .ok()?;
+    if object.content_length().unwrap_or(0) > MAX_REPORT_BYTES {
+        tracing::warn!("the report is too large to show");
+        return None;
+    }
     let bytes = object.body.collect().await.ok()?.into_bytes();
-    let bytes = &bytes[..bytes.len().min(state.config.sample_bytes)];
-    let text = String::from_utf8_lossy(bytes);
-    // Whole lines only, at most 20.
-    let complete = match text.rfind('\n') {
-        Some(end) if bytes.len() == state.config.sample_bytes => &text[..end],
-        _ => &text[..],
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Keeps up to [`SAMPLE_ROWS`] rows of each label (the row's first field).
+#[derive(Debug, Default)]
+pub struct Stratified {
+    groups: Vec<(String, Vec<String>)>,
+}
+
+impl Stratified {
+    pub fn offer(&mut self, row: &str) {
+        let row = row.trim_end_matches('\r');
+        let Some(label) = row.split(',').next().filter(|l| !l.trim().is_empty()) else {
+            return;
+        };
+        let label: String = label.trim().chars().take(64).collect();
+        let shown: String = row.chars().take(200).collect();
+        let full = self.groups.len() >= SAMPLE_LABELS;
+        match self.groups.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, rows)) if rows.len() < SAMPLE_ROWS => rows.push(shown),
+            Some(_) => {}
+            None if !full => self.groups.push((label, vec![shown])),
+            None => {}
+        }
+    }
+
+    /// Every label in `expected` has its rows (when none are expected: never).
+    #[must_use]
+    pub fn complete(&self, expected: &[String]) -> bool {
+        !expected.is_empty()
+            && expected.iter().all(|label| {
+                self.groups
+                    .iter()
+                    .any(|(l, rows)| l == label && rows.len() >= SAMPLE_ROWS)
+            })
+    }
+
+    pub fn into_groups(self) -> Vec<(String, Vec<String>)> {
+        self.groups
+    }
+}
+
+/// Rows of every label of the batch output (stratified, not the first lines:
+/// a sorted file would show only its first labels), read as a stream until
+/// every label the report knows of has its rows, or `SAMPLE_BYTES` were read.
+async fn sample(state: &State, uri: &str, labels: &[String]) -> Vec<(String, Vec<String>)> {
+    let Some((bucket, prefix)) = parse_s3_uri(uri) else {
+        return Vec::new();
     };
-    let lines: Vec<&str> = complete.lines().take(20).collect();
-    (!lines.is_empty()).then(|| lines.join("\n"))
+    let listed = match state
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(100)
+        .send()
+        .await
+    {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(error = %aws::failure("ListObjectsV2", &e), "no sample");
+            return Vec::new();
+        }
+    };
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .filter(|k| !k.ends_with('/') && !k.ends_with(".json"))
+        .map(str::to_owned)
+        .collect();
+    let mut kept = Stratified::default();
+    let mut read = 0usize;
+    'objects: for key in keys {
+        let Ok(object) = state.s3.get_object().bucket(bucket).key(&key).send().await else {
+            continue;
+        };
+        let mut body = object.body;
+        let mut row: Vec<u8> = Vec::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len();
+            for byte in chunk.iter() {
+                if *byte == b'\n' {
+                    kept.offer(&String::from_utf8_lossy(&row));
+                    row.clear();
+                } else if row.len() < 4096 {
+                    row.push(*byte);
+                }
+            }
+            if kept.complete(labels) || read >= state.config.sample_bytes {
+                break 'objects;
+            }
+        }
+        if !row.is_empty() {
+            kept.offer(&String::from_utf8_lossy(&row));
+        }
+    }
+    kept.into_groups()
 }
 
 async fn show(state: &State, request: &Request) -> Response<Body> {
@@ -232,10 +314,29 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
     tracing::Span::current().record("execution", approval.execution_name.as_str());
     match approval.status {
         Status::Pending if now() < approval.deadline => {
-            let sample = sample(state, &approval.transform_output_uri).await;
+            let mut matrices = Vec::new();
+            let mut labels = Vec::new();
+            for (title, uri) in [
+                ("This version", &approval.model_quality_uri),
+                ("Deployed now", &approval.champion_quality_uri),
+            ] {
+                let Some(uri) = uri else { continue };
+                if let Some(m) = report(state, uri)
+                    .await
+                    .and_then(|r| page::Matrix::from_report(title, &r))
+                {
+                    if labels.is_empty() {
+                        labels.clone_from(&m.labels);
+                    }
+                    matrices.push(m);
+                }
+            }
+            let sample = sample(state, &approval.transform_output_uri, &labels).await;
             let page = page::ApprovalPage {
                 a: &approval,
+                rows: approval.comparison(),
                 sample,
+                matrices,
                 expires: rfc3339(approval.deadline),
             };
             match page.render() {

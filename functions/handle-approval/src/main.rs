@@ -6,7 +6,7 @@
 //!   `approver`, `comment`.
 //! - Output: HTML pages: 200 (page, decision), 400 (bad form), 404 (unknown or
 //!   malformed id), 409 (already decided), 410 (expired), 503 (try again).
-//! - Environment: `TABLE_NAME`; `SAMPLE_BYTES` (default 2048: how much of the
+//! - Environment: `TABLE_NAME`; `SAMPLE_BYTES` (default 1048576: at most how much of the
 //!   batch predictions the page shows).
 //! - Never shows or logs the task token.
 

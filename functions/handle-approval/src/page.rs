@@ -14,8 +14,42 @@ use crate::approval::Approval;
 )]
 pub struct ApprovalPage<'a> {
     pub a: &'a Approval,
-    pub sample: Option<String>,
+    pub rows: Vec<crate::approval::MetricRow>,
+    /// Rows of the batch output grouped by their label, every label shown.
+    pub sample: Vec<(String, Vec<String>)>,
+    pub matrices: Vec<Matrix>,
     pub expires: String,
+}
+
+/// A confusion matrix as the page shows it: rows actual, columns predicted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub title: String,
+    pub labels: Vec<String>,
+    pub rows: Vec<(String, Vec<u64>)>,
+}
+
+impl Matrix {
+    /// From a model-quality report (`multiclass_classification_metrics.confusion_matrix`).
+    pub fn from_report(title: &str, report: &serde_json::Value) -> Option<Matrix> {
+        let matrix = report["multiclass_classification_metrics"]["confusion_matrix"].as_object()?;
+        let labels: Vec<String> = matrix.keys().take(30).cloned().collect();
+        let rows = labels
+            .iter()
+            .map(|actual| {
+                let counts = labels
+                    .iter()
+                    .map(|p| matrix[actual][p].as_u64().unwrap_or(0))
+                    .collect();
+                (actual.clone(), counts)
+            })
+            .collect();
+        Some(Matrix {
+            title: title.to_owned(),
+            labels,
+            rows,
+        })
+    }
 }
 
 #[derive(Template)]
@@ -29,7 +63,7 @@ pub struct MessagePage<'a> {
 
 /// The pages' one stylesheet, inline (nothing loaded from elsewhere), allowed
 /// by the CSP through its hash rather than `'unsafe-inline'`.
-pub const STYLE: &str = "body{font-family:system-ui,-apple-system,sans-serif;max-width:42rem;margin:1rem auto;padding:0 1rem;line-height:1.5;color:#111}\nh1{font-size:1.4rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}\nth,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}\nth{width:35%;font-weight:600}pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;font-size:.9rem}\nlabel{display:block;margin-top:.75rem;font-weight:600}input,textarea{width:100%;font-size:1rem;box-sizing:border-box;padding:.4rem}\n.actions{margin-top:1rem}button{font-size:1.1rem;padding:.7rem 1.4rem;margin:.3rem .6rem .3rem 0;border-radius:.4rem;border:1px solid #444;cursor:pointer}\n.approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.reject{background:#fff;color:#b42318;border-color:#b42318}\n.note{color:#555;font-size:.9rem}\n";
+pub const STYLE: &str = "body{font-family:system-ui,-apple-system,sans-serif;max-width:42rem;margin:1rem auto;padding:0 1rem;line-height:1.5;color:#111}\nh1{font-size:1.4rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}\nth,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}\nth{width:35%;font-weight:600}pre{background:#f4f4f4;padding:.5rem;overflow-x:auto;font-size:.9rem}\nlabel{display:block;margin-top:.75rem;font-weight:600}input,textarea{width:100%;font-size:1rem;box-sizing:border-box;padding:.4rem}\n.actions{margin-top:1rem}button{font-size:1.1rem;padding:.7rem 1.4rem;margin:.3rem .6rem .3rem 0;border-radius:.4rem;border:1px solid #444;cursor:pointer}\n.approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.reject{background:#fff;color:#b42318;border-color:#b42318}\n.note{color:#555;font-size:.9rem}\n.wide{overflow-x:auto}.worse{color:#b42318;font-weight:600}.better{color:#1a7f37}caption{text-align:left;font-weight:600;padding:.3rem 0}\n.grid th{width:auto}.grid td{text-align:right}.grid th,.grid td{overflow-wrap:normal}\n";
 
 /// No script at all; only the page's own stylesheet; forms post back to this page only.
 pub static CSP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

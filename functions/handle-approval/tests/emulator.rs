@@ -29,6 +29,23 @@ struct Run {
 /// Starts a waiting execution (state timeout `sfn_timeout`) and requests its
 /// approval (expiry `approval_timeout`), as the pipeline does.
 async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
+    start_with(sfn_timeout, approval_timeout, false).await
+}
+
+/// A model-quality report as evaluate-model writes it (the parts the page reads).
+fn report(matrix: Value, accuracy: f64) -> Vec<u8> {
+    json!({
+        "version": 0.0,
+        "dataset": {"item_count": 30},
+        "multiclass_classification_metrics": {"confusion_matrix": matrix, "accuracy": {"value": accuracy}}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The same, with the endpoint already serving a version (the champion) when
+/// `champion` is set, as record-metadata records a deploy.
+async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> Run {
     let moto = Moto::from_env();
     moto.execute_state_machines().unwrap();
     let sdk = moto.sdk_config().await;
@@ -38,13 +55,51 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
     let bucket = unique("artifacts");
     let s3 = aws_sdk_s3::Client::new(&sdk);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_object()
-        .bucket(&bucket)
-        .key("transform/run/iris-test.csv.out")
-        .body(b"setosa\nsetosa\nversicolor\nvirginica\n".to_vec().into())
-        .send()
+    // The held-out rows, sorted by label as the test file is, each with its
+    // prediction joined last: one versicolor taken for a virginica.
+    let held_out =
+        std::fs::read_to_string(testkit::workspace_root().join("data/iris-test.csv")).unwrap();
+    let output: String = held_out
+        .lines()
+        .enumerate()
+        .map(|(i, row)| {
+            let label = row.split(',').next().unwrap();
+            let prediction = if i == 15 { "virginica" } else { label };
+            format!("{row},{prediction}\n")
+        })
+        .collect();
+    let put = |key: &'static str, body: Vec<u8>| {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+    };
+    put("transform/run/iris-test.csv.out", output.into_bytes())
         .await
         .unwrap();
+    put(
+        "transform/run/model-quality.json",
+        report(
+            json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
+                   "versicolor": {"setosa": 0, "versicolor": 9, "virginica": 1},
+                   "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}}),
+            0.9667,
+        ),
+    )
+    .await
+    .unwrap();
+    put(
+        "transform/champion/model-quality.json",
+        report(
+            json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
+                   "versicolor": {"setosa": 0, "versicolor": 10, "virginica": 0},
+                   "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}}),
+            1.0,
+        ),
+    )
+    .await
+    .unwrap();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = sqs
         .create_queue()
@@ -122,11 +177,53 @@ async fn start(sfn_timeout: u64, approval_timeout: u64) -> Run {
         commit_id: "0123abc".into(),
         model_name: "model-run-1".into(),
         training_job_name: "train-run-1".into(),
-        metrics: [("validation:accuracy".to_owned(), 0.9667)].into(),
+        metrics: [
+            ("accuracy".to_owned(), 0.9667),
+            ("macroF1".to_owned(), 0.9666),
+        ]
+        .into(),
         transform_output_uri: format!("s3://{bucket}/transform/run/"),
         data_version_id: Some("v1".into()),
         timeout_seconds: approval_timeout,
+        model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
+        endpoint_name: Some("iris-model".into()),
+        champion: Default::default(),
     };
+    if champion {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let key = shared::keys::champion("iris-model");
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        aws_sdk_dynamodb::Client::new(&sdk)
+            .put_item()
+            .table_name(&table)
+            .item("pk", s(&key.pk))
+            .item("sk", s(&key.sk))
+            .item("executionName", s("run-champion"))
+            .item("deployedAt", s("2026-11-20T10:00:00Z"))
+            .item(
+                "modelPackageArn",
+                s("arn:aws:sagemaker:us-east-1:123456789012:model-package/models/1"),
+            )
+            .item(
+                "modelQualityUri",
+                s(&format!(
+                    "s3://{bucket}/transform/champion/model-quality.json"
+                )),
+            )
+            .item(
+                "heldOutMetrics",
+                AttributeValue::M(
+                    [
+                        ("accuracy".to_owned(), AttributeValue::N("1".into())),
+                        ("macroF1".to_owned(), AttributeValue::N("1".into())),
+                    ]
+                    .into(),
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let out = request_approval::handle(&state, LambdaEvent::new(input, Context::default()))
         .await
         .unwrap();
@@ -228,10 +325,13 @@ async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
         let (code, body) = page(&runtime, &f, "get.json", &run.approval_id);
         assert_eq!(code, 200);
         assert!(body.contains("Approve this model") && body.contains("0.9667"));
-        assert!(
-            body.contains("setosa\nsetosa\nversicolor\nvirginica"),
-            "the sample of predictions"
-        );
+        // Rows of every label, though the output is sorted by label.
+        for label in ["setosa", "versicolor", "virginica"] {
+            assert!(
+                body.contains(&format!("<h3>{label}</h3>")),
+                "the sample: {body}"
+            );
+        }
     }
     assert_eq!(
         status_now(&run).await,
@@ -333,20 +433,21 @@ async fn unknown_ids_and_bad_forms_get_clear_pages() {
 }
 
 /// Every page state in Debian's Chromium, each audited with axe-core and kept
-/// as a screenshot in artifacts/browser: pending, approved, already decided
-/// (one approval), rejected (another), expired, and an id nobody issued.
+/// as a screenshot in artifacts/browser: pending beside a deployed version,
+/// approved, already decided (one approval); pending on a first run, rejected
+/// (another); expired; and an id nobody issued.
 #[tokio::test]
 #[ignore = "needs the moto server and Debian's chromium: run `make test`"]
 async fn every_page_state_in_a_real_browser_with_no_accessibility_violations() {
-    let approved = start(600, 600).await;
+    let approved = start_with(600, 600, true).await;
     let rejected = start(600, 600).await;
     let expired = start(600, 1).await;
     // One runtime per run: each run has its own table.
     let mut runtimes = Vec::new();
     let mut flows = Vec::new();
     for (kind, run) in [
-        ("approve", &approved),
-        ("reject", &rejected),
+        ("approve:champion", &approved),
+        ("reject:first", &rejected),
         ("expired", &expired),
     ] {
         let mut runtime = LambdaRuntime::start();
@@ -379,9 +480,10 @@ async fn every_page_state_in_a_real_browser_with_no_accessibility_violations() {
     );
     assert!(out.status.success(), "the browser test failed:\n{said}");
     for state in [
-        "pending",
+        "pending-with-champion",
         "approved",
         "already-decided",
+        "pending-first-run",
         "rejected",
         "expired",
         "not-found",

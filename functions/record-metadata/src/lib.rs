@@ -111,6 +111,9 @@ pub async fn handle(
         notified = notify(state, exec, &note).await?;
         mark_notice(state, &key, notified, exec, stage).await?;
     }
+    if input.stage == shared::contract::Stage::Deployed {
+        record_champion(state, &input).await?;
+    }
     if recorded {
         metrics::for_stage(&input).emit();
     }
@@ -120,6 +123,68 @@ pub async fn handle(
         notified,
         names: RunNames::for_execution(exec),
     })
+}
+
+/// The endpoint now serves this run's version: the champion the next
+/// approval is compared with. Written on every delivery of `deployed` (a
+/// retry writes the same), never over a later deploy's.
+async fn record_champion(state: &State, input: &RecordInput) -> Result<(), Failure> {
+    let d = &input.details;
+    let Some(endpoint) = d.endpoint_name.as_deref() else {
+        return Ok(());
+    };
+    let key = keys::champion(endpoint);
+    let mut item = std::collections::HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(key.pk)),
+        (keys::SK.to_owned(), AttributeValue::S(key.sk)),
+        (
+            "executionName".to_owned(),
+            AttributeValue::S(input.execution_name.clone()),
+        ),
+        (
+            "deployedAt".to_owned(),
+            AttributeValue::S(input.entered_time.clone()),
+        ),
+    ]);
+    for (name, value) in [
+        ("modelPackageArn", &d.model_package_arn),
+        ("modelQualityUri", &d.model_quality_uri),
+        ("modelName", &d.model_name),
+    ] {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), AttributeValue::S(value.clone()));
+        }
+    }
+    if let Some(metrics) = &d.held_out_metrics {
+        let metrics = metrics
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .take(50)
+            .map(|(k, v)| (k.clone(), AttributeValue::N(v.to_string())))
+            .collect();
+        item.insert("heldOutMetrics".to_owned(), AttributeValue::M(metrics));
+    }
+    let put = state
+        .dynamodb
+        .put_item()
+        .table_name(&state.config.table_name)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(deployedAt) OR deployedAt <= :entered")
+        .expression_attribute_values(":entered", AttributeValue::S(input.entered_time.clone()))
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(()),
+        // A later deploy is already the champion.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(aws::failure("PutItem (champion)", &err)),
+    }
 }
 
 /// Writes the stage's event once: `(recorded, already notified)`. A retry

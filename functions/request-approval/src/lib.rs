@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use lambda_runtime::LambdaEvent;
+use shared::contract::{Champion, ChampionLookup};
 use shared::contract::{RequestApprovalInput, RequestApprovalOutput};
 use shared::{ConfigError, Env, ErrorName, Failure, aws, keys};
 
@@ -179,7 +180,77 @@ fn approval_item(
         .map(|(k, v)| (k.clone(), n(v)))
         .collect();
     item.insert("metrics".into(), AttributeValue::M(metrics));
+    if let Some(uri) = &input.model_quality_uri {
+        item.insert("modelQualityUri".into(), s(uri));
+    }
+    match &input.champion {
+        ChampionLookup::NotLooked => {}
+        ChampionLookup::NoneDeployed => {
+            item.insert("championKnown".into(), AttributeValue::Bool(false));
+        }
+        ChampionLookup::Deployed(c) => {
+            item.insert("championKnown".into(), AttributeValue::Bool(true));
+            item.insert("championExecution".into(), s(&c.execution_name));
+            if let Some(arn) = &c.model_package_arn {
+                item.insert("championVersion".into(), s(arn));
+            }
+            if let Some(uri) = &c.model_quality_uri {
+                item.insert("championQualityUri".into(), s(uri));
+            }
+            let metrics: HashMap<_, _> = c
+                .metrics
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| (k.clone(), n(v)))
+                .collect();
+            item.insert("championMetrics".into(), AttributeValue::M(metrics));
+        }
+    }
     item
+}
+
+/// The version the endpoint serves now, as record-metadata recorded it.
+async fn champion(state: &State, endpoint: &str) -> Result<ChampionLookup, Failure> {
+    let key = keys::champion(endpoint);
+    let got = state
+        .dynamodb
+        .get_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetItem (champion)", &e))?;
+    let Some(item) = got.item() else {
+        return Ok(ChampionLookup::NoneDeployed);
+    };
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let metrics = item
+        .get("heldOutMetrics")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ChampionLookup::Deployed(Champion {
+        execution_name: text("executionName").unwrap_or_default(),
+        model_package_arn: text("modelPackageArn"),
+        metrics,
+        model_quality_uri: text("modelQualityUri"),
+    }))
+}
+
+/// `value` beside the champion's: `0.9667 (deployed now: 0.9333, +0.0334)`.
+pub fn compared(name: &str, value: f64, champion: &ChampionLookup) -> String {
+    match champion {
+        ChampionLookup::Deployed(c) => match c.metrics.get(name) {
+            Some(before) => format!("{value} (deployed now: {before}, {:+.4})", value - before),
+            None => format!("{value} (deployed now: not measured)"),
+        },
+        _ => value.to_string(),
+    }
 }
 
 /// The email: what to review, until when, and the one link (no token, no decision in it).
@@ -198,8 +269,24 @@ pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String
         format!("Model: {}", input.model_name),
         format!("Training job: {}", input.training_job_name),
     ];
+    match &input.champion {
+        ChampionLookup::Deployed(c) => lines.push(format!(
+            "Deployed now: {} (run {})",
+            c.model_package_arn
+                .as_deref()
+                .unwrap_or("a version without a registry entry"),
+            c.execution_name
+        )),
+        ChampionLookup::NoneDeployed => lines.push(
+            "Deployed now: nothing yet; this would be the endpoint's first model.".to_owned(),
+        ),
+        ChampionLookup::NotLooked => {}
+    }
     for (name, value) in &input.metrics {
-        lines.push(format!("Metric {name}: {value}"));
+        lines.push(format!(
+            "Held-out {name}: {}",
+            compared(name, *value, &input.champion)
+        ));
     }
     if let Some(version) = &input.data_version_id {
         lines.push(format!("Data version: {version}"));
@@ -484,8 +571,11 @@ pub async fn handle(
     state: &State,
     event: LambdaEvent<RequestApprovalInput>,
 ) -> Result<RequestApprovalOutput, Failure> {
-    let input = event.payload;
+    let mut input = event.payload;
     validate(&input)?;
+    if let Some(endpoint) = input.endpoint_name.clone() {
+        input.champion = champion(state, &endpoint).await?;
+    }
     let now = shared::clock::epoch_seconds();
     let approval = create_or_find(state, &input, now).await?;
     let hash = match &approval {

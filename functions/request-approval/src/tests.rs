@@ -250,3 +250,37 @@ async fn the_reminder_names_the_approval_by_its_hash_and_a_failed_one_fails_noth
     assert_eq!(made.num_calls(), 1);
     assert_eq!(refused.num_calls(), 1);
 }
+
+#[test]
+fn the_email_puts_each_held_out_figure_beside_the_deployed_versions() {
+    let champion = shared::contract::Champion {
+        execution_name: "run-first".into(),
+        model_package_arn: Some(
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1".into(),
+        ),
+        metrics: [("accuracy".to_owned(), 1.0)].into(),
+        model_quality_uri: None,
+    };
+    let deployed = ChampionLookup::Deployed(champion);
+    assert_eq!(
+        compared("accuracy", 0.9, &deployed),
+        "0.9 (deployed now: 1, -0.1000)"
+    );
+    assert_eq!(
+        compared("macroF1", 0.9, &deployed),
+        "0.9 (deployed now: not measured)"
+    );
+    assert_eq!(
+        compared("accuracy", 0.9, &ChampionLookup::NoneDeployed),
+        "0.9"
+    );
+
+    let mut first = input();
+    first.champion = ChampionLookup::NoneDeployed;
+    let (_, body) = email(&first, "https://x/approvals/id", 0);
+    assert!(body.contains("Deployed now: nothing yet"), "{body}");
+    let mut later = input();
+    later.champion = deployed;
+    let (_, body) = email(&later, "https://x/approvals/id", 0);
+    assert!(body.contains("Deployed now: arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1 (run run-first)"), "{body}");
+}
