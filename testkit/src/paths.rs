@@ -106,6 +106,30 @@ pub fn hand_tasks_to(definition: &mut Value, queue_url: &str) -> Vec<String> {
     handed
 }
 
+/// A schedule and its target, as EventBridge Scheduler would fire it.
+async fn scheduled(
+    scheduler: &aws_sdk_scheduler::Client,
+    name: &str,
+) -> Result<
+    (
+        aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput,
+        aws_sdk_scheduler::types::Target,
+    ),
+    String,
+> {
+    let schedule = scheduler
+        .get_schedule()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| format!("GetSchedule {name}: {e:?}"))?;
+    let target = schedule
+        .target()
+        .cloned()
+        .ok_or("a schedule without a target")?;
+    Ok((schedule, target))
+}
+
 fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
     sdk.to_builder()
         .region(Region::new(region.to_owned()))
@@ -858,13 +882,7 @@ impl Rig {
         names.sort();
         names.dedup();
         for name in names {
-            let schedule = scheduler
-                .get_schedule()
-                .name(name)
-                .send()
-                .await
-                .map_err(|e| format!("GetSchedule {name}: {e:?}"))?;
-            let target = schedule.target().ok_or("a schedule without a target")?;
+            let (_, target) = scheduled(&scheduler, name).await?;
             if target.arn() != "arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution" {
                 return Err(format!(
                     "{name} targets {}, which this stand-in does not play",
@@ -917,13 +935,7 @@ impl Rig {
         let mut fired = Vec::new();
         for summary in listed.schedules() {
             let name = summary.name().unwrap_or_default();
-            let schedule = scheduler
-                .get_schedule()
-                .name(name)
-                .send()
-                .await
-                .map_err(|e| format!("GetSchedule {name}: {e:?}"))?;
-            let target = schedule.target().ok_or("a schedule without a target")?;
+            let (schedule, target) = scheduled(&scheduler, name).await?;
             let binary = self.binaries.get(target.arn()).ok_or_else(|| {
                 format!(
                     "{name} targets {}, no function of the template",

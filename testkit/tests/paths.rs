@@ -96,6 +96,22 @@ async fn transform_output(rig: &Rig, names: &RunNames, execution: &str, wrong: u
     })
 }
 
+/// Plays the training job (its own figure 0.97) and then the batch transform,
+/// which mispredicts the first `wrong` held-out rows.
+async fn train_and_transform(rig: &Rig, names: &RunNames, execution: &str, wrong: usize) {
+    let train = rig.next_sync("Train").await.unwrap();
+    rig.complete(&train, &training_output(rig, names, 0.97))
+        .await
+        .unwrap();
+    let transform = rig.next_sync("Transform").await.unwrap();
+    rig.complete(
+        &transform,
+        &transform_output(rig, names, execution, wrong).await,
+    )
+    .await
+    .unwrap();
+}
+
 fn records(calls: &[LambdaCall]) -> Vec<RecordInput> {
     calls
         .iter()
@@ -689,17 +705,7 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         .await
         .unwrap();
     // The training job's own figure looks fine; the held-out data says otherwise.
-    let train = rig.next_sync("Train").await.unwrap();
-    rig.complete(&train, &training_output(&rig, &names, 0.97))
-        .await
-        .unwrap();
-    let transform = rig.next_sync("Transform").await.unwrap();
-    rig.complete(
-        &transform,
-        &transform_output(&rig, &names, execution, 15).await,
-    )
-    .await
-    .unwrap();
+    train_and_transform(&rig, &names, execution, 15).await;
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!(

@@ -109,15 +109,14 @@ async fn a_get_shows_the_page_escaped_with_security_headers_and_calls_no_step_fu
             )
             .build()
     });
-    let object = mock!(aws_sdk_s3::Client::get_object)
-        .match_requests(|r| r.range() == Some("bytes=0-63"))
-        .then_output(|| {
-            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(
-                    b"setosa\nsetosa\nversicolor\nvirginica\nvirginica\nsetosa\nversicolor\nvirgi",
-                ))
-                .build()
-        });
+    // Sorted by label, as the held-out file is: the first lines would be setosa only.
+    let object = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"setosa,1,setosa\nsetosa,2,setosa\nsetosa,3,setosa\nsetosa,4,setosa\nversicolor,5,virginica\nvirginica,6,virginica\n",
+            ))
+            .build()
+    });
     let s = state(&[&get("pending", u64::MAX / 2)], &[], &[&listed, &object]);
     let response = handle(&s, request("get.json")).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -126,9 +125,15 @@ async fn a_get_shows_the_page_escaped_with_security_headers_and_calls_no_step_fu
         html.contains("&#60;script&#62;") && !html.contains("<script>"),
         "untrusted text is escaped"
     );
+    for label in ["setosa", "versicolor", "virginica"] {
+        assert!(
+            html.contains(&format!("<h3>{label}</h3>")),
+            "every label: {html}"
+        );
+    }
     assert!(
-        html.contains("setosa\nsetosa\nversicolor") && !html.contains("virgi\n"),
-        "whole lines only"
+        html.contains("setosa,3,setosa") && !html.contains("setosa,4,setosa"),
+        "three rows a label"
     );
     assert!(!html.contains(TOKEN));
     for (name, value) in [
