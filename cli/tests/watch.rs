@@ -85,6 +85,19 @@ async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
     // A run that succeeds; the watcher starts before the run records anything.
     let execution = unique("run");
     let watcher = watch(&table, &execution);
+    // The same on a terminal (util-linux's script gives it one).
+    let on_terminal = Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} runs watch {execution} --interval 0.2",
+            env!("CARGO_BIN_EXE_mlops")
+        ))
+        .arg("/dev/null")
+        .env("TABLE_NAME", &table)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux's script (Debian's essential util-linux package)");
     pause().await;
     let stages = [
         ("started", "running", json!({"commitId": "0123abc"})),
@@ -114,6 +127,22 @@ async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
     }
     let (ok, out, err) = finish(watcher);
     println!("{out}{err}");
+    // On the terminal: one block redrawn in place as the stages came, then the outcome.
+    let (tty_ok, shown, _) = finish(on_terminal);
+    assert!(tty_ok, "{shown}");
+    assert!(
+        shown.contains("\x1b[J"),
+        "the block is redrawn in place:\n{shown}"
+    );
+    for row in [
+        "[x] started",
+        "[x] trained and gated",
+        "[x] a person's approval",
+        "[x] deployed",
+    ] {
+        assert!(shown.contains(row), "{row}:\n{shown}");
+    }
+    assert!(shown.contains("succeeded: endpoint iris-model"), "{shown}");
     assert!(ok, "a succeeded run exits 0: {err}");
     assert!(
         !out.contains('\x1b'),
