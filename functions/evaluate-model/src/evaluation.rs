@@ -249,18 +249,75 @@ impl Regression {
     }
 }
 
-/// Either evaluation, chosen by the problem type.
+/// Rows kept for the approval page: the first [`SAMPLE_ROWS`] of each label
+/// (at most [`SAMPLE_LABELS`] labels), so that the sample covers every class
+/// however the output is ordered, without the page reading it all.
+pub const SAMPLE_ROWS: usize = 3;
+pub const SAMPLE_LABELS: usize = 50;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Sample {
+    groups: Vec<(String, Vec<String>)>,
+}
+
+impl Sample {
+    pub fn offer(&mut self, row: &str) {
+        let Some(label) = row
+            .split(',')
+            .next()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        else {
+            return;
+        };
+        let room = self.groups.len() < SAMPLE_LABELS;
+        match self.groups.iter_mut().find(|(l, _)| l == label) {
+            Some((_, rows)) if rows.len() < SAMPLE_ROWS => {
+                rows.push(row.chars().take(200).collect())
+            }
+            Some(_) => {}
+            None if room => {
+                self.groups.push((
+                    label.chars().take(64).collect(),
+                    vec![row.chars().take(200).collect()],
+                ));
+            }
+            None => {}
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.groups
+                .iter()
+                .map(|(label, rows)| json!({"label": label, "rows": rows}))
+                .collect(),
+        )
+    }
+}
+
+/// Either evaluation, chosen by the problem type, and the rows kept for the page.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Evaluation {
+pub struct Evaluation {
+    kind: Kind,
+    sample: Sample,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
     Classification(Classification),
     Regression(Regression),
 }
 
 impl Evaluation {
     pub fn new(kind: ProblemType) -> Self {
-        match kind {
-            ProblemType::Classification => Evaluation::Classification(Classification::default()),
-            ProblemType::Regression => Evaluation::Regression(Regression::default()),
+        let kind = match kind {
+            ProblemType::Classification => Kind::Classification(Classification::default()),
+            ProblemType::Regression => Kind::Regression(Regression::default()),
+        };
+        Evaluation {
+            kind,
+            sample: Sample::default(),
         }
     }
 
@@ -269,31 +326,36 @@ impl Evaluation {
         if row.trim().is_empty() {
             return Ok(());
         }
-        match self {
-            Evaluation::Classification(c) => c.add(row),
-            Evaluation::Regression(r) => r.add(row),
+        match &mut self.kind {
+            Kind::Classification(c) => c.add(row)?,
+            Kind::Regression(r) => r.add(row)?,
         }
+        self.sample.offer(row);
+        Ok(())
     }
 
     pub fn rows(&self) -> u64 {
-        match self {
-            Evaluation::Classification(c) => c.rows,
-            Evaluation::Regression(r) => r.rows,
+        match &self.kind {
+            Kind::Classification(c) => c.rows,
+            Kind::Regression(r) => r.rows,
         }
     }
 
     pub fn metrics(&self) -> BTreeMap<String, f64> {
-        match self {
-            Evaluation::Classification(c) => c.metrics(),
-            Evaluation::Regression(r) => r.metrics(),
+        match &self.kind {
+            Kind::Classification(c) => c.metrics(),
+            Kind::Regression(r) => r.metrics(),
         }
     }
 
+    /// The report, with the sample of rows for the approval page.
     pub fn report(&self, evaluated_at: &str) -> Value {
-        match self {
-            Evaluation::Classification(c) => c.report(evaluated_at),
-            Evaluation::Regression(r) => r.report(evaluated_at),
-        }
+        let mut report = match &self.kind {
+            Kind::Classification(c) => c.report(evaluated_at),
+            Kind::Regression(r) => r.report(evaluated_at),
+        };
+        report["sample"] = self.sample.to_json();
+        report
     }
 
     pub fn gates(kind: ProblemType) -> &'static [&'static str] {
@@ -373,6 +435,22 @@ mod tests {
         assert!(
             close(m["macroF1"], (1.0 + f1_versicolor + f1_virginica) / 3.0),
             "{m:?}"
+        );
+    }
+
+    #[test]
+    fn the_sample_covers_every_label_however_the_output_is_sorted() {
+        let mut evaluation = Evaluation::new(ProblemType::Classification);
+        for i in 0..10_000 {
+            evaluation.add(&format!("setosa,{i},setosa")).unwrap();
+        }
+        evaluation.add("virginica,last,virginica").unwrap();
+        let sample = &evaluation.report("t")["sample"];
+        assert_eq!(sample[0]["label"], "setosa");
+        assert_eq!(sample[0]["rows"].as_array().unwrap().len(), SAMPLE_ROWS);
+        assert_eq!(
+            sample[1],
+            json!({"label": "virginica", "rows": ["virginica,last,virginica"]})
         );
     }
 

@@ -316,22 +316,32 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
         Status::Pending if now() < approval.deadline => {
             let mut matrices = Vec::new();
             let mut labels = Vec::new();
+            let mut sampled = Vec::new();
             for (title, uri) in [
                 ("This version", &approval.model_quality_uri),
                 ("Deployed now", &approval.champion_quality_uri),
             ] {
                 let Some(uri) = uri else { continue };
-                if let Some(m) = report(state, uri)
-                    .await
-                    .and_then(|r| page::Matrix::from_report(title, &r))
-                {
+                let Some(report) = report(state, uri).await else {
+                    continue;
+                };
+                if title == "This version" {
+                    // evaluate-model kept rows of every label while it read the whole output.
+                    sampled = page::sample_from_report(&report);
+                }
+                if let Some(m) = page::Matrix::from_report(title, &report) {
                     if labels.is_empty() {
                         labels.clone_from(&m.labels);
                     }
                     matrices.push(m);
                 }
             }
-            let sample = sample(state, &approval.transform_output_uri, &labels).await;
+            // A report without a sample (an older run): read the output itself.
+            let sample = if sampled.is_empty() {
+                sample(state, &approval.transform_output_uri, &labels).await
+            } else {
+                sampled
+            };
             let page = page::ApprovalPage {
                 a: &approval,
                 rows: approval.comparison(),

@@ -29,6 +29,24 @@ pub struct Matrix {
     pub rows: Vec<(String, Vec<u64>)>,
 }
 
+/// The sample evaluate-model kept in its report: rows of every label.
+pub fn sample_from_report(report: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    report["sample"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|group| {
+            let label = group["label"].as_str()?.to_owned();
+            let rows = group["rows"]
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect();
+            Some((label, rows))
+        })
+        .collect()
+}
+
 impl Matrix {
     /// From a model-quality report (`multiclass_classification_metrics.confusion_matrix`).
     pub fn from_report(title: &str, report: &serde_json::Value) -> Option<Matrix> {

@@ -389,3 +389,43 @@ fn a_decision_counts_its_kind_and_the_time_it_took() {
         [v("ApprovalsApproved", 1.0)]
     );
 }
+
+/// The report's own sample (evaluate-model kept rows of every label while it
+/// read the whole output) is shown, and the output is not read again.
+#[tokio::test]
+async fn the_page_shows_the_reports_sample_and_its_confusion_matrix() {
+    let with_report = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        let mut approval = item("pending", u64::MAX / 2);
+        approval.insert(
+            "modelQualityUri".into(),
+            s("s3://artifacts/transform/run-1/model-quality.json"),
+        );
+        aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+            .set_item(Some(approval))
+            .build()
+    });
+    let report = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("transform/run-1/model-quality.json"))
+        .then_output(|| {
+            aws_sdk_s3::operation::get_object::GetObjectOutput::builder()
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                    br#"{"multiclass_classification_metrics": {"confusion_matrix": {"a": {"a": 4, "b": 1}, "b": {"a": 0, "b": 5}}},
+                        "sample": [{"label": "a", "rows": ["a,1,a"]}, {"label": "b", "rows": ["b,9,b"]}]}"#,
+                ))
+                .build()
+        });
+    // Only the report: a read of the output would find no rule and fail the test.
+    let s = state(&[&with_report], &[], &[&report]);
+    let response = handle(&s, request("get.json")).await.unwrap();
+    let html = body(&response);
+    assert!(
+        html.contains("<h3>b</h3>") && html.contains("b,9,b"),
+        "{html}"
+    );
+    assert!(
+        html.contains("This version: rows are the true labels"),
+        "{html}"
+    );
+    assert!(html.contains("<td>5</td>"), "{html}");
+    assert_eq!(report.num_calls(), 1);
+}
