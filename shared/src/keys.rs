@@ -73,8 +73,14 @@ pub fn approval_hash(id: &str) -> String {
 
 /// The approval item, keyed by the id's hash ([`approval_hash`]), never the id.
 pub fn approval(id: &str) -> Key {
+    approval_by_hash(&approval_hash(id))
+}
+
+/// The approval item with this hash: an approver's link points at its
+/// approval (the one the approvers share) by this hash.
+pub fn approval_by_hash(hash: &str) -> Key {
     Key {
-        pk: format!("APPROVAL#{}", approval_hash(id)),
+        pk: format!("APPROVAL#{hash}"),
         sk: APPROVAL_SK.to_owned(),
     }
 }

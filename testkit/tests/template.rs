@@ -956,3 +956,43 @@ fn the_reminder_schedule_may_invoke_record_metadata_and_nothing_else() {
     assert!(!allowed(&statements, "lambda:InvokeFunction", &other));
     assert_eq!(statements.len(), 1, "{statements:?}");
 }
+
+#[test]
+fn each_named_approver_gets_a_subscription_that_takes_only_their_own_link() {
+    let t = template();
+    let r = Resolver::new(t, REGION)
+        .with_parameter("ApproverEmails", "ana@example.com,bob@example.com")
+        .with_parameter("RequiredApprovals", "2");
+    for (slot, expected) in [
+        (1, Some("ana@example.com")),
+        (2, Some("bob@example.com")),
+        (3, None),
+        (5, None),
+    ] {
+        let id = format!("ApproverSubscription{slot}");
+        let on = r.condition(&format!("HasApprover{slot}")).unwrap();
+        assert_eq!(on, expected.is_some(), "{id}");
+        let Some(address) = expected else { continue };
+        let props = r.resolve(&t.resource(&id).unwrap()["Properties"]).unwrap();
+        assert_eq!(props["Endpoint"], address);
+        assert_eq!(props["FilterPolicyScope"], "MessageAttributes");
+        assert_eq!(
+            props["FilterPolicy"],
+            serde_json::json!({"approver": [address]})
+        );
+    }
+    let env = r
+        .environment(&t.function_id("request-approval").unwrap())
+        .unwrap();
+    assert_eq!(env["APPROVERS"], "ana@example.com,bob@example.com");
+    assert_eq!(env["REQUIRED_APPROVALS"], "2");
+    // By default nobody is named: no subscription, one link, one approver.
+    let defaults = Resolver::new(t, REGION);
+    assert!(!defaults.condition("HasApprover1").unwrap());
+    assert_eq!(
+        defaults
+            .environment(&t.function_id("request-approval").unwrap())
+            .unwrap()["REQUIRED_APPROVALS"],
+        "1"
+    );
+}

@@ -74,6 +74,10 @@ pub struct Approval {
     pub champion_version: Option<String>,
     pub champion_metrics: std::collections::BTreeMap<String, f64>,
     pub champion_quality_uri: Option<String>,
+    /// Distinct approvers needed (1 unless the template asks for more).
+    pub required: usize,
+    /// The addresses that approved so far, while more are needed.
+    pub approvals: Vec<String>,
     /// When the approval was requested (epoch seconds), or 0.
     pub created_at: u64,
     pub approver: Option<String>,
@@ -171,6 +175,16 @@ impl Approval {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
             model_quality_uri: s("modelQualityUri"),
+            required: item
+                .get("required")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1),
+            approvals: item
+                .get("approvals")
+                .and_then(|v| v.as_ss().ok())
+                .cloned()
+                .unwrap_or_default(),
             champion_known: item
                 .get("championKnown")
                 .and_then(|v| v.as_bool().ok())

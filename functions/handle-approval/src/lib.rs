@@ -150,8 +150,8 @@ fn approval_id(request: &Request) -> Option<String> {
     keys::is_approval_id(&id).then_some(id)
 }
 
-async fn load(state: &State, id: &str) -> Result<Option<Approval>, shared::Failure> {
-    let key = keys::approval(id);
+async fn load(state: &State, hash: &str) -> Result<Option<Approval>, shared::Failure> {
+    let key = keys::approval_by_hash(hash);
     let got = state
         .dynamodb
         .get_item()
@@ -162,7 +162,7 @@ async fn load(state: &State, id: &str) -> Result<Option<Approval>, shared::Failu
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (approval)", &e))?;
-    Ok(got.item().and_then(|item| Approval::from_item(id, item)))
+    Ok(got.item().and_then(|item| Approval::from_item(hash, item)))
 }
 
 fn unavailable() -> Response<Body> {
@@ -299,15 +299,75 @@ async fn sample(state: &State, uri: &str, labels: &[String]) -> Vec<(String, Vec
     kept.into_groups()
 }
 
-async fn show(state: &State, request: &Request) -> Response<Body> {
-    let Some(id) = approval_id(request) else {
-        return page::not_found();
+/// What a link reaches: the approval's hash, the address the link is bound
+/// to, and the approval itself when the link is its own (one read).
+type Reached = (String, Option<String>, Option<Approval>);
+
+/// The approval a link decides, and the address it is bound to: the link's
+/// own approval, or (a link request-approval made for one named approver)
+/// the approval its approvers share, by that approval's hash.
+async fn resolve(state: &State, link_id: &str) -> Result<Option<Reached>, shared::Failure> {
+    let hash = keys::approval_hash(link_id);
+    let key = keys::approval_by_hash(&hash);
+    let got = state
+        .dynamodb
+        .get_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetItem (approval)", &e))?;
+    let Some(item) = got.item() else {
+        return Ok(None);
     };
-    let approval = match load(state, &id).await {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let bound_only = item
+        .get("boundOnly")
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false);
+    Ok(match (text("groupHash"), text("approverEmail")) {
+        (Some(group), Some(email)) => Some((group, Some(email), None)),
+        // An approval of named approvers is reached only through their links.
+        _ if bound_only => None,
+        _ => {
+            let approval = Approval::from_item(&hash, item);
+            approval.map(|a| (hash, None, Some(a)))
+        }
+    })
+}
+
+/// [`resolve`] for a request, or the page that ends it.
+async fn target(state: &State, request: &Request) -> Result<Reached, Box<Response<Body>>> {
+    let Some(link) = approval_id(request) else {
+        return Err(Box::new(page::not_found()));
+    };
+    match resolve(state, &link).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(Box::new(page::not_found())),
+        Err(failure) => {
+            tracing::error!(approval = %keys::approval_hash(&link), error = %failure, "could not read the approval");
+            Err(Box::new(unavailable()))
+        }
+    }
+}
+
+async fn show(state: &State, request: &Request) -> Response<Body> {
+    let (hash, bound, found) = match target(state, request).await {
+        Ok(found) => found,
+        Err(page) => return *page,
+    };
+    let loaded = match found {
+        Some(a) => Ok(Some(a)),
+        None => load(state, &hash).await,
+    };
+    let approval = match loaded {
         Ok(Some(a)) => a,
         Ok(None) => return page::not_found(),
         Err(failure) => {
-            tracing::error!(approval = %keys::approval_hash(&id), error = %failure, "could not read the approval");
+            tracing::error!(approval = %hash.to_owned(), error = %failure, "could not read the approval");
             return unavailable();
         }
     };
@@ -343,6 +403,7 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
                 sampled
             };
             let page = page::ApprovalPage {
+                bound: bound.as_deref(),
                 a: &approval,
                 rows: approval.comparison(),
                 sample,
@@ -371,11 +432,11 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
 /// Moves the approval out of `deciding`, but only if this request put it there.
 async fn settle(
     state: &State,
-    id: &str,
+    hash: &str,
     request_id: &str,
     status: Status,
 ) -> Result<(), shared::Failure> {
-    let key = keys::approval(id);
+    let key = keys::approval_by_hash(hash);
     let mut update = state
         .dynamodb
         .update_item()
@@ -404,15 +465,35 @@ async fn settle(
 /// A POST: read the form, claim the approval, tell Step Functions, record
 /// the outcome. Each step answers its own page when it cannot go on.
 async fn decide(state: &State, request: &Request, request_id: &str) -> Response<Body> {
-    let Some(id) = approval_id(request) else {
-        return page::not_found();
+    let (hash, bound, _) = match target(state, request).await {
+        Ok(found) => found,
+        Err(page) => return *page,
     };
-    let form = match read_form(request) {
+    let mut form = match read_form(request) {
         Ok(form) => form,
         Err(page) => return *page,
     };
+    if let Some(email) = &bound {
+        // The link's address is the approver, whoever opened it; a typed
+        // name is kept only as part of the comment.
+        let typed = form.approver.take();
+        form.comment = match (typed, form.comment.take()) {
+            (Some(name), Some(comment)) => {
+                field(&format!("(typed name: {name}) {comment}"), MAX_COMMENT)
+            }
+            (Some(name), None) => field(&format!("(typed name: {name})"), MAX_COMMENT),
+            (None, comment) => comment,
+        };
+        form.approver = Some(email.clone());
+        if form.decision == Decision::Approved {
+            match vote(state, &hash, email).await {
+                Vote::Decides(approvers) => form.approver = field(&approvers, MAX_APPROVER),
+                Vote::Waits(page) => return *page,
+            }
+        }
+    }
     let decided_at = rfc3339(now());
-    let approval = match claim(state, &id, request_id, &form, &decided_at).await {
+    let approval = match claim(state, &hash, request_id, &form, &decided_at).await {
         Ok(approval) => approval,
         Err(page) => return *page,
     };
@@ -425,7 +506,103 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         &decided_at,
     )
     .await;
-    conclude(state, &id, request_id, approval, form, decided_at, told).await
+    conclude(state, &hash, request_id, approval, form, decided_at, told).await
+}
+
+#[derive(Debug)]
+enum Vote {
+    /// Enough distinct approvers: decide, naming them all.
+    Decides(String),
+    /// Recorded, and the run waits for more (or this page says why not).
+    Waits(Box<Response<Body>>),
+}
+
+/// An approval that asks for `required` distinct approvers: adds this
+/// address to those who approved; the approval is decided only once they
+/// are enough. One approver is the usual case and decides at once.
+async fn vote(state: &State, hash: &str, email: &str) -> Vote {
+    let key = keys::approval_by_hash(hash);
+    let voted = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(&key.pk))
+        .key(keys::SK, s(&key.sk))
+        .update_expression("ADD approvals :me")
+        .condition_expression(
+            "#status = :pending AND deadline > :now AND NOT contains(approvals, :email)",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":me", AttributeValue::Ss(vec![email.to_owned()]))
+        .expression_attribute_values(":email", s(email))
+        .expression_attribute_values(":pending", s(Status::Pending.as_str()))
+        .expression_attribute_values(":now", AttributeValue::N(now().to_string()))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    let item = match voted {
+        Ok(out) => out.attributes().cloned().unwrap_or_default(),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            // Decided, expired, or this address approved already: read which.
+            match load(state, hash).await {
+                Ok(Some(a))
+                    if a.status == Status::Pending && a.approvals.iter().any(|e| e == email) =>
+                {
+                    return Vote::Waits(Box::new(waiting(&a, email, true)));
+                }
+                // Not pending: the claim that follows answers its page.
+                _ => return Vote::Decides(email.to_owned()),
+            }
+        }
+        Err(err) => {
+            tracing::error!(approval = %hash, error = %aws::failure("UpdateItem (approval vote)", &err), "could not record the vote");
+            return Vote::Waits(Box::new(unavailable()));
+        }
+    };
+    let Some(a) = Approval::from_item(hash, &item) else {
+        return Vote::Waits(Box::new(unavailable()));
+    };
+    if a.required <= 1 {
+        // The first approver decides alone, whoever else approved meanwhile.
+        Vote::Decides(email.to_owned())
+    } else if a.approvals.len() >= a.required {
+        Vote::Decides(a.approvals.join(" and "))
+    } else {
+        tracing::info!(
+            approvals = a.approvals.len(),
+            required = a.required,
+            "approval recorded; waiting for more"
+        );
+        Vote::Waits(Box::new(waiting(&a, email, false)))
+    }
+}
+
+/// The page for an approval recorded while the run waits for more approvers.
+fn waiting(a: &Approval, email: &str, again: bool) -> Response<Body> {
+    let more = a.required.saturating_sub(a.approvals.len());
+    page::message(
+        200,
+        if again {
+            "You have already approved"
+        } else {
+            "Your approval is recorded"
+        },
+        &format!(
+            "{} of {} approvals so far; the run waits for {more} more approver{} before the model goes on. A rejection by any approver rejects it.",
+            a.approvals.len(),
+            a.required,
+            if more == 1 { "" } else { "s" }
+        ),
+        vec![
+            ("Approved as", email.to_owned()),
+            ("Run", a.execution_name.clone()),
+            ("Model", a.model_name.clone()),
+        ],
+    )
 }
 
 /// The approval form from the request, or the 400 page saying what is wrong
@@ -456,12 +633,12 @@ fn read_form(request: &Request) -> Result<Form, Box<Response<Body>>> {
 /// Long because that write is one request, built in one place.
 async fn claim(
     state: &State,
-    id: &str,
+    hash: &str,
     request_id: &str,
     form: &Form,
     decided_at: &str,
 ) -> Result<Approval, Box<Response<Body>>> {
-    let key = keys::approval(id);
+    let key = keys::approval_by_hash(hash);
     let decision = Status::from(form.decision);
     let mut sets = vec![
         "#status = :deciding",
@@ -504,17 +681,17 @@ async fn claim(
     match claimed {
         Ok(out) => out
             .attributes()
-            .and_then(|item| Approval::from_item(id, item))
+            .and_then(|item| Approval::from_item(hash, item))
             .ok_or_else(|| Box::new(unavailable())),
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
         {
-            Err(Box::new(already(state, id, request_id).await))
+            Err(Box::new(already(state, hash, request_id).await))
         }
         Err(err) => {
-            tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
+            tracing::error!(approval = %hash.to_owned(), error = %aws::failure("UpdateItem (claim approval)", &err), "could not claim");
             Err(Box::new(unavailable()))
         }
     }
@@ -524,7 +701,7 @@ async fn claim(
 /// task is gone), or back to pending (Step Functions could not be told).
 async fn conclude(
     state: &State,
-    id: &str,
+    hash: &str,
     request_id: &str,
     approval: Approval,
     form: Form,
@@ -532,10 +709,9 @@ async fn conclude(
     told: Result<(), (Option<String>, shared::Failure)>,
 ) -> Response<Body> {
     let decision = Status::from(form.decision);
-    let hash = keys::approval_hash(id);
     match told {
         Ok(()) => {
-            if let Err(failure) = settle(state, id, request_id, decision).await {
+            if let Err(failure) = settle(state, hash, request_id, decision).await {
                 // Step Functions has the decision; a stale `deciding` is shown as such.
                 tracing::warn!(approval = %hash, error = %failure, "decision sent but not recorded");
             }
@@ -543,7 +719,7 @@ async fn conclude(
             tracing::info!(decision = decision.as_str(), "decided");
             decision_metrics(decision, approval.created_at, now())
                 .property("executionName", approval.execution_name.as_str())
-                .property("approvalHash", hash.as_str())
+                .property("approvalHash", hash)
                 .emit();
             let mut shown = approval;
             shown.status = decision;
@@ -564,7 +740,7 @@ async fn conclude(
             ) =>
         {
             tracing::info!(approval = %hash, error = %failure, "the task is gone: approval expired");
-            if let Err(e) = settle(state, id, request_id, Status::Expired).await {
+            if let Err(e) = settle(state, hash, request_id, Status::Expired).await {
                 // The page is right either way; the item stays `deciding` until the next request reads it.
                 tracing::warn!(approval = %hash, execution = %approval.execution_name, error = %e, "could not mark the approval expired");
             }
@@ -572,7 +748,7 @@ async fn conclude(
         }
         Err((_, failure)) => {
             tracing::error!(approval = %hash, error = %failure, "Step Functions not told; back to pending");
-            if let Err(e) = settle(state, id, request_id, Status::Pending).await {
+            if let Err(e) = settle(state, hash, request_id, Status::Pending).await {
                 tracing::error!(approval = %hash, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
             }
             unavailable()
@@ -654,7 +830,7 @@ async fn tell(
 /// a token it no longer knows before the deadline means it does.
 async fn finish_stale(
     state: &State,
-    id: &str,
+    hash: &str,
     request_id: &str,
     first: Approval,
 ) -> Response<Body> {
@@ -662,7 +838,7 @@ async fn finish_stale(
         return unavailable();
     };
     let now = now();
-    if !take_over(state, id, request_id, now).await {
+    if !take_over(state, hash, request_id, now).await {
         return being_recorded();
     }
     let decided_at = first.decided_at.clone().unwrap_or_default();
@@ -695,14 +871,14 @@ async fn finish_stale(
             Status::Expired
         }
         Err((_, failure)) => {
-            tracing::error!(approval = %keys::approval_hash(id), error = %failure, "could not finish a stale decision; it is retried later");
+            tracing::error!(approval = %hash.to_owned(), error = %failure, "could not finish a stale decision; it is retried later");
             return unavailable();
         }
     };
-    if let Err(failure) = settle(state, id, request_id, status).await {
-        tracing::warn!(approval = %keys::approval_hash(id), error = %failure, "stale decision finished but not recorded");
+    if let Err(failure) = settle(state, hash, request_id, status).await {
+        tracing::warn!(approval = %hash.to_owned(), error = %failure, "stale decision finished but not recorded");
     }
-    tracing::info!(approval = %keys::approval_hash(id), execution = %first.execution_name, status = status.as_str(), "finished a stale decision");
+    tracing::info!(approval = %hash.to_owned(), execution = %first.execution_name, status = status.as_str(), "finished a stale decision");
     let mut shown = first;
     shown.status = status;
     if shown.status == Status::Expired {
@@ -713,8 +889,8 @@ async fn finish_stale(
 
 /// Takes a stale `deciding` claim over for this request, keeping what it
 /// records; false when another request holds it (or took it first).
-async fn take_over(state: &State, id: &str, request_id: &str, now: u64) -> bool {
-    let key = keys::approval(id);
+async fn take_over(state: &State, hash: &str, request_id: &str, now: u64) -> bool {
+    let key = keys::approval_by_hash(hash);
     let taken = state
         .dynamodb
         .update_item()
@@ -740,7 +916,7 @@ async fn take_over(state: &State, id: &str, request_id: &str, now: u64) -> bool 
                 .as_service_error()
                 .is_some_and(|e| e.is_conditional_check_failed_exception())
             {
-                tracing::error!(approval = %keys::approval_hash(id), error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
+                tracing::error!(approval = %hash.to_owned(), error = %aws::failure("UpdateItem (take over a stale claim)", &err), "could not take over");
             }
             false
         }
@@ -757,13 +933,13 @@ fn being_recorded() -> Response<Body> {
 }
 
 /// The page for a POST that found the approval not `pending`.
-async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
-    match load(state, id).await {
+async fn already(state: &State, hash: &str, request_id: &str) -> Response<Body> {
+    match load(state, hash).await {
         Ok(None) => page::not_found(),
         Ok(Some(a)) => match a.status {
             Status::Approved | Status::Rejected => page::decided(409, &a, "Already decided"),
             Status::Deciding if a.deciding_since < now().saturating_sub(STALE_DECIDING_SECONDS) => {
-                finish_stale(state, id, request_id, a).await
+                finish_stale(state, hash, request_id, a).await
             }
             Status::Deciding => page::message(
                 409,
@@ -773,7 +949,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
             ),
             Status::Pending => {
                 // Past its deadline: mark it, so the page and the trail agree.
-                let key = keys::approval(id);
+                let key = keys::approval_by_hash(hash);
                 let marked = state
                     .dynamodb
                     .update_item()
@@ -793,7 +969,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
                         .as_service_error()
                         .is_some_and(|e| e.is_conditional_check_failed_exception())
                     {
-                        tracing::warn!(approval = %keys::approval_hash(id), execution = %a.execution_name, error = %aws::failure("UpdateItem (mark expired)", &err), "could not mark the approval expired");
+                        tracing::warn!(approval = %hash.to_owned(), execution = %a.execution_name, error = %aws::failure("UpdateItem (mark expired)", &err), "could not mark the approval expired");
                     }
                 }
                 page::expired(&a)
@@ -801,7 +977,7 @@ async fn already(state: &State, id: &str, request_id: &str) -> Response<Body> {
             _ => page::expired(&a),
         },
         Err(failure) => {
-            tracing::error!(approval = %keys::approval_hash(id), error = %failure, "could not read the approval");
+            tracing::error!(approval = %hash.to_owned(), error = %failure, "could not read the approval");
             unavailable()
         }
     }

@@ -13,6 +13,8 @@ use crate::approval::Approval;
     reason = "holds the approval, whose Debug hides the token"
 )]
 pub struct ApprovalPage<'a> {
+    /// The address this link is bound to, if it was made for one approver.
+    pub bound: Option<&'a str>,
     pub a: &'a Approval,
     pub rows: Vec<crate::approval::MetricRow>,
     /// Rows of the batch output grouped by their label, every label shown.

@@ -56,6 +56,11 @@ fn request(file: &str) -> Request {
         .with_lambda_context(context)
 }
 
+/// The link's own read (an unbound approval: the link is the approval).
+fn link() -> Rule {
+    get("pending", u64::MAX / 2)
+}
+
 fn get(status: &'static str, deadline: u64) -> Rule {
     mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
         GetItemOutput::builder()
@@ -157,7 +162,7 @@ async fn a_transient_step_functions_failure_reopens_the_approval() {
         SendTaskSuccessError::generic(SfnMeta::builder().code("ServiceUnavailable").build())
     });
     let (c, reopened) = (claim(), update_to("pending"));
-    let s = state(&[&c, &reopened], &[&unavailable], &[]);
+    let s = state(&[&link(), &c, &reopened], &[&unavailable], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 503);
     assert!(body(&response).contains("Nothing was decided"));
@@ -178,7 +183,7 @@ async fn a_timed_out_task_marks_the_approval_expired() {
         )
     });
     let (c, expired) = (claim(), update_to("expired"));
-    let s = state(&[&c, &expired], &[&timed_out], &[]);
+    let s = state(&[&link(), &c, &expired], &[&timed_out], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!(expired.num_calls(), 1);
@@ -196,7 +201,7 @@ async fn an_approval_sends_the_decision_with_the_token_then_records_it() {
         })
         .then_output(|| SendTaskSuccessOutput::builder().build());
     let (c, recorded) = (claim(), update_to("approved"));
-    let s = state(&[&c, &recorded], &[&told], &[]);
+    let s = state(&[&link(), &c, &recorded], &[&told], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!((told.num_calls(), recorded.num_calls()), (1, 1));
@@ -240,7 +245,7 @@ async fn a_rejection_fails_the_task_with_approval_rejected_and_the_comment_as_ca
             aws_sdk_sfn::operation::send_task_failure::SendTaskFailureOutput::builder().build()
         });
     let (c, recorded) = (claim(), update_to("rejected"));
-    let s = state(&[&c, &recorded], &[&told], &[]);
+    let s = state(&[&link(), &c, &recorded], &[&told], &[]);
     let response = handle(&s, request("reject.json")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(body(&response).contains("Rejected"));
@@ -254,7 +259,11 @@ async fn a_second_decision_gets_already_decided_and_no_call_to_step_functions() 
             aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
         )
     });
-    let s = state(&[&refused, &get("approved", u64::MAX / 2)], &[], &[]);
+    let s = state(
+        &[&link(), &refused, &get("approved", u64::MAX / 2)],
+        &[],
+        &[],
+    );
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 409);
     let html = body(&response);
@@ -331,7 +340,11 @@ async fn a_stale_claim_is_finished_with_the_first_decision_not_overwritten() {
                 })
         })
         .then_output(|| SendTaskSuccessOutput::builder().build());
-    let s = state(&[&refused, &stale, &taken, &settled], &[&told], &[]);
+    let s = state(
+        &[&link(), &refused, &stale, &taken, &settled],
+        &[&told],
+        &[],
+    );
     let response = handle(&s, request("reject.json")).await.unwrap();
     assert_eq!(response.status(), 409);
     let html = body(&response);

@@ -46,6 +46,21 @@ fn report(matrix: Value, accuracy: f64) -> Vec<u8> {
 /// The same, with the endpoint already serving a version (the champion) when
 /// `champion` is set, as record-metadata records a deploy.
 async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> Run {
+    start_for(sfn_timeout, approval_timeout, champion, &[], 1)
+        .await
+        .0
+}
+
+/// The same with named approvers, `required` of whom must approve: each
+/// approver's own link id, by address (the emails as SNS sent them, each
+/// with its `approver` attribute, which the subscriptions filter on).
+async fn start_for(
+    sfn_timeout: u64,
+    approval_timeout: u64,
+    champion: bool,
+    approvers: &[&str],
+    required: usize,
+) -> (Run, std::collections::BTreeMap<String, String>) {
     let moto = Moto::from_env();
     moto.execute_state_machines().unwrap();
     let sdk = moto.sdk_config().await;
@@ -167,6 +182,8 @@ async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> 
             topic_arn: inbox.topic_arn.clone(),
             approval_base_url: "https://api.example.com".into(),
             reminder: None,
+            approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
+            required,
         },
         &sdk,
     );
@@ -228,15 +245,47 @@ async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> 
         .await
         .unwrap();
     let emails = inbox.read(&sdk).await.unwrap();
-    assert_eq!(emails.len(), 1);
-    let body = emails[0]["Message"].as_str().unwrap();
+    assert_eq!(emails.len(), approvers.len().max(1));
+    let link_of = |email: &Value| {
+        email["Message"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("https://api.example.com/approvals/"))
+            .expect("the email has the approval link")
+            .to_owned()
+    };
+    let mut links = std::collections::BTreeMap::new();
+    for email in &emails {
+        let to = email["MessageAttributes"]["approver"]["Value"].as_str();
+        if let Some(to) = to {
+            assert!(
+                email["Message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("This link is yours ({to})"))
+            );
+            links.insert(to.to_owned(), link_of(email));
+        }
+    }
+    assert_eq!(
+        links.len(),
+        approvers.len(),
+        "one link per approver, each to them alone"
+    );
+    let body = emails[0]["Message"].as_str().unwrap().to_owned();
     // The id is only in the email's link; the answer and the table hold its hash.
-    let approval_id = body
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://api.example.com/approvals/"))
-        .expect("the email has the approval link")
-        .to_owned();
-    assert_eq!(out.approval_hash, shared::keys::approval_hash(&approval_id));
+    let approval_id = link_of(&emails[0]);
+    if approvers.is_empty() {
+        assert_eq!(out.approval_hash, shared::keys::approval_hash(&approval_id));
+    } else {
+        // The approvers share one approval, whose own id was never sent.
+        assert!(
+            links
+                .values()
+                .all(|l| shared::keys::approval_hash(l) != out.approval_hash)
+        );
+    }
     let stored = aws_sdk_dynamodb::Client::new(&sdk)
         .scan()
         .table_name(&table)
@@ -251,13 +300,16 @@ async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> 
         !body.contains(&token),
         "the email must not carry the task token"
     );
-    Run {
-        sdk,
-        table,
-        inbox,
-        execution_arn: execution.execution_arn().to_owned(),
-        approval_id,
-    }
+    (
+        Run {
+            sdk,
+            table,
+            inbox,
+            execution_arn: execution.execution_arn().to_owned(),
+            approval_id,
+        },
+        links,
+    )
 }
 
 fn http(file: &str, id: &str) -> Value {
@@ -565,4 +617,146 @@ async fn a_stale_claim_is_finished_with_the_first_decision() {
     let item = item.item().unwrap();
     assert_eq!(item["status"].as_s().unwrap(), "approved");
     assert_eq!(item["approver"].as_s().unwrap(), "Ana Lima");
+}
+
+fn post(runtime: &LambdaRuntime, f: &testkit::Function, id: &str, form: &str) -> (u64, String) {
+    let mut event = http("approve.json", id);
+    event["body"] = json!(form);
+    let out = runtime.invoke(f, &event).output();
+    (
+        out["statusCode"].as_u64().unwrap(),
+        out["body"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Two approvers press Approve at the same moment: exactly one decision
+/// reaches Step Functions, the other is told who decided.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn two_approvers_at_once_make_exactly_one_decision() {
+    let (run, links) = start_for(600, 600, false, &["ana@example.com", "bob@example.com"], 1).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    // Two instances of the function, as Lambda runs two concurrent requests:
+    // each takes one of the POSTs.
+    let _second = handler(&mut runtime, &run);
+    let answers: Vec<(u64, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = links
+            .values()
+            .map(|id| {
+                let (runtime, f) = (&runtime, &f);
+                scope.spawn(move || post(runtime, f, id, "decision=approve"))
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let decided: Vec<_> = answers.iter().filter(|(code, _)| *code == 200).collect();
+    assert_eq!(decided.len(), 1, "{answers:?}");
+    assert!(answers.iter().any(|(code, _)| *code == 409), "{answers:?}");
+    let (ended, _, output) = status(&run).await;
+    assert_eq!(ended, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    let approver = output["approver"].as_str().unwrap();
+    assert!(
+        links.contains_key(approver),
+        "the bound address, alone: {approver}"
+    );
+    // Every link now shows who decided, what and when.
+    for id in links.values() {
+        let (code, page) = page(&runtime, &f, "get.json", id);
+        assert_eq!(code, 200);
+        assert!(
+            page.contains("Already decided") && page.contains(approver),
+            "{page}"
+        );
+    }
+}
+
+/// A link forwarded to someone else still records the address it was made
+/// for; the name they type is kept only in the comment.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_forwarded_link_records_the_address_it_was_bound_to() {
+    let (run, links) = start_for(600, 600, false, &["ana@example.com", "bob@example.com"], 1).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, page_text) = page(&runtime, &f, "get.json", &links["ana@example.com"]);
+    assert_eq!(code, 200);
+    assert!(
+        page_text.contains("This link is <strong>ana@example.com</strong>"),
+        "{page_text}"
+    );
+    let (code, body) = post(
+        &runtime,
+        &f,
+        &links["ana@example.com"],
+        "decision=approve&approver=Bob+Forwarded&comment=looks+fine",
+    );
+    assert_eq!(code, 200, "{body}");
+    let (ended, _, output) = status(&run).await;
+    assert_eq!(ended, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    assert_eq!(output["approver"], "ana@example.com");
+    assert_eq!(output["comment"], "(typed name: Bob Forwarded) looks fine");
+    // The approval's own id was never sent: nothing reaches it but the links.
+    let (code, _) = page(&runtime, &f, "get.json", "0123456789abcdef0123456789abcdef");
+    assert_eq!(code, 404);
+}
+
+/// Two of three approvers are required: the run waits for the second; a
+/// rejection by any one of them ends it.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn two_of_three_wait_for_the_second_and_a_rejection_ends_it() {
+    let three = ["ana@example.com", "bob@example.com", "cy@example.com"];
+    let (run, links) = start_for(600, 600, false, &three, 2).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    let (code, body) = post(&runtime, &f, &links["ana@example.com"], "decision=approve");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("Your approval is recorded") && body.contains("1 of 2"),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        status_now(&run).await,
+        "RUNNING",
+        "one approval is not enough"
+    );
+    let (_, again) = post(&runtime, &f, &links["ana@example.com"], "decision=approve");
+    assert!(again.contains("You have already approved"), "{again}");
+    assert_eq!(
+        status_now(&run).await,
+        "RUNNING",
+        "the same approver twice is still one"
+    );
+    let (code, body) = post(&runtime, &f, &links["bob@example.com"], "decision=approve");
+    assert_eq!(code, 200, "{body}");
+    let (ended, _, output) = status(&run).await;
+    assert_eq!(ended, "SUCCEEDED");
+    let output: Value = serde_json::from_str(&output.unwrap()).unwrap();
+    let approver = output["approver"].as_str().unwrap();
+    assert!(
+        approver.contains("ana@example.com") && approver.contains("bob@example.com"),
+        "{approver}"
+    );
+
+    // Another run: one approval, then a rejection by a third approver.
+    let (run, links) = start_for(600, 600, false, &three, 2).await;
+    let mut runtime = LambdaRuntime::start();
+    let f = handler(&mut runtime, &run);
+    post(&runtime, &f, &links["ana@example.com"], "decision=approve");
+    let (code, body) = post(
+        &runtime,
+        &f,
+        &links["cy@example.com"],
+        "decision=reject&comment=not+yet",
+    );
+    assert_eq!(code, 200, "{body}");
+    let (ended, error, _) = status(&run).await;
+    assert_eq!(
+        (ended.as_str(), error.as_deref()),
+        ("FAILED", Some("CaughtApprovalRejected"))
+    );
 }

@@ -23,6 +23,56 @@ pub struct Config {
     /// A one-time schedule this long before the deadline asks record-metadata
     /// whether the approval is still undecided (`ApprovalsNearDeadline`).
     pub reminder: Option<Reminder>,
+    /// The named approvers: each gets a link of their own, bound to their
+    /// address. Empty: one link, and the approver is the name typed.
+    pub approvers: Vec<String>,
+    /// Distinct approvers needed before the run goes on (with named approvers).
+    pub required: usize,
+}
+
+/// The approvers from `APPROVERS` (comma-separated addresses) and
+/// `REQUIRED_APPROVALS` (default 1, at most the number of approvers).
+fn approvers(env: &Env) -> Result<(Vec<String>, usize), ConfigError> {
+    let listed = env.optional("APPROVERS").unwrap_or_default();
+    let approvers: Vec<String> = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let invalid = |name: &str, value: String, reason: &str| ConfigError::Invalid {
+        name: name.into(),
+        value,
+        reason: reason.into(),
+    };
+    if let Some(bad) = approvers.iter().find(|a| {
+        a.len() > 254 || !a.contains('@') || a.chars().any(|c| c.is_whitespace() || c.is_control())
+    }) {
+        return Err(invalid(
+            "APPROVERS",
+            bad.clone(),
+            "each approver is an email address",
+        ));
+    }
+    let mut unique = approvers.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != approvers.len() || approvers.len() > 5 {
+        return Err(invalid(
+            "APPROVERS",
+            listed,
+            "at most five distinct addresses",
+        ));
+    }
+    let required: usize = env.parsed_or("REQUIRED_APPROVALS", 1usize)?;
+    if required == 0 || required > approvers.len().max(1) {
+        return Err(invalid(
+            "REQUIRED_APPROVALS",
+            required.to_string(),
+            "must be at least 1 and at most the number of APPROVERS (1 without any)",
+        ));
+    }
+    Ok((approvers, required))
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +124,8 @@ impl Config {
             topic_arn: env.resource_name("APPROVAL_TOPIC_ARN")?,
             approval_base_url: approval_base_url.trim_end_matches('/').to_owned(),
             reminder: Reminder::from_env(env)?,
+            approvers: approvers(env)?.0,
+            required: approvers(env)?.1,
         })
     }
 }
@@ -149,6 +201,7 @@ fn approval_item(
     input: &RequestApprovalInput,
     id: &str,
     now: u64,
+    required: usize,
 ) -> HashMap<String, AttributeValue> {
     let key = keys::approval(id);
     let deadline = now + input.timeout_seconds;
@@ -182,6 +235,11 @@ fn approval_item(
     item.insert("metrics".into(), AttributeValue::M(metrics));
     if let Some(uri) = &input.model_quality_uri {
         item.insert("modelQualityUri".into(), s(uri));
+    }
+    if required > 0 {
+        // Decided only through the approvers' own links, by this many of them.
+        item.insert("required".into(), n(required as u64));
+        item.insert("boundOnly".into(), AttributeValue::Bool(true));
     }
     match &input.champion {
         ChampionLookup::NotLooked => {}
@@ -327,11 +385,47 @@ fn cancelled(
         .is_some_and(|e| e.is_transaction_canceled_exception())
 }
 
+/// One approver's link: its own id, pointing at the approval by its hash,
+/// bound to the approver's address.
+fn link_item(
+    input: &RequestApprovalInput,
+    link_id: &str,
+    approval_id: &str,
+    email: &str,
+    now: u64,
+) -> HashMap<String, AttributeValue> {
+    let key = keys::approval(link_id);
+    HashMap::from([
+        (keys::PK.to_owned(), s(key.pk)),
+        (keys::SK.to_owned(), s(key.sk)),
+        ("groupHash".to_owned(), s(keys::approval_hash(approval_id))),
+        ("approverEmail".to_owned(), s(email)),
+        (
+            keys::TTL.to_owned(),
+            n(now + input.timeout_seconds + KEEP_AFTER_EXPIRY),
+        ),
+    ])
+}
+
+/// A link of its own for each named approver: (link id, address).
+fn new_links(state: &State) -> Result<Vec<(String, String)>, Failure> {
+    state
+        .config
+        .approvers
+        .iter()
+        .map(|email| Ok((new_approval_id()?, email.clone())))
+        .collect()
+}
+
 /// What the next step must do for this task.
 #[derive(Debug, PartialEq, Eq)]
 enum Approval {
-    /// A new approval: email its link.
-    New { id: String },
+    /// A new approval: email its link, or each approver their own. The
+    /// approval's own id is then never sent anywhere.
+    New {
+        id: String,
+        links: Vec<(String, String)>,
+    },
     /// A retry whose approval was emailed: nothing more.
     Emailed { hash: String },
 }
@@ -346,15 +440,45 @@ async fn create_or_find(
     now: u64,
 ) -> Result<Approval, Failure> {
     let id = new_approval_id()?;
-    if create(state, input, &id, now).await? {
-        return Ok(Approval::New { id });
+    let links = new_links(state)?;
+    if create(state, input, &id, &links, now).await? {
+        return Ok(Approval::New { id, links });
     }
     tracing::info!("this task already has an approval (a retry)");
     let (old, emailed) = read_guard(state, input).await?;
     if emailed {
         return Ok(Approval::Emailed { hash: old });
     }
-    replace_unsent(state, input, &old, &id, now).await
+    replace_unsent(state, input, &old, &id, links, now).await
+}
+
+/// The approval and its links, as puts of one transaction.
+fn approval_puts(
+    state: &State,
+    input: &RequestApprovalInput,
+    id: &str,
+    links: &[(String, String)],
+    now: u64,
+) -> Result<Vec<TransactWriteItem>, Failure> {
+    let table = state.config.table_name.as_str();
+    let required = if links.is_empty() {
+        0
+    } else {
+        state.config.required
+    };
+    let mut puts = vec![put(
+        table,
+        approval_item(input, id, now, required),
+        "attribute_not_exists(pk)",
+    )?];
+    for (link_id, email) in links {
+        puts.push(put(
+            table,
+            link_item(input, link_id, id, email, now),
+            "attribute_not_exists(pk)",
+        )?);
+    }
+    Ok(puts)
 }
 
 /// The guard and the approval, in one transaction: false when the task has a
@@ -363,6 +487,7 @@ async fn create(
     state: &State,
     input: &RequestApprovalInput,
     id: &str,
+    links: &[(String, String)],
     now: u64,
 ) -> Result<bool, Failure> {
     let table = state.config.table_name.as_str();
@@ -380,12 +505,11 @@ async fn create(
     let written = state
         .dynamodb
         .transact_write_items()
-        .transact_items(put(table, guard_item, "attribute_not_exists(pk)")?)
-        .transact_items(put(
-            table,
-            approval_item(input, id, now),
-            "attribute_not_exists(pk)",
-        )?)
+        .set_transact_items(Some(
+            std::iter::once(put(table, guard_item, "attribute_not_exists(pk)")?)
+                .chain(approval_puts(state, input, id, links, now)?)
+                .collect(),
+        ))
         .send()
         .await;
     match written {
@@ -439,6 +563,7 @@ async fn replace_unsent(
     input: &RequestApprovalInput,
     old: &str,
     id: &str,
+    links: Vec<(String, String)>,
     now: u64,
 ) -> Result<Approval, Failure> {
     let table = state.config.table_name.as_str();
@@ -467,17 +592,22 @@ async fn replace_unsent(
     let replaced = state
         .dynamodb
         .transact_write_items()
-        .transact_items(TransactWriteItem::builder().delete(delete).build())
-        .transact_items(TransactWriteItem::builder().update(repoint).build())
-        .transact_items(put(
-            table,
-            approval_item(input, id, now),
-            "attribute_not_exists(pk)",
-        )?)
+        .set_transact_items(Some(
+            [
+                TransactWriteItem::builder().delete(delete).build(),
+                TransactWriteItem::builder().update(repoint).build(),
+            ]
+            .into_iter()
+            .chain(approval_puts(state, input, id, &links, now)?)
+            .collect(),
+        ))
         .send()
         .await;
     match replaced {
-        Ok(_) => Ok(Approval::New { id: id.to_owned() }),
+        Ok(_) => Ok(Approval::New {
+            id: id.to_owned(),
+            links,
+        }),
         // Decided already (its email did go out) or another retry replaced it.
         Err(err) if cancelled(&err) => Ok(Approval::Emailed {
             hash: old.to_owned(),
@@ -580,18 +710,51 @@ pub async fn handle(
     let approval = create_or_find(state, &input, now).await?;
     let hash = match &approval {
         Approval::Emailed { hash } => hash.clone(),
-        Approval::New { id } => {
-            let link = format!("{}/approvals/{id}", state.config.approval_base_url);
-            let (subject, body) = email(&input, &link, now + input.timeout_seconds);
-            state
-                .sns
-                .publish()
-                .topic_arn(&state.config.topic_arn)
-                .subject(subject)
-                .message(body)
-                .send()
-                .await
-                .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+        Approval::New { id, links } => {
+            let base = &state.config.approval_base_url;
+            // Each named approver's own link, to their address alone (the
+            // topic's subscriptions filter on the `approver` attribute); or
+            // the one link, to whoever subscribed.
+            let mut sends: Vec<(String, Option<&str>)> = links
+                .iter()
+                .map(|(link_id, email)| {
+                    (format!("{base}/approvals/{link_id}"), Some(email.as_str()))
+                })
+                .collect();
+            if sends.is_empty() {
+                sends.push((format!("{base}/approvals/{id}"), None));
+            }
+            for (link, to) in sends {
+                let (subject, mut body) = email(&input, &link, now + input.timeout_seconds);
+                let mut publish = state
+                    .sns
+                    .publish()
+                    .topic_arn(&state.config.topic_arn)
+                    .subject(subject);
+                if let Some(address) = to {
+                    body.push_str(&format!(
+                        "\nThis link is yours ({address}): a decision made with it is recorded as yours, so do not forward it.{}",
+                        if state.config.required > 1 {
+                            format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.required)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    publish = publish.message_attributes(
+                        "approver",
+                        aws_sdk_sns::types::MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(address)
+                            .build()
+                            .map_err(|e| Failure::invalid_input(e.to_string()))?,
+                    );
+                }
+                publish
+                    .message(body)
+                    .send()
+                    .await
+                    .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+            }
             let guard = keys::approval_task(&input.task_token);
             state
                 .dynamodb

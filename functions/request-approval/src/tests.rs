@@ -32,6 +32,8 @@ fn state_reminding(
             topic_arn: "arn:aws:sns:us-east-1:123456789012:approvals".into(),
             approval_base_url: "https://api.example.com".into(),
             reminder,
+            approvers: Vec::new(),
+            required: 1,
         },
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::Sequential, scheduler, |c| c
             .retry_config(aws_sdk_scheduler::config::retry::RetryConfig::disabled())),
@@ -283,4 +285,82 @@ fn the_email_puts_each_held_out_figure_beside_the_deployed_versions() {
     later.champion = deployed;
     let (_, body) = email(&later, "https://x/approvals/id", 0);
     assert!(body.contains("Deployed now: arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1 (run run-first)"), "{body}");
+}
+
+#[tokio::test]
+async fn named_approvers_each_get_a_link_bound_to_their_address() {
+    let written = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(|r| {
+            let items = r.transact_items();
+            let approval = items[1].put().unwrap().item();
+            let links: Vec<_> = items[2..].iter().map(|i| i.put().unwrap().item()).collect();
+            items.len() == 4
+                && approval["required"].as_n().is_ok_and(|n| n == "2")
+                && approval["boundOnly"].as_bool().is_ok_and(|b| *b)
+                && links.iter().all(|l| {
+                    l["groupHash"].as_s().ok()
+                        == approval["pk"]
+                            .as_s()
+                            .ok()
+                            .and_then(|pk| pk.strip_prefix("APPROVAL#"))
+                            .map(str::to_owned)
+                            .as_ref()
+                        && !l.contains_key("taskToken")
+                })
+                && links[0]["approverEmail"]
+                    .as_s()
+                    .is_ok_and(|e| e == "ana@example.com")
+                && links[1]["approverEmail"]
+                    .as_s()
+                    .is_ok_and(|e| e == "bob@example.com")
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let to = |address: &'static str| {
+        mock!(aws_sdk_sns::Client::publish)
+            .match_requests(move |r| {
+                r.message_attributes()
+                    .and_then(|a| a.get("approver"))
+                    .and_then(|v| v.string_value())
+                    == Some(address)
+                    && r.message().is_some_and(|m| {
+                        m.contains(&format!("This link is yours ({address})"))
+                            && m.contains("once 2 approvers have approved")
+                    })
+            })
+            .then_output(|| PublishOutput::builder().build())
+    };
+    let (ana, bob) = (to("ana@example.com"), to("bob@example.com"));
+    let mut s = state(&[&written, &marked()], &[&ana, &bob]);
+    s.config.approvers = vec!["ana@example.com".into(), "bob@example.com".into()];
+    s.config.required = 2;
+    handle(&s, event()).await.unwrap();
+    assert_eq!((ana.num_calls(), bob.num_calls()), (1, 1));
+}
+
+#[test]
+fn the_approvers_and_the_count_they_must_reach_are_checked_at_init() {
+    let env = |approvers: &str, required: &str| {
+        Env::from_pairs([
+            ("TABLE_NAME", "runs"),
+            ("APPROVAL_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:a"),
+            ("APPROVAL_BASE_URL", "https://api.example.com"),
+            ("APPROVERS", approvers),
+            ("REQUIRED_APPROVALS", required),
+        ])
+    };
+    let ok = Config::from_env(&env(" ana@example.com, bob@example.com ", "2")).unwrap();
+    assert_eq!((ok.approvers.len(), ok.required), (2, 2));
+    assert_eq!(Config::from_env(&env("", "1")).unwrap().approvers.len(), 0);
+    for (approvers, required) in [
+        ("ana@example.com", "2"),
+        ("", "2"),
+        ("not an address", "1"),
+        ("ana@example.com,ana@example.com", "1"),
+        ("ana@example.com", "0"),
+    ] {
+        assert!(
+            Config::from_env(&env(approvers, required)).is_err(),
+            "{approvers} {required}"
+        );
+    }
 }
