@@ -39,7 +39,9 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 8] = [
+pub const PATH_PARAMETERS: [&str; 10] = [
+    "ApproverEmails",
+    "RequiredApprovals",
     "RetrainQuietSeconds",
     "EndpointPollSeconds",
     "EndpointMaxPolls",

@@ -1863,3 +1863,46 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
 async fn rig_off() -> Rig {
     rig("af-south-1", &[("RetrainQuietSeconds", "0")]).await
 }
+
+/// With named approvers, the address a link was made for is what the trail
+/// and the registry record as the approver, whoever opened it.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_named_approvers_address_is_recorded_in_the_trail_and_the_registry() {
+    let rig = rig(
+        "ca-central-1",
+        &[("ApproverEmails", "ana@example.com,bob@example.com")],
+    )
+    .await;
+    let execution = "run-named";
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    let emails = rig.approval_emails();
+    assert_eq!(emails.len(), 2, "one email per approver: {emails:?}");
+    let bound = emails
+        .iter()
+        .find(|m| m.contains(&link))
+        .and_then(|m| m.split("This link is yours (").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .unwrap()
+        .to_owned();
+    let (code, page) = rig.decide(&link, "approve", "Someone Else", "fine by me");
+    assert_eq!(code, 200, "{page}");
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let approved = records(&rig.calls())
+        .into_iter()
+        .find(|r| r.stage == Stage::Approved)
+        .unwrap();
+    let decision = approved.details.approval.unwrap();
+    assert_eq!(decision.approver.as_deref(), Some(bound.as_str()));
+    assert_eq!(
+        decision.comment.as_deref(),
+        Some("(typed name: Someone Else) fine by me")
+    );
+    let version = versions(&rig).await.pop().unwrap();
+    let description = version.description.unwrap_or_default();
+    assert!(
+        description.contains(&bound) && !description.contains("by Someone Else"),
+        "{description}"
+    );
+}
