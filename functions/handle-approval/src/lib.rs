@@ -150,7 +150,11 @@ fn approval_id(request: &Request) -> Option<String> {
     keys::is_approval_id(&id).then_some(id)
 }
 
-async fn load(state: &State, hash: &str) -> Result<Option<Approval>, shared::Failure> {
+/// The approval item (or an approver's link) with this hash, read consistently.
+async fn read_item(
+    state: &State,
+    hash: &str,
+) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, shared::Failure> {
     let key = keys::approval_by_hash(hash);
     let got = state
         .dynamodb
@@ -162,7 +166,13 @@ async fn load(state: &State, hash: &str) -> Result<Option<Approval>, shared::Fai
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (approval)", &e))?;
-    Ok(got.item().and_then(|item| Approval::from_item(hash, item)))
+    Ok(got.item().cloned())
+}
+
+async fn load(state: &State, hash: &str) -> Result<Option<Approval>, shared::Failure> {
+    Ok(read_item(state, hash)
+        .await?
+        .and_then(|item| Approval::from_item(hash, &item)))
 }
 
 fn unavailable() -> Response<Body> {
@@ -308,20 +318,10 @@ type Reached = (String, Option<String>, Option<Approval>);
 /// the approval its approvers share, by that approval's hash.
 async fn resolve(state: &State, link_id: &str) -> Result<Option<Reached>, shared::Failure> {
     let hash = keys::approval_hash(link_id);
-    let key = keys::approval_by_hash(&hash);
-    let got = state
-        .dynamodb
-        .get_item()
-        .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| aws::failure("GetItem (approval)", &e))?;
-    let Some(item) = got.item() else {
+    let Some(item) = read_item(state, &hash).await? else {
         return Ok(None);
     };
+    let item = &item;
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
     let bound_only = item
         .get("boundOnly")
