@@ -1870,7 +1870,7 @@ async fn rig_off() -> Rig {
 #[ignore = "needs the moto server: run `make test`"]
 async fn a_named_approvers_address_is_recorded_in_the_trail_and_the_registry() {
     let rig = rig(
-        "ca-central-1",
+        "ap-east-1",
         &[("ApproverEmails", "ana@example.com,bob@example.com")],
     )
     .await;
