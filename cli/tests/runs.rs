@@ -6,12 +6,14 @@
     reason = "in a test a failed unwrap is a failed test"
 )]
 
+mod common;
+
 use std::process::Command;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use shared::contract::RecordInput;
-use testkit::{Inbox, Moto, unique};
+use testkit::unique;
 
 fn input(file: &str, execution: &str) -> RecordInput {
     let mut e: serde_json::Value =
@@ -23,16 +25,7 @@ fn input(file: &str, execution: &str) -> RecordInput {
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn lists_runs_and_shows_a_trail_in_order() {
-    let sdk = Moto::from_env().sdk_config().await;
-    let table = testkit::create_table(&sdk).await.unwrap();
-    let inbox = Inbox::create(&sdk).await.unwrap();
-    let state = record_metadata::State::new(
-        record_metadata::Config {
-            table_name: table.clone(),
-            topic_arn: inbox.topic_arn.clone(),
-        },
-        &sdk,
-    );
+    let (table, state) = common::recorder().await;
     let execution = unique("run");
     for file in ["started.json", "failed.json"] {
         record_metadata::handle(

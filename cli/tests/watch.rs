@@ -8,6 +8,8 @@
     reason = "in a test a failed unwrap is a failed test"
 )]
 
+mod common;
+
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::contract::RecordInput;
-use testkit::{Inbox, Moto, unique};
+use testkit::unique;
 
 fn record(execution: &str, stage: &str, status: &str, minute: u32, details: Value) -> RecordInput {
     serde_json::from_value(json!({
@@ -70,16 +72,7 @@ fn finish(mut child: Child) -> (bool, String, String) {
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
-    let sdk = Moto::from_env().sdk_config().await;
-    let table = testkit::create_table(&sdk).await.unwrap();
-    let inbox = Inbox::create(&sdk).await.unwrap();
-    let state = record_metadata::State::new(
-        record_metadata::Config {
-            table_name: table.clone(),
-            topic_arn: inbox.topic_arn.clone(),
-        },
-        &sdk,
-    );
+    let (table, state) = common::recorder().await;
     let pause = || tokio::time::sleep(Duration::from_millis(700));
 
     // A run that succeeds; the watcher starts before the run records anything.

@@ -338,29 +338,6 @@ pub struct RequestApprovalInput {
     /// The endpoint the version would go to: its champion is read for comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_name: Option<String>,
-    /// What request-approval found serving that endpoint (never in the payload).
-    #[serde(skip)]
-    pub champion: ChampionLookup,
-}
-
-/// The version an endpoint serves now, as record-metadata recorded its deploy.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Champion {
-    pub execution_name: String,
-    pub model_package_arn: Option<String>,
-    pub metrics: Metrics,
-    pub model_quality_uri: Option<String>,
-}
-
-/// Whether a champion was looked up, and what was found.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum ChampionLookup {
-    /// No endpoint named: nothing to compare with (an older caller).
-    #[default]
-    NotLooked,
-    /// Nothing is deployed yet: this would be the first model.
-    NoneDeployed,
-    Deployed(Champion),
 }
 
 // Hand-written so that the task token can never reach a log line through `{:?}`.
@@ -756,7 +733,6 @@ mod tests {
             timeout_seconds: 60,
             model_quality_uri: None,
             endpoint_name: None,
-            champion: ChampionLookup::default(),
         };
         assert!(!format!("{input:?}").contains("secret-token-value"));
     }

@@ -7,6 +7,7 @@
 //! - [`keys`]: the DynamoDB single-table key layout.
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
 //! - [`door`]: every event-driven function decodes its payload here (`InvalidInput`, naming the field).
+//! - [`sample`]: the stratified sample of a batch output the approval page shows.
 //! - [`metrics`]: business metrics in CloudWatch's Embedded Metric Format, and their one list of names.
 
 pub mod aws;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod naming;
+pub mod sample;
 
 pub use config::{ConfigError, Env};
 pub use error::{ErrorName, Failure};

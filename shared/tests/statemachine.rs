@@ -94,7 +94,6 @@ fn full_request_approval_input() -> Value {
         timeout_seconds: 60,
         model_quality_uri: Some("s3://b/o/model-quality.json".into()),
         endpoint_name: Some("e".into()),
-        champion: Default::default(),
     })
     .unwrap()
 }

@@ -108,6 +108,28 @@ pub fn hand_tasks_to(definition: &mut Value, queue_url: &str) -> Vec<String> {
     handed
 }
 
+/// An HTTP client as the approver's browser is to the page: every status is an answer.
+fn browser() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A page's (status, HTML).
+fn page_answer(
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    method: &str,
+    link: &str,
+) -> (u16, String) {
+    let mut response = sent.unwrap_or_else(|e| panic!("{method} {link}: {e}"));
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 /// A schedule and its target, as EventBridge Scheduler would fire it.
 async fn scheduled(
     scheduler: &aws_sdk_scheduler::Client,
@@ -1120,19 +1142,7 @@ impl Rig {
 
     /// GETs the approval page, as the approver's browser does: (status, HTML).
     pub fn page(&self, link: &str) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let mut response = agent
-            .get(link)
-            .call()
-            .unwrap_or_else(|e| panic!("GET {link}: {e}"));
-        (
-            response.status().as_u16(),
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
+        page_answer(browser().get(link).call(), "GET", link)
     }
 
     /// POSTs the approval page's form, as the browser does; returns (status, page).
@@ -1148,21 +1158,11 @@ impl Rig {
             .append_pair("approver", approver)
             .append_pair("comment", comment)
             .finish();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let mut response = agent
+        let sent = browser()
             .post(link)
             .header("content-type", "application/x-www-form-urlencoded")
-            .send(form)
-            .unwrap_or_else(|e| panic!("POST {link}: {e}"));
-        let status = response.status().as_u16();
-        (
-            status,
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
+            .send(form);
+        page_answer(sent, "POST", link)
     }
 
     /// Puts the endpoint into a status SageMaker would reach on its own (moto's

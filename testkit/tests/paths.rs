@@ -279,6 +279,19 @@ async fn run_to_approval_with(
     (arn, link)
 }
 
+/// A run approved and handed to deploy-endpoint, the endpoint not yet in
+/// service: the endpoint's failure paths start here.
+async fn run_to_deploy(rig: &Rig, execution: &str) -> String {
+    let (arn, link) = run_to_approval(rig, execution, "0123abc").await;
+    approve(rig, &link);
+    rig.pump_until("deployed", |c| {
+        c.iter().any(|c| c.function == "deploy-endpoint")
+    })
+    .await
+    .unwrap();
+    arn
+}
+
 fn approve(rig: &Rig, link: &str) {
     let (status, page) = rig.decide(link, "approve", "ana@example.com", "accuracy is fine");
     assert_eq!(status, 200, "{page}");
@@ -1040,13 +1053,7 @@ async fn an_approval_nobody_answers_times_out_as_a_rejection_with_its_own_notice
 async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason() {
     let rig = rig("sa-east-1", &[]).await;
     let execution = "run-endpoint-fails";
-    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
-    approve(&rig, &link);
-    rig.pump_until("deployed", |c| {
-        c.iter().any(|c| c.function == "deploy-endpoint")
-    })
-    .await
-    .unwrap();
+    let arn = run_to_deploy(&rig, execution).await;
     // SageMaker gives up on the new endpoint.
     let reason = "The primary container for production variant AllTraffic did not pass the ping health check.";
     rig.set_endpoint_status("iris-model", "Failed", Some(reason))
@@ -1084,13 +1091,7 @@ async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason(
 async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
     let rig = rig("ca-central-1", &[("EndpointMaxPolls", "3")]).await;
     let execution = "run-endpoint-slow";
-    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
-    approve(&rig, &link);
-    rig.pump_until("deployed", |c| {
-        c.iter().any(|c| c.function == "deploy-endpoint")
-    })
-    .await
-    .unwrap();
+    let arn = run_to_deploy(&rig, execution).await;
     rig.set_endpoint_status("iris-model", "Creating", None)
         .unwrap();
 
@@ -1498,13 +1499,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
 async fn an_endpoint_deleted_during_the_deploy_ends_the_run_as_endpoint_failed() {
     let rig = rig("ap-southeast-2", &[]).await;
     let execution = "run-endpoint-deleted";
-    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
-    approve(&rig, &link);
-    rig.pump_until("deployed", |c| {
-        c.iter().any(|c| c.function == "deploy-endpoint")
-    })
-    .await
-    .unwrap();
+    let arn = run_to_deploy(&rig, execution).await;
     rig.sagemaker
         .delete_endpoint()
         .endpoint_name("iris-model")

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use shared::contract::ProblemType;
+use shared::sample::Stratified;
 
 /// A classification with more labels than this is refused: the confusion
 /// matrix would no longer be bounded (and it is likely a regression).
@@ -249,58 +250,12 @@ impl Regression {
     }
 }
 
-/// Rows kept for the approval page: the first [`SAMPLE_ROWS`] of each label
-/// (at most [`SAMPLE_LABELS`] labels), so that the sample covers every class
-/// however the output is ordered, without the page reading it all.
-pub const SAMPLE_ROWS: usize = 3;
-pub const SAMPLE_LABELS: usize = 50;
-
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Sample {
-    groups: Vec<(String, Vec<String>)>,
-}
-
-impl Sample {
-    pub fn offer(&mut self, row: &str) {
-        let Some(label) = row
-            .split(',')
-            .next()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        else {
-            return;
-        };
-        let room = self.groups.len() < SAMPLE_LABELS;
-        match self.groups.iter_mut().find(|(l, _)| l == label) {
-            Some((_, rows)) if rows.len() < SAMPLE_ROWS => {
-                rows.push(row.chars().take(200).collect())
-            }
-            Some(_) => {}
-            None if room => {
-                self.groups.push((
-                    label.chars().take(64).collect(),
-                    vec![row.chars().take(200).collect()],
-                ));
-            }
-            None => {}
-        }
-    }
-
-    pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.groups
-                .iter()
-                .map(|(label, rows)| json!({"label": label, "rows": rows}))
-                .collect(),
-        )
-    }
-}
-
 /// Either evaluation, chosen by the problem type, and the rows kept for the page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     kind: Kind,
-    sample: Sample,
+    /// Rows of every label, for the approval page (`shared::sample`).
+    sample: Stratified,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +272,7 @@ impl Evaluation {
         };
         Evaluation {
             kind,
-            sample: Sample::default(),
+            sample: Stratified::default(),
         }
     }
 
@@ -447,7 +402,10 @@ mod tests {
         evaluation.add("virginica,last,virginica").unwrap();
         let sample = &evaluation.report("t")["sample"];
         assert_eq!(sample[0]["label"], "setosa");
-        assert_eq!(sample[0]["rows"].as_array().unwrap().len(), SAMPLE_ROWS);
+        assert_eq!(
+            sample[0]["rows"].as_array().unwrap().len(),
+            shared::sample::ROWS
+        );
         assert_eq!(
             sample[1],
             json!({"label": "virginica", "rows": ["virginica,last,virginica"]})

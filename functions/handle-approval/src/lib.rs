@@ -186,9 +186,6 @@ fn unavailable() -> Response<Body> {
 
 /// The most a model-quality report may be for the page to read it.
 const MAX_REPORT_BYTES: i64 = 1 << 20;
-/// Rows shown per label, and labels shown.
-const SAMPLE_ROWS: usize = 3;
-const SAMPLE_LABELS: usize = 20;
 
 /// A model-quality report (evaluate-model's), if it can be read.
 async fn report(state: &State, uri: &str) -> Option<serde_json::Value> {
@@ -210,45 +207,6 @@ async fn report(state: &State, uri: &str) -> Option<serde_json::Value> {
     }
     let bytes = object.body.collect().await.ok()?.into_bytes();
     serde_json::from_slice(&bytes).ok()
-}
-
-/// Keeps up to [`SAMPLE_ROWS`] rows of each label (the row's first field).
-#[derive(Debug, Default)]
-pub struct Stratified {
-    groups: Vec<(String, Vec<String>)>,
-}
-
-impl Stratified {
-    pub fn offer(&mut self, row: &str) {
-        let row = row.trim_end_matches('\r');
-        let Some(label) = row.split(',').next().filter(|l| !l.trim().is_empty()) else {
-            return;
-        };
-        let label: String = label.trim().chars().take(64).collect();
-        let shown: String = row.chars().take(200).collect();
-        let full = self.groups.len() >= SAMPLE_LABELS;
-        match self.groups.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, rows)) if rows.len() < SAMPLE_ROWS => rows.push(shown),
-            Some(_) => {}
-            None if !full => self.groups.push((label, vec![shown])),
-            None => {}
-        }
-    }
-
-    /// Every label in `expected` has its rows (when none are expected: never).
-    #[must_use]
-    pub fn complete(&self, expected: &[String]) -> bool {
-        !expected.is_empty()
-            && expected.iter().all(|label| {
-                self.groups
-                    .iter()
-                    .any(|(l, rows)| l == label && rows.len() >= SAMPLE_ROWS)
-            })
-    }
-
-    pub fn into_groups(self) -> Vec<(String, Vec<String>)> {
-        self.groups
-    }
 }
 
 /// Rows of every label of the batch output (stratified, not the first lines:
@@ -280,7 +238,7 @@ async fn sample(state: &State, uri: &str, labels: &[String]) -> Vec<(String, Vec
         .filter(|k| !k.ends_with('/') && !k.ends_with(".json"))
         .map(str::to_owned)
         .collect();
-    let mut kept = Stratified::default();
+    let mut kept = shared::sample::Stratified::default();
     let mut read = 0usize;
     'objects: for key in keys {
         let Ok(object) = state.s3.get_object().bucket(bucket).key(&key).send().await else {

@@ -204,7 +204,6 @@ async fn start_for(
         timeout_seconds: approval_timeout,
         model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
         endpoint_name: Some("iris-model".into()),
-        champion: Default::default(),
     };
     if champion {
         use aws_sdk_dynamodb::types::AttributeValue;

@@ -5,9 +5,28 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use lambda_runtime::LambdaEvent;
-use shared::contract::{Champion, ChampionLookup};
 use shared::contract::{RequestApprovalInput, RequestApprovalOutput};
 use shared::{ConfigError, Env, ErrorName, Failure, aws, keys};
+
+/// The version an endpoint serves now, as record-metadata recorded its deploy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Champion {
+    pub execution_name: String,
+    pub model_package_arn: Option<String>,
+    pub metrics: shared::contract::Metrics,
+    pub model_quality_uri: Option<String>,
+}
+
+/// Whether a champion was looked up, and what was found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ChampionLookup {
+    /// No endpoint named: nothing to compare with (an older caller).
+    #[default]
+    NotLooked,
+    /// Nothing is deployed yet: this would be the first model.
+    NoneDeployed,
+    Deployed(Champion),
+}
 
 /// How long an approval item outlives its expiry before DynamoDB's TTL removes it.
 pub const KEEP_AFTER_EXPIRY: u64 = 30 * 24 * 3600;
@@ -119,13 +138,14 @@ impl Config {
                 reason: "must be an https:// URL (or http://127.0.0.1 for the local run)".into(),
             });
         }
+        let (approvers, required) = approvers(env)?;
         Ok(Config {
             table_name: env.resource_name("TABLE_NAME")?,
             topic_arn: env.resource_name("APPROVAL_TOPIC_ARN")?,
             approval_base_url: approval_base_url.trim_end_matches('/').to_owned(),
             reminder: Reminder::from_env(env)?,
-            approvers: approvers(env)?.0,
-            required: approvers(env)?.1,
+            approvers,
+            required,
         })
     }
 }
@@ -199,6 +219,7 @@ fn n(v: impl ToString) -> AttributeValue {
 /// The approval item: everything the page shows, the token, the deadline.
 fn approval_item(
     input: &RequestApprovalInput,
+    champion: &ChampionLookup,
     id: &str,
     now: u64,
     required: usize,
@@ -241,7 +262,7 @@ fn approval_item(
         item.insert("required".into(), n(required as u64));
         item.insert("boundOnly".into(), AttributeValue::Bool(true));
     }
-    match &input.champion {
+    match champion {
         ChampionLookup::NotLooked => {}
         ChampionLookup::NoneDeployed => {
             item.insert("championKnown".into(), AttributeValue::Bool(false));
@@ -312,7 +333,12 @@ pub fn compared(name: &str, value: f64, champion: &ChampionLookup) -> String {
 }
 
 /// The email: what to review, until when, and the one link (no token, no decision in it).
-pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String, String) {
+pub fn email(
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    link: &str,
+    deadline: u64,
+) -> (String, String) {
     let subject: String = format!("[mlops] Approval needed: {}", input.execution_name)
         .chars()
         .filter(|c| !c.is_control())
@@ -327,7 +353,7 @@ pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String
         format!("Model: {}", input.model_name),
         format!("Training job: {}", input.training_job_name),
     ];
-    match &input.champion {
+    match champion {
         ChampionLookup::Deployed(c) => lines.push(format!(
             "Deployed now: {} (run {})",
             c.model_package_arn
@@ -343,7 +369,7 @@ pub fn email(input: &RequestApprovalInput, link: &str, deadline: u64) -> (String
     for (name, value) in &input.metrics {
         lines.push(format!(
             "Held-out {name}: {}",
-            compared(name, *value, &input.champion)
+            compared(name, *value, champion)
         ));
     }
     if let Some(version) = &input.data_version_id {
@@ -437,11 +463,13 @@ enum Approval {
 async fn create_or_find(
     state: &State,
     input: &RequestApprovalInput,
+    champion: &ChampionLookup,
     now: u64,
 ) -> Result<Approval, Failure> {
     let id = new_approval_id()?;
     let links = new_links(state)?;
-    if create(state, input, &id, &links, now).await? {
+    let puts = approval_puts(state, input, champion, &id, &links, now)?;
+    if create(state, input, &id, puts.clone(), now).await? {
         return Ok(Approval::New { id, links });
     }
     tracing::info!("this task already has an approval (a retry)");
@@ -449,13 +477,19 @@ async fn create_or_find(
     if emailed {
         return Ok(Approval::Emailed { hash: old });
     }
-    replace_unsent(state, input, &old, &id, links, now).await
+    if replace_unsent(state, input, &old, &id, puts).await? {
+        Ok(Approval::New { id, links })
+    } else {
+        // Decided already (its email did go out) or another retry replaced it.
+        Ok(Approval::Emailed { hash: old })
+    }
 }
 
 /// The approval and its links, as puts of one transaction.
 fn approval_puts(
     state: &State,
     input: &RequestApprovalInput,
+    champion: &ChampionLookup,
     id: &str,
     links: &[(String, String)],
     now: u64,
@@ -468,7 +502,7 @@ fn approval_puts(
     };
     let mut puts = vec![put(
         table,
-        approval_item(input, id, now, required),
+        approval_item(input, champion, id, now, required),
         "attribute_not_exists(pk)",
     )?];
     for (link_id, email) in links {
@@ -487,7 +521,7 @@ async fn create(
     state: &State,
     input: &RequestApprovalInput,
     id: &str,
-    links: &[(String, String)],
+    puts: Vec<TransactWriteItem>,
     now: u64,
 ) -> Result<bool, Failure> {
     let table = state.config.table_name.as_str();
@@ -507,7 +541,7 @@ async fn create(
         .transact_write_items()
         .set_transact_items(Some(
             std::iter::once(put(table, guard_item, "attribute_not_exists(pk)")?)
-                .chain(approval_puts(state, input, id, links, now)?)
+                .chain(puts)
                 .collect(),
         ))
         .send()
@@ -563,9 +597,8 @@ async fn replace_unsent(
     input: &RequestApprovalInput,
     old: &str,
     id: &str,
-    links: Vec<(String, String)>,
-    now: u64,
-) -> Result<Approval, Failure> {
+    puts: Vec<TransactWriteItem>,
+) -> Result<bool, Failure> {
     let table = state.config.table_name.as_str();
     let guard = keys::approval_task(&input.task_token);
     let bad = |e: aws_sdk_dynamodb::error::BuildError| Failure::invalid_input(e.to_string());
@@ -598,20 +631,15 @@ async fn replace_unsent(
                 TransactWriteItem::builder().update(repoint).build(),
             ]
             .into_iter()
-            .chain(approval_puts(state, input, id, &links, now)?)
+            .chain(puts)
             .collect(),
         ))
         .send()
         .await;
     match replaced {
-        Ok(_) => Ok(Approval::New {
-            id: id.to_owned(),
-            links,
-        }),
+        Ok(_) => Ok(true),
         // Decided already (its email did go out) or another retry replaced it.
-        Err(err) if cancelled(&err) => Ok(Approval::Emailed {
-            hash: old.to_owned(),
-        }),
+        Err(err) if cancelled(&err) => Ok(false),
         Err(err) => Err(aws::failure("TransactWriteItems (replace approval)", &err)),
     }
 }
@@ -701,13 +729,14 @@ pub async fn handle(
     state: &State,
     event: LambdaEvent<RequestApprovalInput>,
 ) -> Result<RequestApprovalOutput, Failure> {
-    let mut input = event.payload;
+    let input = event.payload;
     validate(&input)?;
-    if let Some(endpoint) = input.endpoint_name.clone() {
-        input.champion = champion(state, &endpoint).await?;
-    }
+    let champion = match &input.endpoint_name {
+        Some(endpoint) => champion(state, endpoint).await?,
+        None => ChampionLookup::NotLooked,
+    };
     let now = shared::clock::epoch_seconds();
-    let approval = create_or_find(state, &input, now).await?;
+    let approval = create_or_find(state, &input, &champion, now).await?;
     let hash = match &approval {
         Approval::Emailed { hash } => hash.clone(),
         Approval::New { id, links } => {
@@ -725,7 +754,8 @@ pub async fn handle(
                 sends.push((format!("{base}/approvals/{id}"), None));
             }
             for (link, to) in sends {
-                let (subject, mut body) = email(&input, &link, now + input.timeout_seconds);
+                let (subject, mut body) =
+                    email(&input, &champion, &link, now + input.timeout_seconds);
                 let mut publish = state
                     .sns
                     .publish()

@@ -255,7 +255,7 @@ async fn the_reminder_names_the_approval_by_its_hash_and_a_failed_one_fails_noth
 
 #[test]
 fn the_email_puts_each_held_out_figure_beside_the_deployed_versions() {
-    let champion = shared::contract::Champion {
+    let champion = Champion {
         execution_name: "run-first".into(),
         model_package_arn: Some(
             "arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1".into(),
@@ -277,13 +277,14 @@ fn the_email_puts_each_held_out_figure_beside_the_deployed_versions() {
         "0.9"
     );
 
-    let mut first = input();
-    first.champion = ChampionLookup::NoneDeployed;
-    let (_, body) = email(&first, "https://x/approvals/id", 0);
+    let (_, body) = email(
+        &input(),
+        &ChampionLookup::NoneDeployed,
+        "https://x/approvals/id",
+        0,
+    );
     assert!(body.contains("Deployed now: nothing yet"), "{body}");
-    let mut later = input();
-    later.champion = deployed;
-    let (_, body) = email(&later, "https://x/approvals/id", 0);
+    let (_, body) = email(&input(), &deployed, "https://x/approvals/id", 0);
     assert!(body.contains("Deployed now: arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1 (run run-first)"), "{body}");
 }
 

@@ -87,6 +87,23 @@ fn two_free_ports() -> Result<(u16, u16), String> {
 }
 
 impl Story {
+    /// The model artifacts a SageMaker model in moto serves.
+    async fn model_data(&self, model_name: &str) -> Result<String, String> {
+        let model = self
+            .rig
+            .sagemaker
+            .describe_model()
+            .model_name(model_name)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeModel: {e:?}"))?;
+        Ok(model
+            .primary_container()
+            .and_then(|c| c.model_data_url())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
     fn step(&mut self, text: &str) {
         self.step += 1;
         println!("\n[{}] {text}", self.step);
@@ -406,19 +423,9 @@ impl Story {
             }
             "Transform" => {
                 self.step("Transform: SageMaker batch transform on the held-out rows, played with iris-model serve");
-                let model = self
-                    .rig
-                    .sagemaker
-                    .describe_model()
-                    .model_name(task.request["ModelName"].as_str().unwrap_or_default())
-                    .send()
-                    .await
-                    .map_err(|e| format!("DescribeModel: {e:?}"))?;
-                let data = model
-                    .primary_container()
-                    .and_then(|c| c.model_data_url())
-                    .unwrap_or_default()
-                    .to_owned();
+                let data = self
+                    .model_data(task.request["ModelName"].as_str().unwrap_or_default())
+                    .await?;
                 let pid = self.sagemaker.serve(&data, self.transform_port).await?;
                 say(&format!(
                     "model server pid {pid} on 127.0.0.1:{} for {data}",
@@ -466,17 +473,7 @@ impl Story {
             .model_name()
             .unwrap_or_default()
             .to_owned();
-        let model = sm
-            .describe_model()
-            .model_name(&model_name)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeModel: {e:?}"))?;
-        let data = model
-            .primary_container()
-            .and_then(|c| c.model_data_url())
-            .unwrap_or_default()
-            .to_owned();
+        let data = self.model_data(&model_name).await?;
         let (_, key) = s3_parts(&data)?;
         self.sagemaker.stop_servers();
         let pid = self.sagemaker.serve(&data, self.model_port).await?;
