@@ -479,10 +479,7 @@ async fn deploy(
     let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
     let sfn = aws_sdk_sfn::Client::new(sdk);
     let found = lifecycle::find(&sagemaker, group, version).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = shared::clock::epoch_seconds();
     let arn = lifecycle::start_deploy(&sfn, machine, &found, rollback, now).await?;
     let kind = if rollback {
         "a rollback"

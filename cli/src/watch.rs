@@ -5,14 +5,12 @@
 //! with a spinner); otherwise (a pipe, a CI log) it prints each new stage
 //! once as a plain line, with no control codes.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::keys;
 
-type Item = HashMap<String, AttributeValue>;
+use crate::{Item, text};
 
 /// The stages a run passes, in order, as the trail names them. A deploy-only
 /// run skips training; the approval is a wait between `transformed` and
@@ -27,14 +25,6 @@ const STAGES: [(&str, &str); 6] = [
 ];
 
 const ENDS: [&str; 4] = ["succeeded", "failed", "rejected", "timedOut"];
-
-fn text(item: &Item, name: &str) -> String {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => s.clone(),
-        Some(AttributeValue::N(n)) => n.clone(),
-        _ => String::new(),
-    }
-}
 
 /// One event of the trail, as watch shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -297,6 +287,7 @@ pub async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
 
     fn item(pairs: &[(&str, &str)]) -> Item {
         pairs
