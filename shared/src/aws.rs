@@ -51,11 +51,16 @@ pub enum Roots {
 pub fn https_client(roots: Roots) -> SharedHttpClient {
     let trust = match roots {
         Roots::System => tls::TrustStore::default(),
-        Roots::Mozilla => webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().fold(
-            tls::TrustStore::empty().with_native_roots(false),
-            |trust, cert| trust.with_pem_certificate(pem(cert.as_ref())),
-        ),
+        Roots::Mozilla => webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|cert| deployed_root(cert.as_ref()))
+            .fold(
+                tls::TrustStore::empty().with_native_roots(false),
+                |trust, cert| trust.with_pem_certificate(pem(cert.as_ref())),
+            ),
     };
+    #[cfg(feature = "bench-trust")]
+    let trust = bench_trust(trust);
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::Ring,
     ));
@@ -64,6 +69,37 @@ pub fn https_client(roots: Roots) -> SharedHttpClient {
         // Only an invalid extra server name can fail the build; none is set.
         Err(_) => builder.build_https(),
     }
+}
+
+/// `make bench` only (feature `bench-trust`, never in a deployed build): also
+/// trust the PEM file named by `MLOPS_BENCH_CA`, the bench's own local TLS
+/// endpoints' certificate authority, so that the first AWS call of a cold
+/// start is measured over TLS with the deployed roots still loaded.
+#[cfg(feature = "bench-trust")]
+fn bench_trust(trust: tls::TrustStore) -> tls::TrustStore {
+    match std::env::var_os("MLOPS_BENCH_CA").map(std::fs::read) {
+        Some(Ok(pem)) => trust.with_pem_certificate(pem),
+        _ => trust,
+    }
+}
+
+/// Whether a Mozilla root is trusted: all of them. `make bench`'s experiment
+/// `bench-amazon-roots` keeps only Amazon Trust Services' ([`amazon_root`]),
+/// to measure what a smaller trust store saves.
+fn deployed_root(der: &[u8]) -> bool {
+    !cfg!(feature = "bench-amazon-roots") || amazon_root(der)
+}
+
+/// One of the five roots AWS endpoints chain to (Amazon Root CA 1–4 and
+/// Starfield Services Root Certificate Authority - G2), by its name's bytes.
+fn amazon_root(der: &[u8]) -> bool {
+    const NAMES: [&[u8]; 2] = [
+        b"Amazon Root CA ",
+        b"Starfield Services Root Certificate Authority - G2",
+    ];
+    NAMES
+        .iter()
+        .any(|name| der.windows(name.len()).any(|w| w == *name))
 }
 
 /// One DER certificate as PEM (what the SDK's trust store takes).
@@ -227,6 +263,33 @@ where
 
 #[cfg(test)]
 mod tests {
+    /// The trust-store experiment keeps exactly Amazon Trust Services' five
+    /// roots; the deployed build keeps every one.
+    #[test]
+    fn the_amazon_experiment_keeps_the_five_roots_aws_endpoints_chain_to() {
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        let amazon = roots
+            .iter()
+            .filter(|c| super::amazon_root(c.as_ref()))
+            .count();
+        assert_eq!(amazon, 5);
+        let deployed = roots
+            .iter()
+            .filter(|c| super::deployed_root(c.as_ref()))
+            .count();
+        let expected = if cfg!(feature = "bench-amazon-roots") {
+            5
+        } else {
+            roots.len()
+        };
+        assert_eq!(deployed, expected);
+        assert!(
+            roots.len() > 100,
+            "Mozilla's roots, {} of them",
+            roots.len()
+        );
+    }
+
     /// The trust store is built when the first HTTPS connection is made: every
     /// compiled-in root must be accepted there (the SDK panics on one it cannot
     /// parse). Port 1 on 127.0.0.1 refuses, after the connector was built.
