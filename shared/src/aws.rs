@@ -51,13 +51,7 @@ pub enum Roots {
 pub fn https_client(roots: Roots) -> SharedHttpClient {
     let trust = match roots {
         Roots::System => tls::TrustStore::default(),
-        Roots::Mozilla => webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter(|cert| deployed_root(cert.as_ref()))
-            .fold(
-                tls::TrustStore::empty().with_native_roots(false),
-                |trust, cert| trust.with_pem_certificate(pem(cert.as_ref())),
-            ),
+        Roots::Mozilla => mozilla_roots(),
     };
     #[cfg(feature = "bench-trust")]
     let trust = bench_trust(trust);
@@ -83,11 +77,24 @@ fn bench_trust(trust: tls::TrustStore) -> tls::TrustStore {
     }
 }
 
-/// Whether a Mozilla root is trusted: all of them. `make bench`'s experiment
-/// `bench-amazon-roots` keeps only Amazon Trust Services' ([`amazon_root`]),
-/// to measure what a smaller trust store saves.
-fn deployed_root(der: &[u8]) -> bool {
-    !cfg!(feature = "bench-amazon-roots") || amazon_root(der)
+/// Mozilla's roots as one PEM bundle, encoded at build time (build.rs).
+const MOZILLA_ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mozilla-roots.pem"));
+
+/// The deployed trust store: Mozilla's roots, compiled in. `make bench`'s
+/// experiment `bench-amazon-roots` keeps only Amazon Trust Services' instead
+/// ([`amazon_root`]), to measure what a smaller trust store saves.
+fn mozilla_roots() -> tls::TrustStore {
+    let store = tls::TrustStore::empty().with_native_roots(false);
+    if cfg!(feature = "bench-amazon-roots") {
+        webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|cert| amazon_root(cert.as_ref()))
+            .fold(store, |trust, cert| {
+                trust.with_pem_certificate(crate::pem::pem(cert.as_ref()))
+            })
+    } else {
+        store.with_pem_certificate(MOZILLA_ROOTS_PEM)
+    }
 }
 
 /// One of the five roots AWS endpoints chain to (Amazon Root CA 1–4 and
@@ -100,20 +107,6 @@ fn amazon_root(der: &[u8]) -> bool {
     NAMES
         .iter()
         .any(|name| der.windows(name.len()).any(|w| w == *name))
-}
-
-/// One DER certificate as PEM (what the SDK's trust store takes).
-fn pem(der: &[u8]) -> Vec<u8> {
-    use base64::Engine as _;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 64);
-    out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.extend_from_slice(line);
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    out
 }
 
 /// Error codes AWS services use for throttling.
@@ -263,31 +256,27 @@ where
 
 #[cfg(test)]
 mod tests {
-    /// The trust-store experiment keeps exactly Amazon Trust Services' five
-    /// roots; the deployed build keeps every one.
+    /// The bundle built at build time is every Mozilla root, each encoded as
+    /// the runtime encoder would; the trust-store experiment keeps exactly
+    /// Amazon Trust Services' five roots.
     #[test]
-    fn the_amazon_experiment_keeps_the_five_roots_aws_endpoints_chain_to() {
+    fn the_compiled_in_bundle_is_every_mozilla_root_and_the_experiment_five() {
         let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
-        let amazon = roots
+        let encoded: Vec<u8> = roots
             .iter()
-            .filter(|c| super::amazon_root(c.as_ref()))
-            .count();
-        assert_eq!(amazon, 5);
-        let deployed = roots
-            .iter()
-            .filter(|c| super::deployed_root(c.as_ref()))
-            .count();
-        let expected = if cfg!(feature = "bench-amazon-roots") {
-            5
-        } else {
-            roots.len()
-        };
-        assert_eq!(deployed, expected);
+            .flat_map(|c| crate::pem::pem(c.as_ref()))
+            .collect();
+        assert!(super::MOZILLA_ROOTS_PEM == encoded.as_slice());
         assert!(
             roots.len() > 100,
             "Mozilla's roots, {} of them",
             roots.len()
         );
+        let amazon = roots
+            .iter()
+            .filter(|c| super::amazon_root(c.as_ref()))
+            .count();
+        assert_eq!(amazon, 5);
     }
 
     /// The trust store is built when the first HTTPS connection is made: every
@@ -323,7 +312,7 @@ mod tests {
         let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
         assert!(roots.len() > 100, "Mozilla's store has well over 100 roots");
         for cert in roots {
-            let text = String::from_utf8(super::pem(cert.as_ref())).unwrap();
+            let text = String::from_utf8(crate::pem::pem(cert.as_ref())).unwrap();
             let body: String = text
                 .strip_prefix("-----BEGIN CERTIFICATE-----\n")
                 .and_then(|t| t.strip_suffix("-----END CERTIFICATE-----\n"))

@@ -19,6 +19,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod naming;
+mod pem;
 pub mod sample;
 
 pub use config::{ConfigError, Env};
