@@ -3,9 +3,15 @@
 use aws_config::BehaviorVersion;
 pub use aws_config::SdkConfig;
 use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -58,10 +64,45 @@ pub fn https_client(roots: Roots) -> SharedHttpClient {
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::Ring,
     ));
-    match tls::TlsContext::builder().with_trust_store(trust).build() {
+    let client = match tls::TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
         // Only an invalid extra server name can fail the build; none is set.
         Err(_) => builder.build_https(),
+    };
+    SharedHttpClient::new(ConnectOnFirstCall(client))
+}
+
+/// The SDK's HTTPS client, less its warm-up at client construction.
+///
+/// The client builds a connector (and so parses every trusted root, ~150)
+/// when each SDK client is constructed, and throws it away: the first request
+/// builds and caches its own (aws-smithy-http-client, `HyperClient::
+/// validate_base_client_config`, meant to load native roots early). A
+/// function with three clients parsed the roots four times per cold start.
+/// This wrapper skips the warm-up; the one connector is built at the first
+/// call, which needed it anyway (`make bench`: docs/performance.md).
+#[derive(Debug)]
+struct ConnectOnFirstCall(SharedHttpClient);
+
+impl HttpClient for ConnectOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
     }
 }
 
@@ -256,6 +297,61 @@ where
 
 #[cfg(test)]
 mod tests {
+    /// The SDK's warm-up at client construction reaches the HTTPS client's
+    /// validate_base_client_config; the wrapper does not pass it on.
+    #[test]
+    fn constructing_a_client_builds_no_connector() {
+        use aws_smithy_runtime_api::client::http::{
+            HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+        };
+        use aws_smithy_runtime_api::client::runtime_components::{
+            RuntimeComponents, RuntimeComponentsBuilder,
+        };
+        use aws_smithy_types::config_bag::ConfigBag;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        #[derive(Debug, Default)]
+        struct WarmUps(Arc<AtomicUsize>);
+        impl HttpClient for WarmUps {
+            fn http_connector(
+                &self,
+                _: &HttpConnectorSettings,
+                _: &RuntimeComponents,
+            ) -> SharedHttpConnector {
+                unreachable!("no request is made")
+            }
+            fn validate_base_client_config(
+                &self,
+                _: &RuntimeComponentsBuilder,
+                _: &ConfigBag,
+            ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        let inner = SharedHttpClient::new(WarmUps(count.clone()));
+        let (components, cfg) = (RuntimeComponentsBuilder::new("test"), ConfigBag::base());
+        let wrapped = super::ConnectOnFirstCall(inner.clone());
+        assert!(
+            wrapped
+                .validate_base_client_config(&components, &cfg)
+                .is_ok()
+        );
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            0,
+            "the wrapper warmed nothing up"
+        );
+        assert!(inner.validate_base_client_config(&components, &cfg).is_ok());
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "the inner client would have"
+        );
+    }
+
     /// The bundle built at build time is every Mozilla root, each encoded as
     /// the runtime encoder would; the trust-store experiment keeps exactly
     /// Amazon Trust Services' five roots.
