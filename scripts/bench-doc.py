@@ -114,7 +114,8 @@ def render(report):
         chosen = report.get("cost", {}).get("chosenMb") or report["templateMb"]
         templ = chosen.get(name if name != PYTHON else "invoke-endpoint", 128)
         w128 = r["sizes"]["128"]["warmMs"]
-        wt = r["sizes"].get(str(templ), r["sizes"]["128"])["warmMs"]
+        templ = templ if str(templ) in r["sizes"] else 128  # Python's sizes follow the template at its run
+        wt = r["sizes"][str(templ)]["warmMs"]
         rss = max(s["peakRssMb"] for s in r["sizes"].values())
         rows.append([name, own, f"{ms(w128['p50'])} / {ms(w128['p99'])}",
                      f"{ms(wt['p50'])} / {ms(wt['p99'])} ({templ} MB)", f"{rss:.1f}",
