@@ -12,12 +12,10 @@ use serde_json::{Value, json};
 
 use crate::paths::binaries_dir;
 
-/// `s3://bucket/key` → (bucket, key).
+/// `s3://bucket/key` → (bucket, key), by the contract's own parser.
 pub fn s3_parts(uri: &str) -> Result<(String, String), String> {
-    let rest = uri
-        .strip_prefix("s3://")
-        .ok_or_else(|| format!("not an S3 URI: {uri}"))?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let (bucket, key) =
+        shared::contract::parse_s3_uri(uri).ok_or_else(|| format!("not an S3 URI: {uri}"))?;
     Ok((bucket.to_owned(), key.to_owned()))
 }
 

@@ -771,10 +771,7 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         "a gate is not a failure to act on"
     );
     // The report is in S3, with the confusion matrix of what the model predicted.
-    let (bucket, key) = report_uri
-        .trim_start_matches("s3://")
-        .split_once('/')
-        .unwrap();
+    let (bucket, key) = shared::contract::parse_s3_uri(&report_uri).unwrap();
     let report = rig
         .s3
         .get_object()
