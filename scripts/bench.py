@@ -440,10 +440,10 @@ def answered_well(answer, name=None):
     if answer["status"] != 200 or answer["outcome"] != "response":
         return False, f"HTTP {answer['status']} {answer['outcome']}: {text[:300]}"
     value = json.loads(text)
-    if isinstance(value, dict) and value.get("statusCode", 200) != EXPECTED_STATUS.get(name, value.get("statusCode", 200)):
-        return False, f"statusCode {value['statusCode']}, not {EXPECTED_STATUS[name]}: {text[:300]}"
-    if isinstance(value, dict) and name not in EXPECTED_STATUS and value.get("statusCode", 200) >= 400:
-        return False, f"statusCode {value['statusCode']}: {text[:300]}"
+    status = value.get("statusCode", 200) if isinstance(value, dict) else 200
+    expected = EXPECTED_STATUS.get(name)
+    if (status != expected) if expected else status >= 400:
+        return False, f"statusCode {status}{f', not {expected}' if expected else ''}: {text[:300]}"
     if isinstance(value, dict) and "status" in value and value["status"] != 200:
         return False, f"status {value['status']}"
     return True, text[:120]
