@@ -6,8 +6,9 @@ no figure in the doc is typed by hand.
     scripts/bench-doc.py --check [--json docs/bench.json]  fail if the doc or
         the template's MemorySize settings differ from what the JSON says
 
-The generated part sits between `<!-- bench:begin -->` and `<!-- bench:end -->`;
-the prose around it is the doc's own. `make test` runs --check.
+The generated parts sit between `<!-- bench:begin -->` and `<!-- bench:end -->`,
+and (the model image's figures, from docs/image.json) `<!-- image:begin -->` and
+`<!-- image:end -->`; the prose around them is the doc's own. `make test` runs --check.
 """
 import argparse
 import json
@@ -18,6 +19,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs/performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+IMAGE_BEGIN, IMAGE_END = "<!-- image:begin -->", "<!-- image:end -->"
+IMAGE_JSON = ROOT / "docs/image.json"
 FLOOR, TLS_FLOOR, PYTHON = "floor", "tls-floor", "python-invoke-endpoint"
 PUBLISHED_MS = 826
 
@@ -162,6 +165,26 @@ def render(report):
     return "\n".join(out) + "\n"
 
 
+def render_image(image):
+    """The model image's figures (scripts/image --measure writes docs/image.json)."""
+    p = image["serve_to_ping_ms"]
+    return "\n".join([
+        table(["the model image", "figure"], [
+            ["size (runtime stage: one static binary)", f"{image['image_bytes'] / 1e6:.1f} MB ({image['image_bytes']:,} bytes)"],
+            [f"`serve` to the first 200 on `/ping`, median of {p['runs']}", f"{p['median']:,.0f} ms (min {p['min']:,.0f}, max {p['max']:,.0f})"],
+        ]),
+        "",
+        f"Measured by {image['how']}.",
+    ]) + "\n"
+
+
+def section(text, begin, end, body):
+    pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        sys.exit(f"bench-doc: {DOC.relative_to(ROOT)} has no {begin} … {end} section")
+    return pattern.sub(lambda _: f"{begin}\n{body}{end}", text)
+
+
 def template_mismatches(report):
     if "cost" not in report:
         return []
@@ -180,10 +203,8 @@ def main():
     args = parser.parse_args()
     report = json.loads((ROOT / args.json).read_text())
     text = DOC.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r"\n.*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        sys.exit(f"bench-doc: {DOC.relative_to(ROOT)} has no {BEGIN} … {END} section")
-    wanted = pattern.sub(lambda _: f"{BEGIN}\n{render(report)}{END}", text)
+    wanted = section(text, BEGIN, END, render(report))
+    wanted = section(wanted, IMAGE_BEGIN, IMAGE_END, render_image(json.loads(IMAGE_JSON.read_text())))
     if not args.check:
         DOC.write_text(wanted)
         print(f"bench-doc: wrote {DOC.relative_to(ROOT)} from {args.json}")

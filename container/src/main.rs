@@ -13,6 +13,7 @@
 //!   (`text/csv`, one row of four numbers per line → one label per line; a bad
 //!   row is a 400 with a message); also as `POST /endpoints/<name>/invocations`,
 //!   SageMaker Runtime's path, for the local run.
+//!   SIGTERM or SIGINT stops it after the requests in flight are answered.
 //! - `SM_BASE_DIR` overrides `<base>` (default `/opt/ml`), so both run without Docker.
 
 mod model;
@@ -119,6 +120,27 @@ async fn invocations(
     }
 }
 
+/// SIGTERM (what `docker stop` and SageMaker send, 30 s before SIGKILL) or
+/// SIGINT (Ctrl-C on a workstation). In a container the server is PID 1, for
+/// which the kernel ignores a signal that has no handler: without this one,
+/// `docker stop` would wait out its grace period and kill it.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            eprintln!("serve: cannot watch SIGTERM ({e}); stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    println!("serve: stopping");
+}
+
 async fn serve(base: &Path) -> Result<(), String> {
     let path = base.join("model/model.json");
     let bytes =
@@ -139,9 +161,7 @@ async fn serve(base: &Path) -> Result<(), String> {
         .route("/endpoints/{name}/invocations", post(invocations))
         .with_state(Arc::new(model));
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop_signal())
         .await
         .map_err(|e| e.to_string())
 }

@@ -193,3 +193,35 @@ fn a_training_failure_is_written_where_sagemaker_reads_it() {
         "{failure}"
     );
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = base("term");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris-train.csv"),
+        dir.join("input/data/training/iris.csv"),
+    )
+    .unwrap();
+    assert!(train(&dir).status.success());
+    let mut server = Server::start(&dir);
+    // What `docker stop` and SageMaker send, 30 s before SIGKILL.
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "serve ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    // Killed by the signal, a process has no exit code; stopped cleanly, it exits 0.
+    assert_eq!(status.code(), Some(0), "{status}");
+}

@@ -1,8 +1,13 @@
 //! SageMaker's jobs and endpoint container, played on this machine with the
-//! sample model's own binary (`iris-model`), as SageMaker would run its image:
-//! training reads `/opt/ml/input/data/training` and writes `/opt/ml/model`
-//! (under `SM_BASE_DIR`), the batch transform and the endpoint POST rows to
-//! `iris-model serve`. What goes in and out is in moto's S3, as on AWS.
+//! sample model, as SageMaker would run its image: training reads
+//! `/opt/ml/input/data/training` and writes `/opt/ml/model`, the batch
+//! transform and the endpoint POST rows to `serve` on 8080. What goes in and
+//! out is in moto's S3, as on AWS.
+//!
+//! The model runs either as its image in a container (`MLOPS_MODEL_IMAGE`,
+//! which `scripts/local` sets when podman is there: `docker run <image> train`
+//! and `... serve`, with /opt/ml mounted as SageMaker mounts it) or as the
+//! `iris-model` binary on this machine (under `SM_BASE_DIR`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,36 +24,105 @@ pub fn s3_parts(uri: &str) -> Result<(String, String), String> {
     Ok((bucket.to_owned(), key.to_owned()))
 }
 
+/// How the model runs: its image in a container, as SageMaker runs it, or its
+/// binary on this machine.
+#[derive(Debug, Clone)]
+pub enum ModelRunner {
+    Image { engine: Vec<String>, image: String },
+    Binary(PathBuf),
+}
+
+impl ModelRunner {
+    /// The image named by `MLOPS_MODEL_IMAGE`, run with `MLOPS_CONTAINER_ENGINE`
+    /// (default `podman --runtime runc`); otherwise the workspace's `iris-model`.
+    pub fn from_env() -> ModelRunner {
+        match std::env::var("MLOPS_MODEL_IMAGE") {
+            Ok(image) if !image.is_empty() => ModelRunner::Image {
+                engine: std::env::var("MLOPS_CONTAINER_ENGINE")
+                    .unwrap_or_else(|_| "podman --runtime runc".into())
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
+                image,
+            },
+            _ => ModelRunner::Binary(binaries_dir().join("iris-model")),
+        }
+    }
+
+    /// What a person reads: "the image X (podman)" or "the iris-model binary".
+    pub fn describe(&self) -> String {
+        match self {
+            ModelRunner::Image { engine, image } => format!(
+                "the image {image} in a container ({})",
+                engine.first().map_or("", String::as_str)
+            ),
+            ModelRunner::Binary(_) => "the local iris-model binary".into(),
+        }
+    }
+
+    fn engine(engine: &[String]) -> Command {
+        let mut command = Command::new(&engine[0]);
+        command.args(&engine[1..]);
+        command
+    }
+}
+
+/// A model server started by the stand-in: its process, and its container's
+/// name when it runs in one (stopped with SIGTERM, as SageMaker stops it).
+#[derive(Debug)]
+struct Server {
+    child: Child,
+    container: Option<(Vec<String>, String)>,
+}
+
+impl Server {
+    fn stop(&mut self) {
+        if let Some((engine, name)) = &self.container {
+            let _ = ModelRunner::engine(engine)
+                .args(["stop", "-t", "5", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The local stand-in for SageMaker's training, transform and hosting.
 #[derive(Debug)]
 pub struct LocalSageMaker {
     pub s3: aws_sdk_s3::Client,
     pub region: String,
+    pub runner: ModelRunner,
     work: PathBuf,
-    servers: Vec<Child>,
+    servers: Vec<Server>,
 }
 
 impl Drop for LocalSageMaker {
     fn drop(&mut self) {
-        for child in &mut self.servers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop_servers();
         let _ = std::fs::remove_dir_all(&self.work);
     }
 }
 
-fn iris_model() -> PathBuf {
-    binaries_dir().join("iris-model")
+/// Makes `dir` and its parents, mode 0755: a container running as root, or
+/// a rootless one mapping this user to root, can read and write it.
+fn make_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 impl LocalSageMaker {
     pub fn new(s3: aws_sdk_s3::Client, region: &str) -> Result<LocalSageMaker, String> {
         let work = std::env::temp_dir().join(crate::unique("mlops-local-sagemaker"));
-        std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+        make_dir(&work)?;
         Ok(LocalSageMaker {
             s3,
             region: region.to_owned(),
+            runner: ModelRunner::from_env(),
             work,
             servers: Vec::new(),
         })
@@ -112,8 +186,12 @@ impl LocalSageMaker {
         let name = request["TrainingJobName"].as_str().unwrap_or("train");
         let base = self.work.join(name);
         let data = base.join("input/data/training");
-        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(base.join("input/config")).map_err(|e| e.to_string())?;
+        for dir in [&base, &base.join("input"), &base.join("input/data"), &data] {
+            make_dir(dir)?;
+        }
+        for dir in ["input/config", "model", "output"] {
+            make_dir(&base.join(dir))?;
+        }
         let hyper = request.get("HyperParameters").cloned().unwrap_or(json!({}));
         std::fs::write(
             base.join("input/config/hyperparameters.json"),
@@ -127,11 +205,23 @@ impl LocalSageMaker {
             let file = Path::new(&key).file_name().unwrap_or_default();
             std::fs::write(data.join(file), body).map_err(|e| e.to_string())?;
         }
-        let run = Command::new(iris_model())
-            .arg("train")
-            .env("SM_BASE_DIR", &base)
-            .output()
-            .map_err(|e| format!("iris-model train: {e}"))?;
+        let run = match &self.runner {
+            // A training job's container: the input read-only, no network.
+            ModelRunner::Image { engine, image } => ModelRunner::engine(engine)
+                .args(["run", "--rm", "--network", "none", "-v"])
+                .arg(format!("{}:/opt/ml/input:ro", base.join("input").display()))
+                .arg("-v")
+                .arg(format!("{}:/opt/ml/model", base.join("model").display()))
+                .arg("-v")
+                .arg(format!("{}:/opt/ml/output", base.join("output").display()))
+                .args([image.as_str(), "train"])
+                .output(),
+            ModelRunner::Binary(binary) => Command::new(binary)
+                .arg("train")
+                .env("SM_BASE_DIR", &base)
+                .output(),
+        }
+        .map_err(|e| format!("train ({}): {e}", self.runner.describe()))?;
         let printed = String::from_utf8_lossy(&run.stdout).into_owned();
         if !run.status.success() {
             let reason = std::fs::read_to_string(base.join("output/failure"))
@@ -196,7 +286,8 @@ impl LocalSageMaker {
         let archive = self.get(&bucket, &key).await?;
         let base = self.work.join(crate::unique("serve"));
         let model = base.join("model");
-        std::fs::create_dir_all(&model).map_err(|e| e.to_string())?;
+        make_dir(&base)?;
+        make_dir(&model)?;
         let file = base.join("model.tar.gz");
         std::fs::write(&file, archive).map_err(|e| e.to_string())?;
         let untar = Command::new("tar")
@@ -209,20 +300,55 @@ impl LocalSageMaker {
         if !untar.success() {
             return Err(format!("cannot unpack {model_data_url}"));
         }
-        let child = Command::new(iris_model())
-            .arg("serve")
-            .env("SM_BASE_DIR", &base)
-            .env("SERVE_ADDRESS", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("iris-model serve: {e}"))?;
+        let (child, container) = match &self.runner {
+            // A hosting container: the model read-only (hosting extracts the
+            // artifact there), port 8080 published on 127.0.0.1 only.
+            ModelRunner::Image { engine, image } => {
+                let name = crate::unique("mlops-model");
+                let child = ModelRunner::engine(engine)
+                    .args(["run", "--rm", "--name", &name, "-p"])
+                    .arg(format!("127.0.0.1:{port}:8080"))
+                    .arg("-v")
+                    .arg(format!("{}:/opt/ml/model:ro", model.display()))
+                    .args([image.as_str(), "serve"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn();
+                (child, Some((engine.clone(), name)))
+            }
+            ModelRunner::Binary(binary) => (
+                Command::new(binary)
+                    .arg("serve")
+                    .env("SM_BASE_DIR", &base)
+                    .env("SERVE_ADDRESS", format!("127.0.0.1:{port}"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn(),
+                None,
+            ),
+        };
+        let child = child.map_err(|e| format!("serve ({}): {e}", self.runner.describe()))?;
         let pid = child.id();
-        self.servers.push(child);
+        self.servers.push(Server { child, container });
+        // Ready as SageMaker judges it: /ping answers 200.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(20) {
-                return Err(format!("iris-model serve did not listen on {port}"));
+        while agent
+            .get(&format!("http://127.0.0.1:{port}/ping"))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+            != 200
+        {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(format!(
+                    "serve ({}) did not answer /ping on {port}",
+                    self.runner.describe()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -231,9 +357,8 @@ impl LocalSageMaker {
 
     /// Stops every model server started so far (by PID).
     pub fn stop_servers(&mut self) {
-        for child in &mut self.servers {
-            let _ = child.kill();
-            let _ = child.wait();
+        for server in &mut self.servers {
+            server.stop();
         }
         self.servers.clear();
     }

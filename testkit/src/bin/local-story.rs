@@ -4,10 +4,11 @@
 //!
 //! Two runs, each: new training data in S3 → start-retraining (its real
 //! binary, the event delivered twice as S3 may) starts the pipeline once →
-//! the pipeline's build and invoke actions, played here (no Docker: the image
-//! is the local iris-model binary) → the state machine, the real definition
-//! with the template's substitutions, in moto's executing mode → training and
-//! batch transform with iris-model → the approval email and page
+//! the pipeline's build and invoke actions, played here → the state machine,
+//! the real definition with the template's substitutions, in moto's executing
+//! mode → training and batch transform with the model image in a container
+//! where `scripts/local` built one (podman), else the iris-model binary → the
+//! approval email and page
 //! (handle-approval's real binary) → deploy (the first run creates the
 //! endpoint, the second updates it with the template's default strategy) →
 //! POST /predict through invoke-endpoint, answered by the model the endpoint
@@ -207,8 +208,9 @@ impl Story {
 
         self.step("The pipeline's build and invoke actions, played here");
         say(&format!(
-            "CodeBuild would build container/ and push iris-model:{}; no Docker here, so the image is the local iris-model binary",
-            self.commit
+            "CodeBuild would build container/, test it, and push iris-model:{}; here the model is {}",
+            self.commit,
+            self.sagemaker.runner.describe()
         ));
         let input = self
             .rig
@@ -399,9 +401,10 @@ impl Story {
     async fn play(&mut self, task: testkit::paths::SyncTask) -> Result<(), String> {
         match task.state.as_str() {
             "Train" => {
-                self.step(
-                    "Train: SageMaker training job, played by the runner with iris-model train",
-                );
+                self.step(&format!(
+                    "Train: SageMaker training job, played by the runner: `train` in {}",
+                    self.sagemaker.runner.describe()
+                ));
                 let (result, printed) = self.sagemaker.train(&task.request).await?;
                 for line in printed.lines() {
                     say(&format!("  | {line}"));
@@ -422,7 +425,10 @@ impl Story {
                 }
             }
             "Transform" => {
-                self.step("Transform: SageMaker batch transform on the held-out rows, played with iris-model serve");
+                self.step(&format!(
+                    "Transform: SageMaker batch transform on the held-out rows, played with `serve` in {}",
+                    self.sagemaker.runner.describe()
+                ));
                 let data = self
                     .model_data(task.request["ModelName"].as_str().unwrap_or_default())
                     .await?;
@@ -478,12 +484,13 @@ impl Story {
         self.sagemaker.stop_servers();
         let pid = self.sagemaker.serve(&data, self.model_port).await?;
         say(&format!(
-            "endpoint {} ({}) serves {model_name}; its container: iris-model serve pid {pid} on 127.0.0.1:{}, model {key}",
+            "endpoint {} ({}) serves {model_name}; its container: `serve` in {}, pid {pid}, on 127.0.0.1:{}, model {key}",
             self.rig.world.name("EndpointName"),
             endpoint
                 .endpoint_status()
                 .map(|s| s.as_str())
                 .unwrap_or_default(),
+            self.sagemaker.runner.describe(),
             self.model_port
         ));
         let url = self.rig.function_url("invoke-endpoint", "/predict");
