@@ -356,8 +356,9 @@ impl<'a> Resolver<'a> {
             "AWS::StackName" => return Ok(self.stack.clone()),
             "AWS::URLSuffix" => return Ok("amazonaws.com".to_owned()),
             "AWS::StackId" => {
+                // CloudFormation's form: the stack's name, then a UUID.
                 return Ok(format!(
-                    "arn:aws:cloudformation:{}:{ACCOUNT}:stack/{}/0",
+                    "arn:aws:cloudformation:{}:{ACCOUNT}:stack/{}/5e1f0c70-9a3b-11f0-8de9-0a1b2c3d4e5f",
                     self.region, self.stack
                 ));
             }

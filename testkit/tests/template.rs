@@ -996,3 +996,308 @@ fn each_named_approver_gets_a_subscription_that_takes_only_their_own_link() {
         "1"
     );
 }
+
+// ------------------------------------------------------------------ the model image's architecture
+
+/// The CPU architecture of a SageMaker instance type, by its family (the part
+/// between `ml.` and the size). An unknown family is an error, so a new
+/// allowed value must be placed here before the check passes.
+fn instance_architecture(instance_type: &str) -> Result<&'static str, String> {
+    let family = instance_type
+        .strip_prefix("ml.")
+        .and_then(|rest| rest.split('.').next())
+        .ok_or_else(|| format!("{instance_type}: not a SageMaker instance type"))?;
+    const X86_64: &[&str] = &[
+        "t2", "t3", "m4", "m5", "m5d", "c4", "c5", "c5d", "c5n", "r5", "r5d", "m6i", "c6i", "r6i",
+        "m7i", "c7i", "r7i", "g4dn", "g5", "p3", "p4d",
+    ];
+    // Graviton: SageMaker offers these for hosting only, not for training.
+    const ARM64: &[&str] = &[
+        "t4g", "m6g", "m6gd", "c6g", "c6gd", "c6gn", "r6g", "r6gd", "c7g", "m7g", "r7g",
+    ];
+    if X86_64.contains(&family) {
+        Ok("x86_64")
+    } else if ARM64.contains(&family) {
+        Ok("arm64")
+    } else {
+        Err(format!(
+            "{instance_type}: family {family} is not mapped to an architecture"
+        ))
+    }
+}
+
+/// The architecture a CodeBuild environment builds on, from its type and image.
+fn codebuild_architecture(kind: &str, image: &str) -> Result<&'static str, String> {
+    let by_kind = match kind {
+        "LINUX_CONTAINER" | "LINUX_LAMBDA_CONTAINER" => "x86_64",
+        "ARM_CONTAINER" | "ARM_LAMBDA_CONTAINER" => "arm64",
+        other => return Err(format!("CodeBuild environment type {other} is not mapped")),
+    };
+    let by_image = if image.contains("aarch64") {
+        "arm64"
+    } else if image.contains("x86_64") || image.starts_with("aws/codebuild/standard:") {
+        "x86_64"
+    } else {
+        return Err(format!("CodeBuild image {image}: architecture unknown"));
+    };
+    if by_kind != by_image {
+        return Err(format!(
+            "{kind} with image {image}: {by_kind} against {by_image}"
+        ));
+    }
+    Ok(by_kind)
+}
+
+/// The architecture each `docker build` in the buildspec asks for (`--platform`);
+/// a build with no platform builds for the host, which is an error here.
+fn buildspec_architectures(buildspec: &str) -> Result<Vec<&'static str>, String> {
+    let builds: Vec<&str> = buildspec
+        .lines()
+        .filter(|l| l.trim_start().starts_with("docker build"))
+        .collect();
+    if builds.is_empty() {
+        return Err("the buildspec runs no docker build".into());
+    }
+    builds
+        .iter()
+        .map(|line| {
+            let platform = line
+                .split_whitespace()
+                .skip_while(|w| *w != "--platform")
+                .nth(1)
+                .ok_or_else(|| format!("`{}` names no --platform", line.trim()))?;
+            match platform {
+                "linux/amd64" => Ok("x86_64"),
+                "linux/arm64" => Ok("arm64"),
+                other => Err(format!("platform {other} is not mapped")),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_instance_type_the_template_allows_runs_the_architecture_the_build_makes() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let environment = &t.resource("ModelBuild").unwrap()["Properties"]["Environment"];
+    let built_on = codebuild_architecture(
+        &r.text(&environment["Type"]).unwrap(),
+        &r.text(&environment["Image"]).unwrap(),
+    )
+    .unwrap();
+    let root = testkit::workspace_root();
+    let buildspec = std::fs::read_to_string(root.join("container/buildspec.yml")).unwrap();
+    for platform in buildspec_architectures(&buildspec).unwrap() {
+        assert_eq!(
+            platform, built_on,
+            "the buildspec's --platform against CodeBuild's"
+        );
+    }
+    // The build stage links for one target triple; it must be the same architecture.
+    let dockerfile = std::fs::read_to_string(root.join("container/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("--target x86_64-unknown-linux-gnu") == (built_on == "x86_64"),
+        "the Dockerfile's build target against CodeBuild's {built_on}"
+    );
+    for parameter in [
+        "TrainingInstanceType",
+        "TransformInstanceType",
+        "EndpointInstanceType",
+    ] {
+        let p = &t.json["Parameters"][parameter];
+        let allowed = p["AllowedValues"].as_array().unwrap_or_else(|| {
+            panic!("{parameter} has no AllowedValues: a pattern cannot be checked")
+        });
+        let default = p["Default"].as_str().unwrap();
+        assert!(
+            allowed.iter().any(|v| v == default),
+            "{parameter}'s default {default} is not allowed"
+        );
+        for value in allowed {
+            let value = value.as_str().unwrap();
+            assert_eq!(
+                instance_architecture(value).unwrap(),
+                built_on,
+                "{parameter} allows {value}, but the image is built on {built_on}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_architecture_check_refuses_arm_builds_a_missing_platform_and_unknown_families() {
+    // What the template said before: an arm64 build for x86_64 instances.
+    assert_eq!(
+        codebuild_architecture(
+            "ARM_CONTAINER",
+            "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+        ),
+        Ok("arm64")
+    );
+    assert_ne!(instance_architecture("ml.m5.large"), Ok("arm64"));
+    assert_eq!(instance_architecture("ml.m6g.large"), Ok("arm64"));
+    assert!(instance_architecture("ml.zz9.large").is_err());
+    assert!(
+        codebuild_architecture(
+            "LINUX_CONTAINER",
+            "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+        )
+        .is_err()
+    );
+    assert!(buildspec_architectures("      docker build -f container/Dockerfile -t x .").is_err());
+    assert_eq!(
+        buildspec_architectures("  docker build --platform linux/arm64 -t x ."),
+        Ok(vec!["arm64"])
+    );
+}
+
+// ------------------------------------------------------------------ what outlives the stack
+
+/// Every resource id a value refers to by `Ref`, `Fn::GetAtt` or `Fn::Sub`.
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("Ref", Value::String(id)) => out.push(id.clone()),
+                    ("Fn::GetAtt", Value::Array(parts)) => {
+                        if let Some(Value::String(id)) = parts.first() {
+                            out.push(id.clone());
+                        }
+                    }
+                    ("Fn::GetAtt", Value::String(dotted)) => {
+                        out.push(dotted.split('.').next().unwrap_or_default().to_owned());
+                    }
+                    _ => {}
+                }
+                references(inner, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+/// The KMS keys of the template that `resource` names, directly.
+fn keys_of(t: &Template, resource: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    references(&resource["Properties"], &mut ids);
+    ids.sort();
+    ids.dedup();
+    ids.into_iter()
+        .filter(|id| {
+            t.resources()
+                .get(id)
+                .is_some_and(|r| r["Type"] == "AWS::KMS::Key")
+        })
+        .collect()
+}
+
+/// The resources that `sam delete` keeps whose data a key encrypts, and
+/// whether that key is kept too: `(resource, key, key retained)`.
+fn retained_encryption(t: &Template) -> Vec<(String, String, bool)> {
+    let mut out = Vec::new();
+    for (id, resource) in t.resources() {
+        if resource["DeletionPolicy"] != "Retain" {
+            continue;
+        }
+        for key in keys_of(t, resource) {
+            let kept = t.resources()[&key]["DeletionPolicy"] == "Retain"
+                && t.resources()[&key]["UpdateReplacePolicy"] == "Retain";
+            out.push((id.clone(), key, kept));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_key_that_encrypts_a_retained_resource_is_retained_and_has_an_alias() {
+    let t = template();
+    let found = retained_encryption(t);
+    // The audit table is the one the docs promise to keep readable.
+    assert!(
+        found
+            .iter()
+            .any(|(id, key, _)| id == "Table" && key == "Key"),
+        "the table is retained and encrypted with Key: {found:?}"
+    );
+    let lost: Vec<_> = found.iter().filter(|(_, _, kept)| !kept).collect();
+    assert!(
+        lost.is_empty(),
+        "retained, but their key is deleted with the stack: {lost:?}"
+    );
+    // CodePipeline encrypts its artifacts (in a retained bucket) with the key too.
+    let pipeline = t.resource("Pipeline").unwrap();
+    let mut ids = Vec::new();
+    references(&pipeline["Properties"]["ArtifactStore"], &mut ids);
+    assert!(ids.contains(&"Key".to_owned()) && ids.contains(&"PipelineArtifactBucket".to_owned()));
+    // Found a year later by its alias, which is kept with it.
+    let alias = t
+        .resources()
+        .values()
+        .find(|r| r["Type"] == "AWS::KMS::Alias" && keys_of(t, r) == ["Key"])
+        .expect("an alias for Key");
+    assert_eq!(alias["DeletionPolicy"], "Retain");
+    let name = Resolver::new(t, REGION)
+        .text(&alias["Properties"]["AliasName"])
+        .unwrap();
+    assert!(
+        name.starts_with("alias/") && name.len() > "alias/".len(),
+        "{name}"
+    );
+}
+
+#[test]
+fn the_retention_check_notices_a_retained_table_whose_key_is_deleted() {
+    let mut json = template().json.clone();
+    let resources = json["Resources"].as_object_mut().unwrap();
+    resources["Key"]
+        .as_object_mut()
+        .unwrap()
+        .remove("DeletionPolicy");
+    let broken = Template { json };
+    assert!(
+        retained_encryption(&broken)
+            .iter()
+            .any(|(id, key, kept)| id == "Table" && key == "Key" && !kept)
+    );
+}
+
+#[test]
+fn the_quality_threshold_takes_only_what_json_reads_as_a_number() {
+    let t = template();
+    let p = &t.json["Parameters"]["QualityThreshold"];
+    let pattern = regex_lite::Regex::new(p["AllowedPattern"].as_str().unwrap()).unwrap();
+    let default = p["Default"].as_str().unwrap();
+    for value in [default, "0.9", "1", "0", "0.75", "-0.5", "12.5"] {
+        assert!(pattern.is_match(value), "{value} should be allowed");
+        // What the definition's States.StringToJson and the dashboard read.
+        assert!(
+            serde_json::from_str::<f64>(value).is_ok(),
+            "{value} is not JSON"
+        );
+    }
+    for value in [".9", "1.", "09", "1e3", "0.9}", "", "0.9 ", "NaN"] {
+        assert!(!pattern.is_match(value), "{value:?} should be refused");
+    }
+}
+
+#[test]
+fn the_gate_widget_is_titled_after_the_held_out_metric_the_gate_reads() {
+    let t = template();
+    let r = Resolver::new(t, REGION).with_parameter("HeldOutMetric", "macroF1");
+    let body: Value = serde_json::from_str(
+        &r.text(&t.resource("Dashboard").unwrap()["Properties"]["DashboardBody"])
+            .unwrap(),
+    )
+    .unwrap();
+    let gate = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w.to_string().contains("\"GateValue\""))
+        .expect("a widget shows GateValue");
+    let title = gate["properties"]["title"].as_str().unwrap();
+    assert!(title.contains("macroF1"), "{title}");
+    assert!(!title.contains("validation:accuracy"), "{title}");
+}
