@@ -329,18 +329,16 @@ mod tests {
         (a - b).abs() < 1e-12
     }
 
-    /// A split of ../shared/data/iris.csv (every fifth row held out), with
+    /// A split of data/iris.csv (every fifth row held out), with
     /// the predictions of a rule (petal length < 2.5 → setosa; petal width <
     /// 1.8 → versicolor; else virginica), against the confusion matrix counted
     /// by hand for that rule and split: 10 setosa right; 9 versicolor right,
     /// one taken for a virginica; 10 virginica right.
     #[test]
     fn the_iris_split_against_a_confusion_matrix_counted_by_hand() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/iris.csv"
-        ))
-        .expect("../shared/data/iris.csv beside the project");
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/iris.csv"))
+                .expect("the project's data/iris.csv");
         let mut evaluation = Evaluation::new(ProblemType::Classification);
         for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             if i % 5 != 0 {
