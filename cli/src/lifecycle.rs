@@ -109,15 +109,26 @@ pub async fn start_deploy(
 /// `arn:…:stateMachine:<machine>` and `<execution>` → `arn:…:execution:<machine>:<execution>`.
 /// An ARN passes through.
 pub fn execution_arn(state_machine_arn: &str, execution: &str) -> Result<String, String> {
-    if execution.starts_with("arn:") {
-        return Ok(execution.to_owned());
-    }
     let Some((prefix, machine)) = state_machine_arn.rsplit_once(":stateMachine:") else {
         return Err(format!(
             "{state_machine_arn:?} is not a state machine ARN (…:stateMachine:<name>)"
         ));
     };
-    Ok(format!("{prefix}:execution:{machine}:{execution}"))
+    let own = format!("{prefix}:execution:{machine}:");
+    if execution.starts_with("arn:") {
+        // An ARN must be a run of this stack's state machine, not of another.
+        let name = execution.strip_prefix(&own).unwrap_or_default();
+        if name.is_empty() || name.contains(':') {
+            return Err(format!(
+                "{execution} is not a run of {state_machine_arn}; pass one of its runs, or its name"
+            ));
+        }
+        return Ok(execution.to_owned());
+    }
+    if execution.is_empty() || execution.contains(':') {
+        return Err(format!("{execution:?} is not an execution name"));
+    }
+    Ok(format!("{own}{execution}"))
 }
 
 /// Resumes a failed, timed-out or aborted run from the state that failed.
@@ -206,6 +217,21 @@ mod tests {
         let arn = "arn:aws:states:eu-west-1:123456789012:execution:pipeline:run-2";
         assert_eq!(execution_arn(MACHINE, arn).unwrap(), arn);
         assert!(execution_arn("pipeline", "run-1").is_err());
+    }
+
+    #[test]
+    fn an_execution_of_another_state_machine_is_refused() {
+        for other in [
+            "arn:aws:states:eu-west-1:123456789012:execution:other-pipeline:run-2",
+            "arn:aws:states:eu-west-1:999999999999:execution:pipeline:run-2",
+            "arn:aws:states:us-east-1:123456789012:execution:pipeline:run-2",
+            "arn:aws:states:eu-west-1:123456789012:execution:pipeline:",
+            "arn:aws:states:eu-west-1:123456789012:execution:pipeline:run-2:extra",
+        ] {
+            let refused = execution_arn(MACHINE, other);
+            assert!(refused.is_err(), "{other} gave {refused:?}");
+        }
+        assert!(execution_arn(MACHINE, "").is_err());
     }
 
     #[tokio::test]

@@ -95,9 +95,9 @@ enum RunCommand {
     /// Follow a run stage by stage until it ends, then say what to do next
     Watch {
         execution: String,
-        /// Seconds between looks at the trail
-        #[arg(long, default_value_t = 5.0)]
-        interval: f64,
+        /// Seconds between looks at the trail (0.1 to 3600)
+        #[arg(long, default_value = "5", value_parser = watch::interval)]
+        interval: std::time::Duration,
     },
     /// Resume a failed, timed-out or aborted run from the state that failed
     Redrive {
@@ -191,7 +191,30 @@ fn item_json(item: &Item) -> serde_json::Value {
 
 type Item = HashMap<String, AttributeValue>;
 
+/// An item's attribute as one line of terminal text. Control characters
+/// (an escape sequence in a comment or an approver's address, a newline in a
+/// cause) are shown escaped, never sent to the terminal.
 fn text(item: &Item, name: &str) -> String {
+    printable(&raw_text(item, name))
+}
+
+/// `s` with every control character written as its escape (`\u{1b}`, `\n`).
+fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn raw_text(item: &Item, name: &str) -> String {
     match item.get(name) {
         Some(AttributeValue::S(s)) => s.clone(),
         Some(AttributeValue::N(n)) => n.clone(),
@@ -463,7 +486,10 @@ async fn list_models(
     for v in shown {
         println!(
             "{:<8} {:<22} {:<26} {}",
-            v.version, v.status, v.created, v.description
+            v.version,
+            printable(&v.status),
+            v.created,
+            printable(&v.description)
         );
     }
     Ok(())
@@ -549,19 +575,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }),
             ..
         } => {
-            if !interval.is_finite() || *interval < 0.1 {
-                return Err(format!("--interval {interval}: at least 0.1 seconds"));
-            }
             let ddb = aws_sdk_dynamodb::Client::new(&sdk);
             let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
-            let succeeded = watch::watch(
-                &ddb,
-                &table()?,
-                execution,
-                std::time::Duration::from_secs_f64(*interval),
-                tty,
-            )
-            .await?;
+            let succeeded = watch::watch(&ddb, &table()?, execution, *interval, tty).await?;
             if !succeeded {
                 return Err(format!("run {execution} did not succeed"));
             }
@@ -595,6 +611,21 @@ async fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_stored_value_are_shown_escaped() {
+        let item: Item = HashMap::from([
+            (
+                "approvalComment".to_owned(),
+                AttributeValue::S("ok\u{1b}[2J\u{1b}]0;owned\u{7}\nnext".into()),
+            ),
+            ("status".to_owned(), AttributeValue::S("succeeded".into())),
+        ]);
+        let shown = text(&item, "approvalComment");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "ok\\u{1b}[2J\\u{1b}]0;owned\\u{7}\\nnext");
+        assert_eq!(text(&item, "status"), "succeeded");
+    }
 
     #[test]
     fn since_takes_a_duration_back_from_now_or_a_utc_date() {

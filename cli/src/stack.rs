@@ -18,6 +18,10 @@ pub struct Outputs {
 
 /// `stack_name = "..."` from the nearest samconfig.toml at or above `dir`.
 pub fn samconfig_stack(dir: &Path) -> Option<(String, PathBuf)> {
+    // Climb no higher than the repository's root (the nearest directory
+    // holding .git); outside a repository, read only `dir` itself: a
+    // samconfig.toml in a home or temp directory names somebody else's stack.
+    let root = dir.ancestors().find(|d| d.join(".git").exists());
     let mut at = Some(dir);
     while let Some(d) = at {
         let file = d.join("samconfig.toml");
@@ -27,6 +31,9 @@ pub fn samconfig_stack(dir: &Path) -> Option<(String, PathBuf)> {
                 (key.trim() == "stack_name").then(|| value.trim().trim_matches('"').to_owned())
             });
             return name.filter(|n| !n.is_empty()).map(|n| (n, file));
+        }
+        if root.is_none_or(|r| r == d) {
+            break;
         }
         at = d.parent();
     }
@@ -83,6 +90,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("samconfig-{}", std::process::id()));
         let inner = root.join("functions/x");
         std::fs::create_dir_all(&inner).unwrap_or_default();
+        std::fs::create_dir_all(root.join(".git")).unwrap_or_default();
         std::fs::write(
             root.join("samconfig.toml"),
             "version = 0.1\n[default.global.parameters]\nstack_name = \"mlops-pipeline\"\n",
@@ -91,5 +99,32 @@ mod tests {
         let found = samconfig_stack(&inner).map(|(name, _)| name);
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(found.as_deref(), Some("mlops-pipeline"));
+    }
+
+    #[test]
+    fn a_samconfig_above_the_repository_or_outside_one_is_not_read() {
+        let top = std::env::temp_dir().join(format!("samconfig-above-{}", std::process::id()));
+        let repo = top.join("repo");
+        let inner = repo.join("cli");
+        let loose = top.join("loose/deeper");
+        std::fs::create_dir_all(repo.join(".git")).unwrap_or_default();
+        std::fs::create_dir_all(&inner).unwrap_or_default();
+        std::fs::create_dir_all(&loose).unwrap_or_default();
+        std::fs::write(
+            top.join("samconfig.toml"),
+            "[default.global.parameters]\nstack_name = \"someone-elses\"\n",
+        )
+        .unwrap_or_default();
+        let in_repo = samconfig_stack(&inner);
+        let outside = samconfig_stack(&loose);
+        let at_top = samconfig_stack(&top).map(|(name, _)| name);
+        let _ = std::fs::remove_dir_all(&top);
+        assert_eq!(in_repo, None, "climbed past the repository's root");
+        assert_eq!(outside, None, "climbed outside any repository");
+        assert_eq!(
+            at_top.as_deref(),
+            Some("someone-elses"),
+            "the directory itself is read"
+        );
     }
 }

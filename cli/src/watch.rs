@@ -216,6 +216,19 @@ pub fn outcome(execution: &str, p: &Progress) -> (bool, Vec<String>) {
 }
 
 /// Follows the run until it ends: `Ok(true)` if it succeeded.
+/// `--interval`: seconds between looks, from 0.1 to 3600 (an hour). Refuses
+/// what is not a number, and what no `Duration` holds, with a message.
+pub fn interval(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.1..=3600.0).contains(&seconds) {
+        return Err(format!("{text}: from 0.1 to 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 pub async fn watch(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -303,6 +316,16 @@ mod tests {
             ("status", status),
             ("enteredTime", "2026-11-21T10:00:00Z"),
         ])
+    }
+
+    #[test]
+    fn the_interval_is_refused_outside_a_tenth_of_a_second_to_an_hour() {
+        assert_eq!(interval("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(interval("0.1"), Ok(Duration::from_millis(100)));
+        for bad in ["1e300", "inf", "NaN", "-1", "0.01", "3601", "five", ""] {
+            let refused = interval(bad);
+            assert!(refused.is_err(), "{bad:?} gave {refused:?}");
+        }
     }
 
     #[test]

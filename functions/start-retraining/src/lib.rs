@@ -213,6 +213,18 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&O
 /// schedule (made by the first upload of the window; later ones find it)
 /// starts the pipeline once when the window closes, on the whole prefix.
 /// Long because the schedule is one request: its name, time, target and input.
+/// The Scheduler's universal target for StartPipelineExecution, in the
+/// partition of the role it runs as (`aws`, `aws-cn`, `aws-us-gov`…), as the
+/// template's own schedule writes it with `${AWS::Partition}`.
+pub fn pipeline_target_arn(role_arn: &str) -> String {
+    let partition = role_arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').next())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws");
+    format!("arn:{partition}:scheduler:::aws-sdk:codepipeline:startPipelineExecution")
+}
+
 async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
     let quiet = state.config.quiet_seconds;
     let window = now() / quiet;
@@ -234,9 +246,10 @@ async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
             {"Name": "Trigger", "Value": "s3"}
         ]
     });
+    let role_arn = state.config.scheduler_role_arn.clone().unwrap_or_default();
     let target = aws_sdk_scheduler::types::Target::builder()
-        .arn("arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution")
-        .role_arn(state.config.scheduler_role_arn.clone().unwrap_or_default())
+        .arn(pipeline_target_arn(&role_arn))
+        .role_arn(role_arn)
         .input(input.to_string())
         .build()
         .map_err(|e| Failure::invalid_input(e.to_string()))?;

@@ -184,3 +184,19 @@ async fn an_unreachable_table_is_transient() {
     let err = handle(&s, event("put.json")).await.unwrap_err();
     assert_eq!(err.name, ErrorName::AwsUnavailable);
 }
+
+#[test]
+fn the_window_schedule_targets_the_pipeline_in_its_roles_partition() {
+    assert_eq!(
+        crate::pipeline_target_arn("arn:aws-cn:iam::123456789012:role/scheduler"),
+        "arn:aws-cn:scheduler:::aws-sdk:codepipeline:startPipelineExecution"
+    );
+    assert_eq!(
+        crate::pipeline_target_arn("arn:aws-us-gov:iam::123456789012:role/scheduler"),
+        "arn:aws-us-gov:scheduler:::aws-sdk:codepipeline:startPipelineExecution"
+    );
+    assert_eq!(
+        crate::pipeline_target_arn("arn:aws:iam::123456789012:role/scheduler"),
+        "arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution"
+    );
+}
