@@ -8,6 +8,7 @@
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
 //! - [`door`]: every event-driven function decodes its payload here (`InvalidInput`, naming the field).
 //! - [`sample`]: the stratified sample of a batch output the approval page shows.
+//! - [`logging`]: the log subscriber every function installs (the runtime's and SDK's crates held at INFO).
 //! - [`metrics`]: business metrics in CloudWatch's Embedded Metric Format, and their one list of names.
 
 pub mod aws;
@@ -17,6 +18,7 @@ pub mod contract;
 pub mod door;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod naming;
 mod pem;

@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shared::logging::init();
     let config = shared::config::load(check_endpoint::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
     let state = check_endpoint::State::new(config, &sdk);

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shared::logging::init();
     let config = shared::config::load(evaluate_model::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
     let state = evaluate_model::State::new(config, &sdk);

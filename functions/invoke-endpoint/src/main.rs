@@ -12,7 +12,7 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::logging::init();
     let config = shared::config::load(invoke_endpoint::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
     let state = invoke_endpoint::State::new(config, &sdk);

@@ -13,7 +13,7 @@ use tracing::Instrument;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    shared::logging::init();
     let config = shared::config::load(request_approval::Config::from_env)?;
     let sdk = shared::aws::sdk_config().await;
     let state = request_approval::State::new(config, &sdk);
