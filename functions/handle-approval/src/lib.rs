@@ -83,6 +83,25 @@ pub struct Form {
 pub const MAX_APPROVER: usize = 100;
 pub const MAX_COMMENT: usize = 850;
 
+/// Every named approver's address, whole, joined with " and " (template.yaml's
+/// ApproverEmails holds at most 1,000 characters, five addresses): the trail
+/// and the decision keep them all. Only the comment gives way to the
+/// registry's limit ([`within_registry`]).
+pub const MAX_APPROVERS: usize = 1_000 + 4 * " and ".len();
+
+/// The registry's approval description: at most 1,024 characters, of which
+/// "ApprovalRejected: rejected by " and ": " take 32.
+const REGISTRY_TEXT: usize = 1_024;
+const REGISTRY_FRAME: usize = 32;
+
+/// The comment, cut so that the approver (kept whole) and the comment fit
+/// the registry's approval description together.
+pub fn within_registry(comment: Option<String>, approver: Option<&str>) -> Option<String> {
+    let taken = REGISTRY_FRAME + approver.map_or(0, |a| a.chars().count());
+    let room = REGISTRY_TEXT.saturating_sub(taken).min(MAX_COMMENT);
+    comment.and_then(|c| field(&c, room))
+}
+
 /// A form field made safe for the registry: control characters (line breaks
 /// included) become spaces, runs of spaces one, cut to `max` characters.
 fn field(value: &str, max: usize) -> Option<String> {
@@ -445,11 +464,12 @@ async fn decide(state: &State, request: &Request, request_id: &str) -> Response<
         form.approver = Some(email.clone());
         if form.decision == Decision::Approved {
             match vote(state, &hash, email).await {
-                Vote::Decides(approvers) => form.approver = field(&approvers, MAX_APPROVER),
+                Vote::Decides(approvers) => form.approver = field(&approvers, MAX_APPROVERS),
                 Vote::Waits(page) => return *page,
             }
         }
     }
+    form.comment = within_registry(form.comment.take(), form.approver.as_deref());
     let decided_at = rfc3339(now());
     let approval = match claim(state, &hash, request_id, &form, &decided_at).await {
         Ok(approval) => approval,
@@ -954,6 +974,30 @@ pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, I
     handle_request(state, request).instrument(span).await
 }
 
+/// A POST that a browser says came from another site: a replayed or
+/// auto-submitted form, or a mail scanner following the form. The page's own
+/// form is `same-origin`. Its `Origin` is `null` (the pages send no referrer),
+/// so an `Origin` is compared with the host only when it names one.
+pub fn cross_site(request: &Request) -> bool {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if header("sec-fetch-site").is_some_and(|site| !site.eq_ignore_ascii_case("same-origin")) {
+        return true;
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) if !origin.eq_ignore_ascii_case("null") => {
+            let named = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            !named.eq_ignore_ascii_case(host)
+        }
+        _ => false,
+    }
+}
+
 async fn handle_request(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
     let request_id = request
         .lambda_context_ref()
@@ -962,6 +1006,12 @@ async fn handle_request(state: &State, request: Request) -> Result<Response<Body
     let method = request.method().as_str().to_owned();
     let mut response = match method.as_str() {
         "GET" | "HEAD" => show(state, &request).await,
+        "POST" if cross_site(&request) => page::message(
+            403,
+            "Not from the approval page",
+            "Open the link from your email and press Approve or Reject there. Nothing was decided.",
+            Vec::new(),
+        ),
         "POST" => decide(state, &request, &request_id).await,
         _ => {
             let mut r = page::message(

@@ -105,6 +105,19 @@ pub fn html(status: u16, body: String) -> Response<Body> {
         .header("referrer-policy", "no-referrer")
         .header("cache-control", "no-store")
         .header("x-content-type-options", "nosniff")
+        // HTTPS only, for two years, the API's subdomains too.
+        .header(
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        )
+        // No window another site opened keeps a handle on this one, and no
+        // other site may embed its responses.
+        .header("cross-origin-opener-policy", "same-origin")
+        .header("cross-origin-resource-policy", "same-origin")
+        .header(
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        )
         .body(Body::Text(body))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }

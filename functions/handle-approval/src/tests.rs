@@ -145,6 +145,12 @@ async fn a_get_shows_the_page_escaped_with_security_headers_and_calls_no_step_fu
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
         ("cache-control", "no-store"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
     ] {
         assert_eq!(response.headers()[name], value);
     }
@@ -441,4 +447,80 @@ async fn the_page_shows_the_reports_sample_and_its_confusion_matrix() {
     );
     assert!(html.contains("<td>5</td>"), "{html}");
     assert_eq!(report.num_calls(), 1);
+}
+
+/// approve.json with these headers added.
+fn approve_with(headers: &[(&'static str, &'static str)]) -> Request {
+    let mut r = request("approve.json");
+    for (name, value) in headers {
+        r.headers_mut()
+            .insert(*name, lambda_http::http::HeaderValue::from_static(value));
+    }
+    r
+}
+
+#[tokio::test]
+async fn a_post_from_another_site_is_refused_before_anything_is_read() {
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")][..],
+        &[("origin", "https://evil.example")][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://api.example.com.evil.example"),
+        ][..],
+    ] {
+        // No DynamoDB, Step Functions or S3 call may happen: the mocks have no rules.
+        let s = state(&[], &[], &[]);
+        let response = handle(&s, approve_with(headers)).await.unwrap();
+        assert_eq!(response.status(), 403, "{headers:?}");
+        assert!(body(&response).contains("Nothing was decided"));
+    }
+}
+
+#[test]
+fn the_pages_own_form_is_same_origin_and_passes() {
+    for headers in [
+        &[("sec-fetch-site", "same-origin"), ("origin", "null")][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://api.example.com"),
+        ][..],
+        // An old browser or curl: neither header, as the emulator tests send.
+        &[][..],
+    ] {
+        assert!(!crate::cross_site(&approve_with(headers)), "{headers:?}");
+    }
+    assert!(
+        crate::page::html(200, String::new()).headers()["permissions-policy"]
+            .to_str()
+            .unwrap()
+            .contains("camera=()")
+    );
+}
+
+#[test]
+fn every_approvers_address_is_kept_whole_and_the_comment_gives_way_to_the_registrys_limit() {
+    // Five named approvers with long addresses, as ApproverEmails allows (1,000 characters).
+    let addresses: Vec<String> = (0..5)
+        .map(|i| format!("{}{i}@example.com", "a".repeat(180)))
+        .collect();
+    let joined = addresses.join(" and ");
+    let approver = crate::field(&joined, crate::MAX_APPROVERS);
+    assert_eq!(
+        approver.as_deref(),
+        Some(joined.as_str()),
+        "cut mid-address"
+    );
+    let comment = crate::within_registry(Some("x".repeat(850)), approver.as_deref());
+    let description = format!(
+        "ApprovalRejected: rejected by {}: {}",
+        approver.unwrap_or_default(),
+        comment.clone().unwrap_or_default()
+    );
+    assert!(description.chars().count() <= 1024, "{}", description.len());
+    assert!(comment.is_some_and(|c| !c.is_empty()));
+    // One short address: the comment keeps its own limit.
+    let short = crate::within_registry(Some("y".repeat(900)), Some("ana@example.com"));
+    assert_eq!(short.map(|c| c.len()), Some(crate::MAX_COMMENT));
 }
