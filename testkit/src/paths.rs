@@ -39,7 +39,7 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 10] = [
+pub const PATH_PARAMETERS: [&str; 11] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
@@ -50,6 +50,7 @@ pub const PATH_PARAMETERS: [&str; 10] = [
     "ProcessingImageUri",
     "TuningMaxJobs",
     "DeploymentStrategy",
+    "EndpointInstanceCount",
 ];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must
@@ -130,6 +131,24 @@ fn page_answer(
     )
 }
 
+/// A schedule's target must keep what fails at fire time: retried, then put
+/// in a dead-letter queue, as EventBridge Scheduler does when told to.
+fn keeps_failures(name: &str, target: &aws_sdk_scheduler::types::Target) -> Result<(), String> {
+    if target.dead_letter_config().and_then(|d| d.arn()).is_none() {
+        return Err(format!(
+            "schedule {name} has no dead-letter queue: a target that fails at fire time would be lost"
+        ));
+    }
+    if target
+        .retry_policy()
+        .and_then(|p| p.maximum_event_age_in_seconds())
+        .is_none()
+    {
+        return Err(format!("schedule {name} has no retry policy"));
+    }
+    Ok(())
+}
+
 /// A schedule and its target, as EventBridge Scheduler would fire it.
 async fn scheduled(
     scheduler: &aws_sdk_scheduler::Client,
@@ -151,6 +170,7 @@ async fn scheduled(
         .target()
         .cloned()
         .ok_or("a schedule without a target")?;
+    keeps_failures(name, &target)?;
     Ok((schedule, target))
 }
 

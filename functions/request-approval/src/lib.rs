@@ -101,6 +101,9 @@ pub struct Reminder {
     pub target_arn: String,
     /// The role the schedule invokes it as.
     pub role_arn: String,
+    /// Where the Scheduler puts a reminder whose target still fails after its
+    /// retries (`SCHEDULE_DLQ_ARN`), so that UnfiredSchedulesAlarm says so.
+    pub dead_letter_arn: Option<String>,
 }
 
 impl Reminder {
@@ -122,6 +125,7 @@ impl Reminder {
             seconds_before,
             target_arn: needed("REMINDER_TARGET_ARN")?,
             role_arn: needed("SCHEDULER_ROLE_ARN")?,
+            dead_letter_arn: env.optional("SCHEDULE_DLQ_ARN"),
         }))
     }
 }
@@ -644,6 +648,15 @@ async fn replace_unsent(
     }
 }
 
+/// A one-time schedule's target is tried for a day (the Scheduler's most),
+/// then the event goes to the dead-letter queue: never dropped in silence.
+pub fn schedule_retries() -> aws_sdk_scheduler::types::RetryPolicy {
+    aws_sdk_scheduler::types::RetryPolicy::builder()
+        .maximum_retry_attempts(185)
+        .maximum_event_age_in_seconds(86_400)
+        .build()
+}
+
 /// When the reminder fires (epoch seconds), if the approval lasts longer than
 /// the reminder's lead.
 pub fn reminder_time(timeout_seconds: u64, seconds_before: u64, now: u64) -> Option<u64> {
@@ -671,6 +684,12 @@ async fn remind(state: &State, input: &RequestApprovalInput, hash: &str, now: u6
         .arn(&reminder.target_arn)
         .role_arn(&reminder.role_arn)
         .input(payload.to_string())
+        .retry_policy(schedule_retries())
+        .set_dead_letter_config(reminder.dead_letter_arn.as_ref().map(|arn| {
+            aws_sdk_scheduler::types::DeadLetterConfig::builder()
+                .arn(arn)
+                .build()
+        }))
         .build()
         .and_then(|target| {
             aws_sdk_scheduler::types::FlexibleTimeWindow::builder()

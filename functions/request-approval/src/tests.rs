@@ -204,6 +204,7 @@ fn reminder() -> Reminder {
         seconds_before: 3600,
         target_arn: "arn:aws:lambda:us-east-1:123456789012:function:record-metadata".into(),
         role_arn: "arn:aws:iam::123456789012:role/reminders".into(),
+        dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:unfired".into()),
     }
 }
 
@@ -225,6 +226,12 @@ async fn the_reminder_names_the_approval_by_its_hash_and_a_failed_one_fails_noth
                     .is_some_and(|e| e.starts_with("at(") && !e.contains('Z'))
                 && input.contains("approvalReminder")
                 && !input.contains(TOKEN)
+                // A target that fails at fire time is retried, then kept.
+                && r.target().and_then(|t| t.dead_letter_config()).and_then(|d| d.arn())
+                    == Some("arn:aws:sqs:us-east-1:123456789012:unfired")
+                && r.target()
+                    .and_then(|t| t.retry_policy())
+                    .is_some_and(|p| p.maximum_event_age_in_seconds() == Some(86_400))
         })
         .then_output(|| {
             aws_sdk_scheduler::operation::create_schedule::CreateScheduleOutput::builder()

@@ -33,6 +33,9 @@ pub struct Config {
     /// The role EventBridge Scheduler starts the pipeline with (`SCHEDULER_ROLE_ARN`),
     /// required when `quiet_seconds` is not 0.
     pub scheduler_role_arn: Option<String>,
+    /// Where the Scheduler puts a window whose pipeline start still fails
+    /// after its retries (`SCHEDULE_DLQ_ARN`), so that UnfiredSchedulesAlarm says so.
+    pub dead_letter_arn: Option<String>,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
                 .unwrap_or_else(|| ".csv".into()),
             quiet_seconds: env.parsed_or("RETRAIN_QUIET_SECONDS", 0u64)?,
             scheduler_role_arn: env.optional("SCHEDULER_ROLE_ARN"),
+            dead_letter_arn: env.optional("SCHEDULE_DLQ_ARN"),
         })
         .and_then(|c: Config| {
             if c.quiet_seconds > 0 && c.scheduler_role_arn.is_none() {
@@ -250,6 +254,19 @@ async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
     let target = aws_sdk_scheduler::types::Target::builder()
         .arn(pipeline_target_arn(&role_arn))
         .role_arn(role_arn)
+        // Tried for a day, then kept in the dead-letter queue: a window's run
+        // that cannot start is never dropped in silence.
+        .retry_policy(
+            aws_sdk_scheduler::types::RetryPolicy::builder()
+                .maximum_retry_attempts(185)
+                .maximum_event_age_in_seconds(86_400)
+                .build(),
+        )
+        .set_dead_letter_config(state.config.dead_letter_arn.as_ref().map(|arn| {
+            aws_sdk_scheduler::types::DeadLetterConfig::builder()
+                .arn(arn)
+                .build()
+        }))
         .input(input.to_string())
         .build()
         .map_err(|e| Failure::invalid_input(e.to_string()))?;

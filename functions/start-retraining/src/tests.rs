@@ -31,6 +31,7 @@ fn state(ddb: &[&Rule], cp: &[&Rule]) -> State {
             suffix: ".csv".into(),
             quiet_seconds: 0,
             scheduler_role_arn: None,
+            dead_letter_arn: None,
         },
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())),
