@@ -679,7 +679,15 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm() {
-    let rig = rig("eu-south-1", &[("DeploymentStrategy", "canary")]).await;
+    // Two instances: the template's rules refuse a canary on one.
+    let rig = rig(
+        "eu-south-1",
+        &[
+            ("DeploymentStrategy", "canary"),
+            ("EndpointInstanceCount", "2"),
+        ],
+    )
+    .await;
     for (execution, commit) in [("run-one", "1111aaa"), ("run-two", "2222bbb")] {
         let (arn, link) = run_to_approval(&rig, execution, commit).await;
         approve(&rig, &link);

@@ -954,7 +954,60 @@ fn the_reminder_schedule_may_invoke_record_metadata_and_nothing_else() {
     assert!(allowed(&statements, "lambda:InvokeFunction", target));
     let other = r.attribute("InvokeEndpointFunction", "Arn").unwrap();
     assert!(!allowed(&statements, "lambda:InvokeFunction", &other));
-    assert_eq!(statements.len(), 1, "{statements:?}");
+    // Besides: a failed reminder goes to the schedules' dead-letter queue, and no other.
+    let dlq = &env["SCHEDULE_DLQ_ARN"];
+    assert!(allowed(&statements, "sqs:SendMessage", dlq));
+    let other_queue = r.attribute("StartRetrainingFailures", "Arn").unwrap();
+    assert!(!allowed(&statements, "sqs:SendMessage", &other_queue));
+    let actions: Vec<&str> = statements
+        .iter()
+        .flat_map(|s| s.actions.iter().map(String::as_str))
+        .collect();
+    assert!(
+        actions.iter().all(|a| matches!(
+            *a,
+            "lambda:InvokeFunction" | "sqs:SendMessage" | "kms:GenerateDataKey" | "kms:Decrypt"
+        )),
+        "{actions:?}"
+    );
+    assert!(
+        statements
+            .iter()
+            .filter(|s| s.actions.iter().any(|a| a.starts_with("kms:")))
+            .all(|s| s.has_condition),
+        "the key only through SQS"
+    );
+}
+
+#[test]
+fn every_schedule_keeps_a_target_that_fails_at_fire_time() {
+    let t = template();
+    let r = Resolver::new(t, REGION).with_parameter("RetrainSchedule", "rate(7 days)");
+    let dlq = r.attribute("UnfiredSchedules", "Arn").unwrap();
+    // The template's own schedule.
+    let target = &t.resource("ScheduledRetrain").unwrap()["Properties"]["Target"];
+    assert_eq!(r.text(&target["DeadLetterConfig"]["Arn"]).unwrap(), dlq);
+    assert!(
+        target["RetryPolicy"]["MaximumEventAgeInSeconds"]
+            .as_u64()
+            .is_some()
+    );
+    // The ones the functions make, and the roles they run as.
+    for (function, role) in [
+        ("start-retraining", "SchedulerRole"),
+        ("request-approval", "ReminderRole"),
+    ] {
+        let env = r.environment(&t.function_id(function).unwrap()).unwrap();
+        assert_eq!(env["SCHEDULE_DLQ_ARN"], dlq, "{function}");
+        let statements = r.role_statements(role).unwrap();
+        assert!(allowed(&statements, "sqs:SendMessage", &dlq), "{role}");
+    }
+    // And someone hears of it.
+    let alarm = &t.resource("UnfiredSchedulesAlarm").unwrap()["Properties"];
+    assert_eq!(
+        r.text(&alarm["Dimensions"][0]["Value"]).unwrap(),
+        r.attribute("UnfiredSchedules", "QueueName").unwrap()
+    );
 }
 
 #[test]
@@ -1300,4 +1353,244 @@ fn the_gate_widget_is_titled_after_the_held_out_metric_the_gate_reads() {
     let title = gate["properties"]["title"].as_str().unwrap();
     assert!(title.contains("macroF1"), "{title}");
     assert!(!title.contains("validation:accuracy"), "{title}");
+}
+
+// ------------------------------------------------------------------ deploy-time rules
+
+/// A value of a `Rules` assertion, with the parameters as given (defaults
+/// otherwise): the rule-specific intrinsic functions this template uses.
+fn rule_value(value: &Value, parameters: &BTreeMap<String, String>) -> Result<Value, String> {
+    let Some((name, args)) = value.as_object().and_then(|m| m.iter().next()) else {
+        return Ok(value.clone());
+    };
+    let list = |n: usize| -> Result<Vec<Value>, String> {
+        let items = args.as_array().ok_or(format!("{name}: not a list"))?;
+        if items.len() < n {
+            return Err(format!("{name}: {} arguments", items.len()));
+        }
+        items.iter().map(|v| rule_value(v, parameters)).collect()
+    };
+    Ok(match name.as_str() {
+        "Ref" => {
+            let p = args.as_str().unwrap_or_default();
+            Value::String(
+                parameters
+                    .get(p)
+                    .cloned()
+                    .ok_or(format!("Ref {p}: no such parameter"))?,
+            )
+        }
+        "Fn::Equals" => {
+            let both = list(2)?;
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            Value::Bool(text(&both[0]) == text(&both[1]))
+        }
+        "Fn::Not" => Value::Bool(!list(1)?[0].as_bool().ok_or("Fn::Not of a non-boolean")?),
+        "Fn::And" => Value::Bool(list(1)?.iter().all(|v| v.as_bool() == Some(true))),
+        "Fn::Or" => Value::Bool(list(1)?.iter().any(|v| v.as_bool() == Some(true))),
+        "Fn::Contains" => {
+            let both = list(2)?;
+            Value::Bool(
+                both[0]
+                    .as_array()
+                    .is_some_and(|items| items.contains(&both[1])),
+            )
+        }
+        other => return Err(format!("{other}: not a rule function this check knows")),
+    })
+}
+
+/// The names of the template's rules that refuse these parameter values.
+fn refused_by(t: &Template, overrides: &[(&str, &str)]) -> Vec<String> {
+    let mut parameters = t.parameter_defaults();
+    for (name, value) in overrides {
+        parameters.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let mut refused = Vec::new();
+    for (name, rule) in t.json["Rules"].as_object().expect("the template has Rules") {
+        let applies = match rule.get("RuleCondition") {
+            Some(condition) => rule_value(condition, &parameters).unwrap() == Value::Bool(true),
+            None => true,
+        };
+        let holds = rule["Assertions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| rule_value(&a["Assert"], &parameters).unwrap() == Value::Bool(true));
+        if applies && !holds {
+            refused.push(name.clone());
+        }
+    }
+    refused
+}
+
+#[test]
+fn the_defaults_pass_every_rule_and_each_impossible_combination_is_refused_by_its_rule() {
+    let t = template();
+    assert_eq!(refused_by(t, &[]), Vec::<String>::new(), "the defaults");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("ProblemType", "regression")], "RegressionGatesOnR2"),
+        (
+            &[("ProblemType", "classification"), ("HeldOutMetric", "r2")],
+            "ClassificationGatesOnAClassMetric",
+        ),
+        (
+            &[("DeploymentStrategy", "canary")],
+            "GradualRolloutNeedsTwoInstances",
+        ),
+        (
+            &[
+                ("DeploymentStrategy", "linear"),
+                ("EndpointInstanceCount", "1"),
+            ],
+            "GradualRolloutNeedsTwoInstances",
+        ),
+    ];
+    for (overrides, rule) in cases {
+        assert_eq!(
+            refused_by(t, overrides),
+            vec![(*rule).to_owned()],
+            "{overrides:?}"
+        );
+    }
+    // And what works is let through.
+    for fine in [
+        &[("ProblemType", "regression"), ("HeldOutMetric", "r2")][..],
+        &[
+            ("DeploymentStrategy", "canary"),
+            ("EndpointInstanceCount", "2"),
+        ][..],
+        &[("HeldOutMetric", "macroF1")][..],
+    ] {
+        assert_eq!(refused_by(t, fine), Vec::<String>::new(), "{fine:?}");
+    }
+    // Every rule says why it refuses.
+    for (name, rule) in t.json["Rules"].as_object().unwrap() {
+        for a in rule["Assertions"].as_array().unwrap() {
+            assert!(
+                a["AssertDescription"]
+                    .as_str()
+                    .is_some_and(|d| d.len() > 20),
+                "{name}: no AssertDescription"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_longest_run_the_parameters_allow_ends_within_the_definitions_timeout_and_codepipelines() {
+    let t = template();
+    let max = |name: &str| -> u64 {
+        t.json["Parameters"][name]["MaxValue"]
+            .as_u64()
+            .or_else(|| {
+                t.json["Parameters"][name]["MaxValue"]
+                    .as_str()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{name} has no MaxValue: the run's length is unbounded"))
+    };
+    let subs = Resolver::new(t, REGION)
+        .substitutions("StateMachine")
+        .unwrap();
+    let timeout = definition(&subs)["TimeoutSeconds"]
+        .as_u64()
+        .expect("the definition has an overall TimeoutSeconds");
+    // CodePipeline's Step Functions invoke action gives up after 7 days; the
+    // run must end first, or QUEUED mode starts the next run beside it.
+    let codepipeline = 7 * 24 * 3600;
+    assert!(timeout < codepipeline, "{timeout} s");
+    // Each wait at its longest: processing and training (or tuning) wait twice
+    // their job's limit, the transform once, then the approval, then the
+    // endpoint's polls and a rollout's bake time.
+    let worst = 2 * max("ProcessingMaxSeconds")
+        + (2 * max("TrainingMaxSeconds")).max(max("TuningMaxSeconds"))
+        + max("TransformMaxSeconds")
+        + max("ApprovalTimeoutSeconds")
+        + max("EndpointPollSeconds") * max("EndpointMaxPolls")
+        + max("DeploymentWaitSeconds");
+    assert!(
+        worst < timeout,
+        "the parameters allow a run of {worst} s, past the definition's {timeout} s"
+    );
+}
+
+#[test]
+fn no_lambda_task_spends_more_than_an_hour_retrying_its_functions_time_outs() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let mut timeouts = BTreeMap::new();
+    for (id, _) in t.functions() {
+        let timeout = t.resource(&id).unwrap()["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or(3);
+        timeouts.insert(r.attribute(&id, "Arn").unwrap(), (id, timeout));
+    }
+    let def = definition(&r.substitutions("StateMachine").unwrap());
+    let mut checked = 0;
+    for (name, state) in def["States"].as_object().unwrap() {
+        let Some(function) = state["Parameters"]["FunctionName"].as_str() else {
+            continue;
+        };
+        let (id, timeout) = &timeouts[function];
+        // The first retrier that matches a time-out is the one that applies.
+        let attempts = state["Retry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|retrier| {
+                retrier["ErrorEquals"].as_array().is_some_and(|errors| {
+                    errors.iter().any(|e| {
+                        matches!(
+                            e.as_str(),
+                            Some("Sandbox.Timedout" | "States.Timeout" | "States.ALL")
+                        )
+                    })
+                })
+            })
+            .map_or(0, |retrier| retrier["MaxAttempts"].as_u64().unwrap_or(3));
+        let spent = (1 + attempts) * timeout;
+        assert!(
+            spent <= 3600,
+            "{name} ({id}, {timeout} s) retries its time-out {attempts} times: {spent} s"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} Lambda tasks");
+}
+
+#[test]
+fn captured_requests_transform_output_and_processed_data_expire_after_their_parameters_days() {
+    let t = template();
+    let r = Resolver::new(t, REGION)
+        .with_parameter("CaptureRetentionDays", "7")
+        .with_parameter("TransformRetentionDays", "200")
+        .with_parameter("ProcessedRetentionDays", "31");
+    let rules =
+        &t.resource("ArtifactBucket").unwrap()["Properties"]["LifecycleConfiguration"]["Rules"];
+    let expires = |prefix: &str| -> Option<String> {
+        rules.as_array()?.iter().find_map(|rule| {
+            (rule["Status"] == "Enabled" && rule["Prefix"] == prefix)
+                .then(|| r.text(&rule["ExpirationInDays"]).ok())
+                .flatten()
+        })
+    };
+    assert_eq!(expires("data-capture/").as_deref(), Some("7"));
+    assert_eq!(expires("transform/").as_deref(), Some("200"));
+    assert_eq!(expires("processed/").as_deref(), Some("31"));
+    // The bucket is versioned: an expired object leaves a noncurrent version,
+    // which another rule removes.
+    assert!(rules.as_array().unwrap().iter().any(|rule| {
+        rule["Status"] == "Enabled"
+            && rule.get("Prefix").is_none()
+            && rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+                .as_u64()
+                .is_some()
+    }));
+    // Captured data (personal data, maybe) is kept the shortest by default.
+    let defaults = t.parameter_defaults();
+    let days = |name: &str| defaults[name].parse::<u32>().unwrap();
+    assert!(days("CaptureRetentionDays") <= 30);
+    assert!(days("CaptureRetentionDays") < days("TransformRetentionDays"));
 }
