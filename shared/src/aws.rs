@@ -30,10 +30,44 @@ pub async fn sdk_config() -> SdkConfig {
 /// [`sdk_config`] with a choice of trusted roots: the `mlops` command, run by
 /// people behind corporate proxies, trusts the system's.
 pub async fn sdk_config_with(roots: Roots) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client(roots))
-        .load()
-        .await
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(roots));
+    match timeouts(std::env::var("SDK_TIMEOUT_SECONDS").ok().as_deref()) {
+        Ok(Some(timeouts)) => loader = loader.timeout_config(timeouts),
+        Ok(None) => {}
+        // Never fatal: a function still answers, with the SDK's defaults.
+        Err(reason) => tracing::error!(%reason, "SDK_TIMEOUT_SECONDS ignored"),
+    }
+    loader.load().await
+}
+
+/// The SDK's timeouts from `SDK_TIMEOUT_SECONDS` (template.yaml sets it below
+/// each function's own timeout): the whole operation, retries included, within
+/// that; each attempt within three quarters of it, so that a quick failure
+/// still leaves room for a retry while a slow but sound answer is not cut off;
+/// a connection within a quarter. A slow AWS call then ends as a named error (`AwsUnavailable`)
+/// the function answers with, not as a Lambda time-out. Unset: the SDK's defaults.
+pub fn timeouts(
+    seconds: Option<&str>,
+) -> Result<Option<aws_config::timeout::TimeoutConfig>, String> {
+    let Some(text) = seconds else {
+        return Ok(None);
+    };
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.5..=900.0).contains(&seconds) {
+        return Err(format!("{text}: from 0.5 to 900 seconds"));
+    }
+    let whole = std::time::Duration::from_secs_f64(seconds);
+    Ok(Some(
+        aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(whole)
+            .operation_attempt_timeout(whole * 3 / 4)
+            .connect_timeout(whole / 4)
+            .build(),
+    ))
 }
 
 /// Which root certificates TLS trusts.
@@ -297,6 +331,25 @@ where
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_sdks_timeouts_come_from_sdk_timeout_seconds() {
+        let t = super::timeouts(Some("4")).unwrap().unwrap();
+        assert_eq!(
+            t.operation_timeout(),
+            Some(std::time::Duration::from_secs(4))
+        );
+        assert_eq!(
+            t.operation_attempt_timeout(),
+            Some(std::time::Duration::from_secs(3))
+        );
+        assert_eq!(t.connect_timeout(), Some(std::time::Duration::from_secs(1)));
+        assert!(super::timeouts(None).unwrap().is_none());
+        for bad in ["", "four", "0", "1e9", "NaN", "-3"] {
+            assert!(super::timeouts(Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+
     /// The SDK's warm-up at client construction reaches the HTTPS client's
     /// validate_base_client_config; the wrapper does not pass it on.
     #[test]

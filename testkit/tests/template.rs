@@ -1594,3 +1594,29 @@ fn captured_requests_transform_output_and_processed_data_expire_after_their_para
     assert!(days("CaptureRetentionDays") <= 30);
     assert!(days("CaptureRetentionDays") < days("TransformRetentionDays"));
 }
+
+#[test]
+fn every_functions_aws_calls_end_well_inside_its_own_timeout() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    for (id, binary) in t.functions() {
+        let timeout = t.resource(&id).unwrap()["Properties"]["Timeout"]
+            .as_f64()
+            .unwrap();
+        let env = r.environment(&id).unwrap();
+        let sdk: f64 = env
+            .get("SDK_TIMEOUT_SECONDS")
+            .unwrap_or_else(|| panic!("{binary} has no SDK_TIMEOUT_SECONDS"))
+            .parse()
+            .unwrap();
+        assert!(
+            shared::aws::timeouts(Some(&env["SDK_TIMEOUT_SECONDS"])).is_ok(),
+            "{binary}"
+        );
+        // At least two calls in a row can each use their whole budget.
+        assert!(
+            2.0 * sdk < timeout,
+            "{binary}: an AWS call may take {sdk} s of its {timeout} s"
+        );
+    }
+}
