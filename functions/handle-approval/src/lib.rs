@@ -530,6 +530,15 @@ async fn vote(state: &State, hash: &str, email: &str) -> Vote {
                 Ok(Some(a))
                     if a.status == Status::Pending && a.approvals.iter().any(|e| e == email) =>
                 {
+                    // Enough votes on a pending approval: an earlier press
+                    // counted, but its claim or Step Functions failed and the
+                    // approval reopened. This press decides again.
+                    if a.required <= 1 {
+                        return Vote::Decides(email.to_owned());
+                    }
+                    if a.approvals.len() >= a.required {
+                        return Vote::Decides(a.approvals.join(" and "));
+                    }
                     return Vote::Waits(Box::new(waiting(&a, email, true)));
                 }
                 // Not pending: the claim that follows answers its page.

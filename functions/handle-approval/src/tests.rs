@@ -524,3 +524,80 @@ fn every_approvers_address_is_kept_whole_and_the_comment_gives_way_to_the_regist
     let short = crate::within_registry(Some("y".repeat(900)), Some("ana@example.com"));
     assert_eq!(short.map(|c| c.len()), Some(crate::MAX_COMMENT));
 }
+
+/// A named approver's link: the group's hash and the address it is bound to.
+fn bound_link(email: &'static str) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .set_item(Some(HashMap::from([
+                ("groupHash".to_owned(), s(&"g".repeat(64))),
+                ("approverEmail".to_owned(), s(email)),
+            ])))
+            .build()
+    })
+}
+
+/// The approval of named approvers, pending, with these votes in already.
+fn pending_with(votes: &'static [&'static str], required: u32) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        let mut approval = item("pending", u64::MAX / 2);
+        approval.insert(
+            "approvals".to_owned(),
+            AttributeValue::Ss(votes.iter().map(|v| (*v).to_owned()).collect()),
+        );
+        approval.insert(
+            "required".to_owned(),
+            AttributeValue::N(required.to_string()),
+        );
+        GetItemOutput::builder().set_item(Some(approval)).build()
+    })
+}
+
+fn vote_already_counted() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.update_expression() == Some("ADD approvals :me")
+        })
+        .then_error(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .build(),
+            )
+        })
+}
+
+#[tokio::test]
+async fn a_named_approver_decides_again_after_a_transient_failure_reopened_the_approval() {
+    // Ana's first press counted her vote, then Step Functions failed and the
+    // approval went back to pending. Her second press must reach the claim.
+    let told = mock!(aws_sdk_sfn::Client::send_task_success)
+        .match_requests(|r| {
+            let output: serde_json::Value =
+                serde_json::from_str(r.output().unwrap_or("{}")).unwrap();
+            r.task_token() == Some(TOKEN) && output["approver"] == "ana@example.com"
+        })
+        .then_output(|| SendTaskSuccessOutput::builder().build());
+    let (link, voted, loaded) = (
+        bound_link("ana@example.com"),
+        vote_already_counted(),
+        pending_with(&["ana@example.com"], 1),
+    );
+    let (c, recorded) = (claim(), update_to("approved"));
+    let s = state(&[&link, &voted, &loaded, &c, &recorded], &[&told], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 200, "{}", body(&response));
+    assert_eq!((told.num_calls(), recorded.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_named_approver_who_already_voted_still_waits_while_votes_are_missing() {
+    let (link, voted, loaded) = (
+        bound_link("ana@example.com"),
+        vote_already_counted(),
+        pending_with(&["ana@example.com"], 2),
+    );
+    let s = state(&[&link, &voted, &loaded], &[], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert!(body(&response).contains("1 more"), "{}", body(&response));
+}
