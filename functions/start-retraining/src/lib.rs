@@ -132,8 +132,14 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// Claims the object version: true when this delivery must start the pipeline.
-/// The claim succeeds when no record exists, when an earlier start failed, or
-/// when an earlier claim's lease ran out (its Lambda died mid-way).
+/// The claim succeeds when no record exists, when an earlier start failed,
+/// when an earlier claim's lease ran out (its Lambda died mid-way), or when
+/// the claim is this attempt's own: Lambda's asynchronous retries (about 1 and
+/// 3 minutes later, well inside the lease) keep the request id, so a retry
+/// after a crash past the claim, or a PutItem retried after its first answer
+/// was lost, takes its own claim back instead of counting as a duplicate and
+/// dropping the event. The pipeline's clientRequestToken keeps a start that did
+/// happen from happening twice.
 async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Failure> {
     let key = keys::trigger(&data.bucket, &data.key, data.version_or_sequencer());
     let now = now();
@@ -155,8 +161,10 @@ async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Fai
         .item("eventTime", s(&data.event_time))
         .item(keys::TTL, n(now + TRIGGER_TTL_SECONDS))
         .condition_expression(
-            "attribute_not_exists(#pk) OR #state = :failed OR (#state = :starting AND #lease < :now)",
+            "attribute_not_exists(#pk) OR #state = :failed OR (#state = :starting AND (#lease < :now OR #attempt = :attempt))",
         )
+        .expression_attribute_names("#attempt", "attempt")
+        .expression_attribute_values(":attempt", s(attempt))
         .expression_attribute_names("#pk", keys::PK)
         .expression_attribute_names("#state", "state")
         .expression_attribute_names("#lease", "leaseUntil")

@@ -215,3 +215,65 @@ async fn a_key_that_could_steer_the_run_starts_nothing() {
     assert_eq!(runtime.invoke(&function, &e).output()["ignored"], 1);
     assert!(setup.executions().await.is_empty(), "no pipeline execution");
 }
+
+/// Lambda retries an asynchronous event with the same request id. A retry of
+/// an attempt that claimed the upload and then died (or whose PutItem answer
+/// was lost) must take its own claim back and start the run; another
+/// delivery of the same upload, inside the lease, is still a duplicate. The
+/// handler runs in this process (the request id is ours to set), against
+/// moto's DynamoDB conditions and CodePipeline.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_retry_of_an_attempt_that_died_after_its_claim_starts_the_run() {
+    let setup = Setup::new(true).await;
+    let state = start_retraining::State::new(
+        start_retraining::Config {
+            pipeline_name: setup.pipeline.clone(),
+            table_name: setup.table.clone(),
+            prefix: "training/".into(),
+            suffix: ".csv".into(),
+            quiet_seconds: 0,
+            scheduler_role_arn: None,
+            dead_letter_arn: None,
+        },
+        &setup.sdk,
+    );
+    // What the first attempt left: its claim, lease running, and nothing else.
+    let key = shared::keys::trigger(
+        "mlops-data",
+        "training/new data+v2/irisé.csv",
+        "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
+    );
+    let now = shared::clock::epoch_seconds();
+    aws_sdk_dynamodb::Client::new(&setup.sdk)
+        .put_item()
+        .table_name(&setup.table)
+        .item(shared::keys::PK, AttributeValue::S(key.pk))
+        .item(shared::keys::SK, AttributeValue::S(key.sk))
+        .item("state", AttributeValue::S("starting".into()))
+        .item("attempt", AttributeValue::S("req-first".into()))
+        .item("leaseUntil", AttributeValue::N((now + 300).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let delivery = |request_id: &str| {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = request_id.into();
+        lambda_runtime::LambdaEvent::new(
+            serde_json::from_value(event("encoded-key.json")).unwrap(),
+            context,
+        )
+    };
+    // Another delivery of the same upload while the lease runs: a duplicate.
+    let other = start_retraining::handle(&state, delivery("req-other"))
+        .await
+        .unwrap();
+    assert_eq!((other.started.len(), other.duplicates), (0, 1));
+    assert!(setup.executions().await.is_empty());
+    // Lambda's retry of the attempt that died: it starts the run.
+    let retry = start_retraining::handle(&state, delivery("req-first"))
+        .await
+        .unwrap();
+    assert_eq!((retry.started.len(), retry.duplicates), (1, 0), "{retry:?}");
+    assert_eq!(setup.executions().await.len(), 1);
+}
