@@ -720,12 +720,7 @@ async fn conclude(
             };
             page::decided(200, &shown, title)
         }
-        Err((Some(code), failure))
-            if matches!(
-                code.as_str(),
-                "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist"
-            ) =>
-        {
+        Err((Some(code), failure)) if task_gone(&code) => {
             tracing::info!(approval = %hash, error = %failure, "the task is gone: approval expired");
             if let Err(e) = settle(state, hash, request_id, Status::Expired).await {
                 // The page is right either way; the item stays `deciding` until the next request reads it.
@@ -766,6 +761,12 @@ async fn tell(
     comment: Option<String>,
     decided_at: &str,
 ) -> Result<(), (Option<String>, shared::Failure)> {
+    // Our own tries, not the SDK's: only here can a lost answer be told apart
+    // from a task that was gone from the start (told_once).
+    let no_retries = || {
+        aws_sdk_sfn::config::Builder::default()
+            .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled())
+    };
     match decision {
         Decision::Approved => {
             let outcome = ApprovalDecision {
@@ -774,41 +775,99 @@ async fn tell(
                 comment,
                 decided_at: decided_at.to_owned(),
             };
-            state
-                .sfn
-                .send_task_success()
-                .task_token(task_token)
-                .output(serde_json::to_string(&outcome).unwrap_or_default())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        aws::error_code(&e).map(str::to_owned),
-                        aws::failure("SendTaskSuccess", &e),
-                    )
-                })
+            let output = serde_json::to_string(&outcome).unwrap_or_default();
+            told_once("SendTaskSuccess", || {
+                state
+                    .sfn
+                    .send_task_success()
+                    .task_token(task_token)
+                    .output(output.clone())
+                    .customize()
+                    .config_override(no_retries())
+                    .send()
+            })
+            .await
         }
-        Decision::Rejected => state
-            .sfn
-            .send_task_failure()
-            .task_token(task_token)
-            .error("ApprovalRejected")
-            .cause(format!(
+        Decision::Rejected => {
+            let cause = format!(
                 "rejected by {}: {}",
                 approver.as_deref().unwrap_or("(unnamed)"),
                 comment.as_deref().unwrap_or("no comment")
-            ))
-            .send()
+            );
+            told_once("SendTaskFailure", || {
+                state
+                    .sfn
+                    .send_task_failure()
+                    .task_token(task_token)
+                    .error("ApprovalRejected")
+                    .cause(cause.clone())
+                    .customize()
+                    .config_override(no_retries())
+                    .send()
+            })
             .await
-            .map(|_| ())
-            .map_err(|e| {
-                (
-                    aws::error_code(&e).map(str::to_owned),
-                    aws::failure("SendTaskFailure", &e),
-                )
-            }),
+        }
     }
+}
+
+/// How many times one SendTask call is tried.
+const TELL_TRIES: u32 = 3;
+
+/// One SendTask call, tried up to [`TELL_TRIES`] times. A try that got no
+/// answer (it timed out, the connection broke, the answer was a 5xx or
+/// unreadable) may still have reached Step Functions. When a later try then
+/// hears that the task is gone (`TaskTimedOut`, `InvalidToken`,
+/// `TaskDoesNotExist`), that earlier try told it: the call succeeded, and the
+/// approver is not shown "expired" while the run goes on. A task gone at the
+/// first try is gone.
+async fn told_once<O, E, Fut>(
+    doing: &str,
+    mut call: impl FnMut() -> Fut,
+) -> Result<(), (Option<String>, shared::Failure)>
+where
+    Fut: std::future::Future<Output = Result<O, aws_sdk_sfn::error::SdkError<E>>>,
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_sfn::error::SdkError;
+    let mut maybe_told = false;
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let err = match call().await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let code = aws::error_code(&err).map(str::to_owned);
+        if maybe_told && code.as_deref().is_some_and(task_gone) {
+            tracing::info!(
+                doing,
+                tried,
+                "an earlier try told the task; its answer was lost"
+            );
+            return Ok(());
+        }
+        let unanswered = match &err {
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+            SdkError::DispatchFailure(f) => !f.is_user(),
+            SdkError::ServiceError(ctx) => ctx.raw().status().is_server_error(),
+            _ => false,
+        };
+        let transient = matches!(
+            aws::classify(&err),
+            shared::ErrorName::AwsUnavailable | shared::ErrorName::Throttled
+        );
+        if !transient || tried >= TELL_TRIES {
+            return Err((code, aws::failure(doing, &err)));
+        }
+        maybe_told |= unanswered;
+        tokio::time::sleep(std::time::Duration::from_millis(100 << tried)).await;
+    }
+}
+
+/// Step Functions' answers for a task that no longer waits: timed out, told
+/// already, or its execution ended.
+fn task_gone(code: &str) -> bool {
+    matches!(code, "TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
 }
 
 /// A `deciding` claim whose Lambda died before it settled: finish *that*

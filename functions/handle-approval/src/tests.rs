@@ -164,9 +164,14 @@ async fn a_get_shows_the_page_escaped_with_security_headers_and_calls_no_step_fu
 
 #[tokio::test]
 async fn a_transient_step_functions_failure_reopens_the_approval() {
-    let unavailable = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
-        SendTaskSuccessError::generic(SfnMeta::builder().code("ServiceUnavailable").build())
-    });
+    // Every try: handle-approval tries the call three times, then gives up.
+    let unavailable = mock!(aws_sdk_sfn::Client::send_task_success)
+        .sequence()
+        .error(|| {
+            SendTaskSuccessError::generic(SfnMeta::builder().code("ServiceUnavailable").build())
+        })
+        .times(3)
+        .build();
     let (c, reopened) = (claim(), update_to("pending"));
     let s = state(&[&link(), &c, &reopened], &[&unavailable], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
@@ -600,4 +605,35 @@ async fn a_named_approver_who_already_voted_still_waits_while_votes_are_missing(
     let s = state(&[&link, &voted, &loaded], &[], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert!(body(&response).contains("1 more"), "{}", body(&response));
+}
+
+#[tokio::test]
+async fn a_decision_whose_answer_was_lost_and_whose_retry_finds_the_task_gone_stands() {
+    // The first try reached Step Functions, but its answer did not come back
+    // (a 5xx here); the second finds the task gone, because the first told it.
+    for code in ["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"] {
+        let told = mock!(aws_sdk_sfn::Client::send_task_success)
+            .sequence()
+            .http_status(503, None)
+            .error(move || SendTaskSuccessError::generic(SfnMeta::builder().code(code).build()))
+            .build();
+        let (c, recorded) = (claim(), update_to("approved"));
+        let s = state(&[&link(), &c, &recorded], &[&told], &[]);
+        let response = handle(&s, request("approve.json")).await.unwrap();
+        assert_eq!(response.status(), 200, "{code}: {}", body(&response));
+        assert!(body(&response).contains("Approved"), "{code}");
+        assert_eq!((told.num_calls(), recorded.num_calls()), (2, 1), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_gone_at_the_first_try_is_expired() {
+    let gone = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
+        SendTaskSuccessError::generic(SfnMeta::builder().code("TaskDoesNotExist").build())
+    });
+    let (c, expired) = (claim(), update_to("expired"));
+    let s = state(&[&link(), &c, &expired], &[&gone], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 410);
+    assert_eq!((gone.num_calls(), expired.num_calls()), (1, 1));
 }
