@@ -1620,3 +1620,60 @@ fn every_functions_aws_calls_end_well_inside_its_own_timeout() {
         );
     }
 }
+
+#[test]
+fn predict_can_reserve_its_concurrency_and_throttles_and_the_apis_own_5xx_raise_alarms() {
+    let t = template();
+    let function = t.function_id("invoke-endpoint").unwrap();
+    let reserved = |value: &str| {
+        let r = Resolver::new(t, REGION).with_parameter("PredictReservedConcurrency", value);
+        r.resolve(&t.resource(&function).unwrap()["Properties"])
+            .unwrap()
+            .get("ReservedConcurrentExecutions")
+            .cloned()
+    };
+    assert_eq!(
+        reserved("0"),
+        None,
+        "off by default: small accounts' quota is low"
+    );
+    assert_eq!(
+        reserved("50").map(|v| v.to_string().trim_matches('"').to_owned()),
+        Some("50".to_owned())
+    );
+    let r = Resolver::new(t, REGION);
+    // Every function's throttles, summed.
+    let alarm = r
+        .resolve(&t.resource("FunctionThrottlesAlarm").unwrap()["Properties"])
+        .unwrap();
+    let mut watched: Vec<String> = alarm["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["MetricStat"]["Metric"]["MetricName"] == "Throttles")
+        .map(|m| {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    watched.sort();
+    let mut functions: Vec<String> = t
+        .functions()
+        .iter()
+        .map(|(id, _)| r.reference(id).unwrap())
+        .collect();
+    functions.sort();
+    assert_eq!(watched, functions);
+    // The API's own 5xx, which the function's Predict5xx cannot count.
+    let api = r
+        .resolve(&t.resource("ApiServerErrorsAlarm").unwrap()["Properties"])
+        .unwrap();
+    assert_eq!(api["Namespace"], "AWS/ApiGateway");
+    assert_eq!(api["MetricName"], "5xx");
+    assert_eq!(
+        api["Dimensions"][0]["Value"].as_str().unwrap(),
+        r.reference("HttpApi").unwrap()
+    );
+}
