@@ -65,6 +65,64 @@ pub fn event<T: DeserializeOwned>(event: LambdaEvent<Value>) -> Result<LambdaEve
 
 #[cfg(test)]
 mod tests {
+
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            "\\PC{0,40}".prop_map(serde_json::Value::from),
+            // The contract's own field names, so that some inputs get deep.
+            prop::sample::select(vec![
+                "executionName",
+                "modelPackageArn",
+                "transformOutputUri",
+                "s3://b/k"
+            ])
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "executionName",
+                        "stage",
+                        "status",
+                        "details",
+                        "modelPackageArn",
+                        "approval",
+                        "rollback",
+                        "x"
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any JSON at all, as any contract's input: decoded, or a named
+        /// InvalidInput, never a panic.
+        #[test]
+        fn any_json_decodes_or_is_named_invalid_input(value in json()) {
+            for result in [
+                decode::<crate::contract::RecordInput>(value.clone()).map(|_| ()),
+                decode::<crate::contract::ExecutionInput>(value.clone()).map(|_| ()),
+                decode::<crate::contract::DeployEndpointInput>(value).map(|_| ()),
+            ] {
+                if let Err(failure) = result {
+                    proptest::prop_assert_eq!(failure.name, crate::ErrorName::InvalidInput);
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -637,3 +637,29 @@ async fn a_task_gone_at_the_first_try_is_expired() {
     assert_eq!(response.status(), 410);
     assert_eq!((gone.num_calls(), expired.num_calls()), (1, 1));
 }
+
+proptest::proptest! {
+    /// Whatever a client POSTs, the form parser never panics, and a form it
+    /// accepts is one of the two decisions with fields bounded and free of
+    /// control characters (they go on one line into the registry).
+    #[test]
+    fn any_body_parses_or_is_refused_and_what_is_accepted_is_bounded(
+        body in proptest::collection::vec(proptest::num::u8::ANY, 0..4096),
+        text in "(decision=(approve|reject|x)&)?(approver=\\PC{0,300}&)?(comment=\\PC{0,1200})?",
+        form_type in proptest::bool::ANY,
+    ) {
+        let ct = form_type.then_some("application/x-www-form-urlencoded; charset=utf-8");
+        for input in [body.as_slice(), text.as_bytes()] {
+            if let Ok(form) = parse_form(ct, input) {
+                proptest::prop_assert!(matches!(form.decision, Decision::Approved | Decision::Rejected));
+                for (value, max) in [(&form.approver, MAX_APPROVER), (&form.comment, MAX_COMMENT)] {
+                    if let Some(v) = value {
+                        proptest::prop_assert!(v.chars().count() <= max);
+                        proptest::prop_assert!(!v.chars().any(char::is_control));
+                        proptest::prop_assert!(!v.is_empty());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -263,6 +263,35 @@ mod tests {
             }
         }
 
+        /// Whatever key S3 sends (raw, or percent-encoded from any text), the
+        /// classifier never panics, and a key it accepts is inside the prefix,
+        /// has the suffix, and holds nothing that could steer the run's input.
+        #[test]
+        fn no_key_panics_and_an_accepted_key_is_inside_the_prefix_and_cannot_steer(
+            raw in "\\PC{0,200}",
+            inner in "\\PC{0,120}",
+            encode in proptest::bool::ANY,
+        ) {
+            let mut e = event("put.json");
+            for key in [
+                raw.clone(),
+                if encode {
+                    percent_encoding::utf8_percent_encode(&format!("training/{inner}.csv"), percent_encoding::NON_ALPHANUMERIC).to_string()
+                } else {
+                    format!("training/{inner}.csv")
+                },
+            ] {
+                e.records[0].s3.object.key = Some(key);
+                if let Ok(data) = classify(&e.records[0], "training/", ".csv") {
+                    prop_assert!(data.key.starts_with("training/") && data.key.ends_with(".csv"), "{}", data.key);
+                    prop_assert!(!data.key.chars().any(|c| c == '"' || c == '\\' || c.is_control()), "{:?}", data.key);
+                    let variables = serde_json::to_string(&data.pipeline_variables()).unwrap();
+                    let back: serde_json::Value = serde_json::from_str(&variables).unwrap();
+                    prop_assert_eq!(back.as_array().map(Vec::len), Some(data.pipeline_variables().len()));
+                }
+            }
+        }
+
         #[test]
         fn encoding_then_decoding_gives_the_key_back(key in "\\PC{1,100}") {
             let encoded: String = percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
