@@ -215,20 +215,12 @@ pub fn outcome(execution: &str, p: &Progress) -> (bool, Vec<String>) {
     }
 }
 
-/// Follows the run until it ends: `Ok(true)` if it succeeded.
-/// `--interval`: seconds between looks, from 0.1 to 3600 (an hour). Refuses
-/// what is not a number, and what no `Duration` holds, with a message.
+/// `--interval`: seconds between looks, from 0.1 to 3600 (an hour).
 pub fn interval(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(0.1..=3600.0).contains(&seconds) {
-        return Err(format!("{text}: from 0.1 to 3600 seconds"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    shared::clock::seconds_within(text, 0.1, 3600.0)
 }
 
+/// Follows the run until it ends: `Ok(true)` if it succeeded.
 pub async fn watch(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -53,14 +53,7 @@ pub fn timeouts(
     let Some(text) = seconds else {
         return Ok(None);
     };
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(0.5..=900.0).contains(&seconds) {
-        return Err(format!("{text}: from 0.5 to 900 seconds"));
-    }
-    let whole = std::time::Duration::from_secs_f64(seconds);
+    let whole = crate::clock::seconds_within(text, 0.5, 900.0)?;
     Ok(Some(
         aws_config::timeout::TimeoutConfig::builder()
             .operation_timeout(whole)

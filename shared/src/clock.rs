@@ -14,6 +14,20 @@ pub fn epoch_seconds() -> u64 {
         .unwrap_or_default()
 }
 
+/// A number of seconds as a person or a template writes it (`5`, `0.5`),
+/// within `min..=max`: anything else (not a number, NaN, infinite, out of
+/// range, or past what a `Duration` holds) is refused with a message.
+pub fn seconds_within(text: &str, min: f64, max: f64) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(min..=max).contains(&seconds) {
+        return Err(format!("{text}: from {min} to {max} seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 /// `secs` as RFC 3339 UTC, e.g. `2026-11-21T10:00:00Z`.
 pub fn rfc3339(secs: u64) -> String {
     DateTime::from_secs(i64::try_from(secs).unwrap_or(i64::MAX))
