@@ -533,13 +533,8 @@ async fn vote(state: &State, hash: &str, email: &str) -> Vote {
                     // Enough votes on a pending approval: an earlier press
                     // counted, but its claim or Step Functions failed and the
                     // approval reopened. This press decides again.
-                    if a.required <= 1 {
-                        return Vote::Decides(email.to_owned());
-                    }
-                    if a.approvals.len() >= a.required {
-                        return Vote::Decides(a.approvals.join(" and "));
-                    }
-                    return Vote::Waits(Box::new(waiting(&a, email, true)));
+                    return decided(&a, email)
+                        .unwrap_or_else(|| Vote::Waits(Box::new(waiting(&a, email, true))));
                 }
                 // Not pending: the claim that follows answers its page.
                 _ => return Vote::Decides(email.to_owned()),
@@ -553,18 +548,26 @@ async fn vote(state: &State, hash: &str, email: &str) -> Vote {
     let Some(a) = Approval::from_item(hash, &item) else {
         return Vote::Waits(Box::new(unavailable()));
     };
-    if a.required <= 1 {
-        // The first approver decides alone, whoever else approved meanwhile.
-        Vote::Decides(email.to_owned())
-    } else if a.approvals.len() >= a.required {
-        Vote::Decides(a.approvals.join(" and "))
-    } else {
+    decided(&a, email).unwrap_or_else(|| {
         tracing::info!(
             approvals = a.approvals.len(),
             required = a.required,
             "approval recorded; waiting for more"
         );
         Vote::Waits(Box::new(waiting(&a, email, false)))
+    })
+}
+
+/// The vote that decides, once the approval holds enough of them: the first
+/// approver alone when one is required (whoever else approved meanwhile),
+/// else every approver so far. `None` while votes are missing.
+fn decided(a: &Approval, email: &str) -> Option<Vote> {
+    if a.required <= 1 {
+        Some(Vote::Decides(email.to_owned()))
+    } else if a.approvals.len() >= a.required {
+        Some(Vote::Decides(a.approvals.join(" and ")))
+    } else {
+        None
     }
 }
 
