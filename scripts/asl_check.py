@@ -8,7 +8,9 @@ For every AWS::Serverless::StateMachine in template.yaml:
   - every Task Resource is an integration this project knows (a typo in a
     Resource would otherwise surface only when a run reaches that state);
   - every .waitForTaskToken task passes $$.Task.Token in its payload;
-  - every SageMaker job's name includes $$.Execution.RedriveCount (redrive-safe);
+  - every SageMaker job's name includes $$.Execution.RedriveCount and
+    $$.State.RetryCount (a redrive or a retried create never meets its own
+    job), and the job's retriers stay below 10 attempts (the name's room);
   - every Task catches to the failure path or says, 'Not caught:', why not;
   - no Resource hard-codes a region, an account or a partition.
 Then it writes the definition with sample values substituted (parameter
@@ -132,8 +134,14 @@ def check(definition_path, substitutions, template, out_dir):
         if resource.endswith(".waitForTaskToken") and not passes_token(state.get("Parameters", {})):
             errors.append(f"{name}: a .waitForTaskToken task must pass $$.Task.Token in its payload")
         job_name = JOB_NAMES.get(known)
-        if job_name and "$$.Execution.RedriveCount" not in state.get("Parameters", {}).get(job_name, ""):
-            errors.append(f"{name}: {job_name} must include $$.Execution.RedriveCount, or a redrive collides with the failed job")
+        if job_name:
+            given = state.get("Parameters", {}).get(job_name, "")
+            if "$$.Execution.RedriveCount" not in given:
+                errors.append(f"{name}: {job_name} must include $$.Execution.RedriveCount, or a redrive collides with the failed job")
+            if "$$.State.RetryCount" not in given:
+                errors.append(f"{name}: {job_name} must include $$.State.RetryCount, or a retry after a lost answer collides with its own job")
+            if sum(r.get("MaxAttempts", 3) for r in state.get("Retry", [])) > 9:
+                errors.append(f"{name}: its retriers allow 10 or more attempts; the job name keeps room for one retry digit (shared::naming::ATTEMPT_SUFFIX_MAX)")
         # A Task either catches to a decided end, or says it is left uncaught on
         # purpose (its failure is the execution's failure point, for a redrive).
         if not state.get("Catch") and "Not caught:" not in state.get("Comment", ""):

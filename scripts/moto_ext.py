@@ -10,6 +10,16 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   policy it was given, and DescribeEndpoint shows both. As on AWS, it refuses
   an endpoint that does not exist, a config that does not exist, and an
   endpoint that is not InService (ValidationException).
+- SageMaker CreateModel refuses a name that exists, as AWS does
+  ("Cannot create already existing model", ValidationException); moto
+  replaces the model silently, which would hide a retry meeting its own model.
+- A retried `.waitForTaskToken` task gets a new token for each attempt, as
+  on AWS (each attempt is a new TaskScheduled). moto makes the token once per
+  state, so the first attempt's SendTaskFailure also failed every retry.
+- An optimised SageMaker task (`arn:aws:states:::sagemaker:createModel`) that
+  SageMaker refuses fails as on AWS: `SageMaker.AmazonSageMakerException`,
+  the message and error code in the Cause, a Catch-able task failure (moto
+  raised `States.Runtime`).
 - SageMaker's own limits on the registry calls moto does not check:
   ApprovalDescription (1024 characters, one line) and metadata values (256
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
@@ -220,7 +230,77 @@ def validate_model_package_requests():
     SageMakerResponse.create_model_package = checked(SageMakerResponse.create_model_package)
 
 
+def refuse_existing_models():
+    original = SageMakerModelBackend.create_model
+
+    def create_model(self, model_name, *args, **kwargs):
+        if model_name in self._models:
+            raise ValidationError(message=f'Cannot create already existing model "{self._models[model_name].arn}".')
+        return original(self, model_name, *args, **kwargs)
+
+    SageMakerModelBackend.create_model = create_model
+
+
+def fresh_token_per_attempt():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    original = StateTaskServiceCallback._eval_execution
+
+    def _eval_execution(self, env):
+        state = env.states.context_object.context_object_data.get("State") or {}
+        if state.get("RetryCount", 0) > 0 and self.resource.condition == ResourceCondition.WaitForTaskToken:
+            env.callback_pool_manager.add(env.states.context_object.update_task_token())
+        return original(self, env)
+
+    StateTaskServiceCallback._eval_execution = _eval_execution
+
+
+def sagemaker_task_failures_as_on_aws():
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_unsupported import (
+        StateTaskServiceUnsupported,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskServiceUnsupported._from_error
+
+    def _from_error(self, env, ex):
+        if isinstance(ex, ClientError) and self._get_boto_service_name() == "sagemaker":
+            error = "SageMaker.AmazonSageMakerException"
+            meta = ex.response.get("ResponseMetadata", {})
+            cause = (
+                f"{ex.response['Error'].get('Message', '')} (Service: AmazonSageMaker; "
+                f"Status Code: {meta.get('HTTPStatusCode', 400)}; Error Code: {ex.response['Error'].get('Code', '')}; "
+                f"Request ID: {meta.get('RequestId', '')})"
+            )
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                        error=error,
+                        cause=cause,
+                    )
+                ),
+            )
+        return original(self, env, ex)
+
+    StateTaskServiceUnsupported._from_error = _from_error
+
+
 def install():
+    refuse_existing_models()
+    sagemaker_task_failures_as_on_aws()
+    fresh_token_per_attempt()
     keep_raw_form_bodies()
     validate_model_package_requests()
     authorize_transactions_per_item()

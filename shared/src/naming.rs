@@ -75,17 +75,19 @@ pub fn sagemaker_name(kind: &str, source: &str, max: usize) -> String {
     name
 }
 
-/// Room a job name leaves for the `-<redrive count>` the state machine appends
-/// (`$$.Execution.RedriveCount`; Step Functions allows up to 1,000 redrives), so
-/// that a redriven run's jobs never collide with the failed attempt's.
-pub const REDRIVE_SUFFIX_MAX: usize = 5;
+/// Room a job name leaves for the `-<redrive count>-<retry count>` the state
+/// machine appends (`$$.Execution.RedriveCount`, at most 1,000 redrives, and
+/// `$$.State.RetryCount`, below 10: `scripts/asl_check.py` holds every job's
+/// retriers to fewer attempts), so that neither a redriven run's jobs nor a
+/// retried create collide with the job an earlier attempt made.
+pub const ATTEMPT_SUFFIX_MAX: usize = 7;
 
 /// The SageMaker names of one run, derived from the Step Functions execution name.
 ///
 /// Job names (processing, training, tuning, transform) are bases: the state
-/// machine appends `-<redrive count>`, because a failed job keeps its name for
-/// good. The model name is used as is: a model is only made by a call that
-/// either succeeds or leaves nothing behind.
+/// machine appends `-<redrive count>-<retry count>`, because a job keeps its
+/// name for good, failed or not. The model name is used as is: a retried
+/// CreateModel that meets this name finds the model its lost answer made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunNames {
@@ -98,14 +100,14 @@ pub struct RunNames {
 
 impl RunNames {
     pub fn for_execution(execution_name: &str) -> Self {
-        let job = SAGEMAKER_NAME_MAX - REDRIVE_SUFFIX_MAX;
+        let job = SAGEMAKER_NAME_MAX - ATTEMPT_SUFFIX_MAX;
         RunNames {
             processing_job_name: sagemaker_name("process", execution_name, job),
             training_job_name: sagemaker_name("train", execution_name, job),
             tuning_job_name: sagemaker_name(
                 "tune",
                 execution_name,
-                TUNING_JOB_NAME_MAX - REDRIVE_SUFFIX_MAX,
+                TUNING_JOB_NAME_MAX - ATTEMPT_SUFFIX_MAX,
             ),
             model_name: sagemaker_name("model", execution_name, SAGEMAKER_NAME_MAX),
             transform_job_name: sagemaker_name("transform", execution_name, job),
@@ -200,9 +202,10 @@ mod tests {
 
     proptest! {
         /// Any execution name (Step Functions allows 80 characters) leaves each
-        /// job name room for the longest redrive suffix, `-1000`.
+        /// job name room for the longest attempt suffix: the 1,000th redrive's
+        /// ninth retry, `-1000-9`.
         #[test]
-        fn job_names_keep_room_for_the_redrive_suffix(exec in "[a-zA-Z0-9_-]{1,80}") {
+        fn job_names_keep_room_for_the_attempt_suffix(exec in "[a-zA-Z0-9_-]{1,80}") {
             let names = RunNames::for_execution(&exec);
             for (job, max) in [
                 (&names.processing_job_name, SAGEMAKER_NAME_MAX),
@@ -210,8 +213,8 @@ mod tests {
                 (&names.transform_job_name, SAGEMAKER_NAME_MAX),
                 (&names.tuning_job_name, TUNING_JOB_NAME_MAX),
             ] {
-                let redriven = format!("{job}-1000");
-                prop_assert!(is_valid_sagemaker_name(&redriven, max), "{redriven}");
+                let last = format!("{job}-1000-9");
+                prop_assert!(is_valid_sagemaker_name(&last, max), "{last}");
             }
             prop_assert!(is_valid_sagemaker_name(&names.model_name, SAGEMAKER_NAME_MAX));
         }

@@ -50,10 +50,10 @@ fn execution_input(rig: &Rig, commit: &str) -> Value {
 fn training_output(rig: &Rig, names: &RunNames, accuracy: f64) -> Value {
     let artifacts = rig.world.name("ArtifactBucket");
     json!({
-        "TrainingJobName": format!("{}-0", names.training_job_name),
-        "TrainingJobArn": format!("arn:aws:sagemaker:{}:123456789012:training-job/{}-0", rig.world.region, names.training_job_name),
+        "TrainingJobName": format!("{}-0-0", names.training_job_name),
+        "TrainingJobArn": format!("arn:aws:sagemaker:{}:123456789012:training-job/{}-0-0", rig.world.region, names.training_job_name),
         "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": format!("s3://{artifacts}/models/{}-0/output/model.tar.gz", names.training_job_name)},
+        "ModelArtifacts": {"S3ModelArtifacts": format!("s3://{artifacts}/models/{}-0-0/output/model.tar.gz", names.training_job_name)},
         "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": accuracy, "Timestamp": "2026-11-21T10:05:00Z"}]
     })
 }
@@ -89,8 +89,8 @@ async fn transform_output(rig: &Rig, names: &RunNames, execution: &str, wrong: u
         .await
         .unwrap();
     json!({
-        "TransformJobName": format!("{}-0", names.transform_job_name),
-        "TransformJobArn": format!("arn:aws:sagemaker:{}:123456789012:transform-job/{}-0", rig.world.region, names.transform_job_name),
+        "TransformJobName": format!("{}-0-0", names.transform_job_name),
+        "TransformJobArn": format!("arn:aws:sagemaker:{}:123456789012:transform-job/{}-0-0", rig.world.region, names.transform_job_name),
         "TransformJobStatus": "Completed",
         "TransformOutput": {"S3OutputPath": format!("s3://{artifacts}/transform/{execution}/")}
     })
@@ -199,7 +199,7 @@ async fn run_to_approval_with(
     // What SageMaker was asked: names from record-metadata, data from the input.
     assert_eq!(
         train.request["TrainingJobName"],
-        format!("{}-0", names.training_job_name)
+        format!("{}-0-0", names.training_job_name)
     );
     assert_eq!(
         train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
@@ -244,7 +244,7 @@ async fn run_to_approval_with(
         model.primary_container().and_then(|c| c.model_data_url()),
         Some(
             format!(
-                "s3://{artifacts}/models/{}-0/output/model.tar.gz",
+                "s3://{artifacts}/models/{}-0-0/output/model.tar.gz",
                 names.training_job_name
             )
             .as_str()
@@ -965,6 +965,122 @@ async fn a_training_job_that_overruns_fails_the_run_at_train_so_a_redrive_reruns
     assert_eq!(notices.len(), 1, "{notices:?}");
 }
 
+/// Fault injection on the SageMaker tasks' first attempts, as a create whose
+/// answer was lost leaves them: the job or model exists, the state is retried.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn jobs_and_a_model_whose_create_answers_were_lost_are_retried_without_colliding_and_the_run_deploys_once()
+ {
+    let rig = rig("ap-southeast-3", &[]).await;
+    let execution = "run-lost-answers";
+    let names = RunNames::for_execution(execution);
+    let artifacts = rig.world.name("ArtifactBucket");
+    let arn = rig
+        .start(execution, &execution_input(&rig, "0123abc"))
+        .await
+        .unwrap();
+    let lost = "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)";
+
+    // Training: created, then the first poll failed. The retry may not reuse
+    // the name (SageMaker keeps it for good: "job name must be unique").
+    let first = rig.next_sync("Train").await.unwrap();
+    let first_name = format!("{}-0-0", names.training_job_name);
+    assert_eq!(first.request["TrainingJobName"], first_name.as_str());
+    rig.fail(&first, "SageMaker.AmazonSageMakerException", lost)
+        .await
+        .unwrap();
+    let retried = rig.next_sync("Train").await.unwrap();
+    let job = format!("{}-0-1", names.training_job_name);
+    assert_eq!(retried.request["TrainingJobName"], job.as_str());
+    let model_data = format!("s3://{artifacts}/models/{job}/output/model.tar.gz");
+    let mut trained = training_output(&rig, &names, 0.97);
+    trained["TrainingJobName"] = json!(job);
+    trained["TrainingJobArn"] = json!(format!(
+        "arn:aws:sagemaker:{}:123456789012:training-job/{job}",
+        rig.world.region
+    ));
+    trained["ModelArtifacts"]["S3ModelArtifacts"] = json!(model_data);
+    rig.complete(&retried, &trained).await.unwrap();
+
+    // CreateModel: the first call made the model and its answer was lost. The
+    // model is made here, as that call would have, before the state runs.
+    rig.sagemaker
+        .create_model()
+        .model_name(&names.model_name)
+        .execution_role_arn(rig.world.attribute("SageMakerRole", "Arn"))
+        .primary_container(
+            aws_sdk_sagemaker::types::ContainerDefinition::builder()
+                .image(
+                    retried.request["AlgorithmSpecification"]["TrainingImage"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .model_data_url(&model_data)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // The batch transform: the same lost answer, the same fresh name.
+    let first = rig.next_sync("Transform").await.unwrap();
+    assert_eq!(
+        first.request["TransformJobName"],
+        format!("{}-0-0", names.transform_job_name)
+    );
+    assert_eq!(first.request["ModelName"], names.model_name.as_str());
+    rig.fail(&first, "SageMaker.AmazonSageMakerException", lost)
+        .await
+        .unwrap();
+    let retried = rig.next_sync("Transform").await.unwrap();
+    let job = format!("{}-0-1", names.transform_job_name);
+    assert_eq!(retried.request["TransformJobName"], job.as_str());
+    let mut transformed = transform_output(&rig, &names, execution, 0).await;
+    transformed["TransformJobName"] = json!(job);
+    rig.complete(&retried, &transformed).await.unwrap();
+
+    rig.pump_until("asked for approval", |calls| {
+        calls.iter().any(|c| c.function == "request-approval")
+    })
+    .await
+    .unwrap();
+    approve(&rig, &rig.approval_link().await.unwrap());
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+
+    // CreateModel did meet its own model (AWS's answer, which the test stack
+    // gives too): on the first try and the generic retrier's two, which cannot
+    // tell it from any other ValidationException; then it went on.
+    let history = rig.history(&arn).await.unwrap();
+    let refused: Vec<String> = history
+        .iter()
+        .filter_map(|e| e.task_failed_event_details())
+        .filter_map(|d| d.cause().map(str::to_owned))
+        .filter(|c| c.contains("Cannot create already existing model"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    // One of everything: one approval, one deploy, the run's model in service,
+    // and no failure recorded on the way.
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert_eq!(
+        stages(&calls),
+        [
+            (Stage::Started, RunStatus::Running),
+            (Stage::Trained, RunStatus::Running),
+            (Stage::Transformed, RunStatus::Running),
+            (Stage::Approved, RunStatus::Running),
+            (Stage::Deployed, RunStatus::Succeeded),
+        ]
+    );
+    assert_eq!(rig.approval_emails().len(), 1);
+    assert_eq!(deploy_inputs(&calls).len(), 1);
+    let (_, model, _) = endpoint(&rig).await;
+    assert_eq!(model, names.model_name);
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Approved");
+}
+
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
@@ -1328,7 +1444,7 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
     let process = rig.next_sync("Process").await.unwrap();
     assert_eq!(
         process.request["ProcessingJobName"],
-        format!("{}-0", names.processing_job_name)
+        format!("{}-0-0", names.processing_job_name)
     );
     assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
     assert_eq!(
@@ -1344,7 +1460,7 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
     rig.complete(
         &process,
         &json!({
-            "ProcessingJobName": format!("{}-0", names.processing_job_name),
+            "ProcessingJobName": format!("{}-0-0", names.processing_job_name),
             "ProcessingJobStatus": "Completed",
             "ProcessingOutputConfig": {"Outputs": [{"OutputName": "training", "S3Output": {
                 "S3Uri": processed, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}
@@ -1399,7 +1515,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
         .unwrap();
 
     let tune = rig.next_sync("Tune").await.unwrap();
-    let tuning_name = format!("{}-0", names.tuning_job_name);
+    let tuning_name = format!("{}-0-0", names.tuning_job_name);
     assert_eq!(
         tune.request["HyperParameterTuningJobName"],
         tuning_name.as_str()

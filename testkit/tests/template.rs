@@ -493,7 +493,7 @@ fn task_needs(
 ) -> Option<Vec<(String, String)>> {
     let (region, a) = (REGION, ACCOUNT);
     let n = names();
-    let sm = |kind: &str, name: &str| format!("arn:aws:sagemaker:{region}:{a}:{kind}/{name}-0");
+    let sm = |kind: &str, name: &str| format!("arn:aws:sagemaker:{region}:{a}:{kind}/{name}-0-0");
     let rule =
         |name: &str| format!("arn:aws:events:{region}:{a}:rule/StepFunctionsGetEventsFor{name}");
     let pass = ("iam:PassRole".to_owned(), subs["SageMakerRoleArn"].clone());
@@ -568,7 +568,7 @@ fn task_needs(
         "aws-sdk:sagemaker:describeTrainingJob" => vec![(
             "sagemaker:DescribeTrainingJob".into(),
             format!(
-                "arn:aws:sagemaker:{region}:{a}:training-job/{}-0-001-0a1b2c3d",
+                "arn:aws:sagemaker:{region}:{a}:training-job/{}-0-0-001-0a1b2c3d",
                 n.tuning_job_name
             ),
         )],
@@ -649,14 +649,14 @@ fn the_sagemaker_role_covers_what_its_jobs_and_endpoint_do() {
             (
                 "s3:PutObject",
                 format!(
-                    "arn:aws:s3:::{art}/models/{}-0/output/model.tar.gz",
+                    "arn:aws:s3:::{art}/models/{}-0-0/output/model.tar.gz",
                     n.training_job_name
                 ),
             ),
             (
                 "s3:GetObject",
                 format!(
-                    "arn:aws:s3:::{art}/models/{}-0/output/model.tar.gz",
+                    "arn:aws:s3:::{art}/models/{}-0-0/output/model.tar.gz",
                     n.training_job_name
                 ),
             ),
@@ -1676,4 +1676,43 @@ fn predict_can_reserve_its_concurrency_and_throttles_and_the_apis_own_5xx_raise_
         api["Dimensions"][0]["Value"].as_str().unwrap(),
         r.reference("HttpApi").unwrap()
     );
+}
+
+/// `SageMaker.AmazonSageMakerException` is also how a ValidationException
+/// arrives from the optimised SageMaker integrations, so its retrier is short;
+/// throttling and SageMaker's 5xx keep the long one.
+#[test]
+fn a_request_sagemaker_refuses_is_retried_twice_at_most_and_throttling_keeps_five_tries() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let def = definition(&r.substitutions("StateMachine").unwrap());
+    let mut checked = 0;
+    for (name, state) in def["States"].as_object().unwrap() {
+        if !state["Resource"]
+            .as_str()
+            .is_some_and(|res| res.contains(":sagemaker:"))
+        {
+            continue;
+        }
+        let attempts = |error: &str| {
+            state["Retry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|retrier| {
+                    retrier["ErrorEquals"]
+                        .as_array()
+                        .is_some_and(|errors| errors.iter().any(|e| e == error))
+                })
+                .map(|retrier| retrier["MaxAttempts"].as_u64().unwrap_or(3))
+        };
+        let generic = attempts("SageMaker.AmazonSageMakerException");
+        assert!(
+            generic.is_some_and(|n| (1..=2).contains(&n)),
+            "{name}: AmazonSageMakerException retried {generic:?} times"
+        );
+        assert_eq!(attempts("SageMaker.ThrottlingException"), Some(5), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 11, "{checked} SageMaker tasks");
 }
