@@ -122,6 +122,11 @@ pub const DEPLOYS_FAILED: Metric = metric(
     Unit::Count,
     "record-metadata: a deploy failed or rolled back",
 );
+pub const ENDPOINT_BUSY: Metric = metric(
+    "EndpointBusy",
+    Unit::Count,
+    "deploy-endpoint: the endpoint was busy, an expected failure the state machine retries (FunctionErrorsAlarm leaves these out)",
+);
 pub const PREDICT_LATENCY: Metric = metric(
     "PredictLatency",
     Unit::Milliseconds,
@@ -141,7 +146,7 @@ pub const MODEL_ERRORS: Metric = metric(
 );
 
 /// Every metric the pipeline emits.
-pub const ALL: [Metric; 20] = [
+pub const ALL: [Metric; 21] = [
     RUNS_STARTED,
     RUNS_DEDUPLICATED,
     RUNS_SUCCEEDED,
@@ -157,6 +162,7 @@ pub const ALL: [Metric; 20] = [
     DEPLOY_DURATION,
     DEPLOYS_SUCCEEDED,
     DEPLOYS_FAILED,
+    ENDPOINT_BUSY,
     PREDICT_LATENCY,
     PREDICT_2XX,
     PREDICT_4XX,

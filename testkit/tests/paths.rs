@@ -1209,6 +1209,76 @@ async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason(
 
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
+async fn an_endpoint_still_updating_is_waited_for_and_its_busy_answers_are_counted_for_the_alarm_to_leave_out()
+ {
+    use aws_sdk_sagemaker::types::{ContainerDefinition, ProductionVariant};
+    let rig = rig("eu-south-2", &[]).await;
+    let execution = "run-endpoint-busy";
+    let names = RunNames::for_execution(execution);
+    // Someone's update of the endpoint is still in progress when this run deploys.
+    rig.sagemaker
+        .create_model()
+        .model_name("model-by-hand")
+        .execution_role_arn(rig.world.attribute("SageMakerRole", "Arn"))
+        .primary_container(ContainerDefinition::builder().image("by-hand").build())
+        .send()
+        .await
+        .unwrap();
+    rig.sagemaker
+        .create_endpoint_config()
+        .endpoint_config_name("config-by-hand")
+        .production_variants(
+            ProductionVariant::builder()
+                .variant_name("AllTraffic")
+                .model_name("model-by-hand")
+                .initial_instance_count(1)
+                .instance_type(aws_sdk_sagemaker::types::ProductionVariantInstanceType::MlM5Large)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    rig.sagemaker
+        .create_endpoint()
+        .endpoint_name("iris-model")
+        .endpoint_config_name("config-by-hand")
+        .send()
+        .await
+        .unwrap();
+    rig.set_endpoint_status("iris-model", "Updating", None)
+        .unwrap();
+
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    approve(&rig, &link);
+    let busy_answer = |c: &LambdaCall| {
+        c.function == "deploy-endpoint"
+            && matches!(&c.answer, testkit::Invocation::Err { error_type, .. } if error_type == "EndpointBusy")
+    };
+    rig.pump_until("told the endpoint is busy", |calls| {
+        calls.iter().any(busy_answer)
+    })
+    .await
+    .unwrap();
+    rig.set_endpoint_status("iris-model", "InService", None)
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+
+    let calls = rig.calls();
+    let busy = calls.iter().filter(|c| busy_answer(c)).count();
+    assert!(busy >= 1);
+    // Each busy answer is counted once, by the function that gave it.
+    let counted = emitted(&rig)
+        .remove(&("deploy-endpoint".to_owned(), "EndpointBusy".to_owned()))
+        .unwrap_or_default();
+    assert_eq!(counted, vec![1.0; busy]);
+    // And the update went through once the endpoint was free.
+    let (_, model, _) = endpoint(&rig).await;
+    assert_eq!(model, names.model_name);
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
 async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
     let rig = rig("ca-central-1", &[("EndpointMaxPolls", "3")]).await;
     let execution = "run-endpoint-slow";

@@ -1716,3 +1716,37 @@ fn a_request_sagemaker_refuses_is_retried_twice_at_most_and_throttling_keeps_fiv
     }
     assert!(checked >= 11, "{checked} SageMaker tasks");
 }
+
+/// deploy-endpoint's EndpointBusy is an expected, retried wait: the errors
+/// alarm subtracts what the function counts of it, and nothing else.
+#[test]
+fn the_function_errors_alarm_leaves_out_the_endpoint_busy_retries_deploy_endpoint_counts() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let metrics = t.resource("FunctionErrorsAlarm").unwrap()["Properties"]["Metrics"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let returned: Vec<&Value> = metrics.iter().filter(|m| m["ReturnData"] == true).collect();
+    assert_eq!(returned.len(), 1);
+    let expression = returned[0]["Expression"].as_str().unwrap();
+    let busy = metrics
+        .iter()
+        .find(|m| m["MetricStat"]["Metric"]["MetricName"] == "EndpointBusy")
+        .expect("the alarm reads EndpointBusy");
+    let id = busy["Id"].as_str().unwrap();
+    assert!(
+        expression.ends_with(&format!("- FILL({id}, 0)")),
+        "{expression}"
+    );
+    let namespace = r.text(&busy["MetricStat"]["Metric"]["Namespace"]).unwrap();
+    let functions = r.environment("DeployEndpointFunction").unwrap();
+    assert_eq!(namespace, functions["METRICS_NAMESPACE"]);
+    assert!(shared::metrics::ALL.contains(&shared::metrics::ENDPOINT_BUSY));
+    // Every function's errors are still summed.
+    let summed = metrics
+        .iter()
+        .filter(|m| m["MetricStat"]["Metric"]["MetricName"] == "Errors")
+        .count();
+    assert_eq!(summed, t.functions().len());
+}

@@ -358,11 +358,32 @@ fn conflict(name: &str) -> Failure {
 }
 
 /// Reads the endpoint, plans from what it is, and creates or updates it.
+///
+/// An `EndpointBusy` answer is counted (`shared::metrics::ENDPOINT_BUSY`):
+/// Lambda counts it as an error, but it is the expected wait the state
+/// machine retries, and FunctionErrorsAlarm subtracts it.
 pub async fn handle(
     state: &State,
     event: LambdaEvent<DeployEndpointInput>,
 ) -> Result<DeployEndpointOutput, Failure> {
-    let input = event.payload;
+    let answer = deploy(state, event.payload).await;
+    busy_metrics(&answer).emit();
+    answer
+}
+
+/// What an answer counts: one `EndpointBusy` for a busy endpoint, else nothing.
+pub fn busy_metrics(answer: &Result<DeployEndpointOutput, Failure>) -> shared::metrics::Emf {
+    let mut emf = shared::metrics::Emf::new();
+    if matches!(answer, Err(f) if f.name == ErrorName::EndpointBusy) {
+        emf.put(shared::metrics::ENDPOINT_BUSY, 1.0);
+    }
+    emf
+}
+
+async fn deploy(
+    state: &State,
+    input: DeployEndpointInput,
+) -> Result<DeployEndpointOutput, Failure> {
     validate(&input)?;
     let target = config_name(&input);
     let endpoint = &input.endpoint_name;

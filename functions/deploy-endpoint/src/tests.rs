@@ -289,6 +289,11 @@ async fn a_busy_endpoint_is_a_retryable_error_and_nothing_is_created() {
     let err = handle(&s, event(input("create.json"))).await.unwrap_err();
     assert_eq!(err.name, ErrorName::EndpointBusy);
     assert!(err.is_transient());
+    // Counted, so FunctionErrorsAlarm can leave the expected retries out.
+    let counted = shared::metrics::check(&busy_metrics(&Err(err)).to_json(0)).unwrap();
+    assert_eq!(counted, [("EndpointBusy".to_owned(), 1.0)]);
+    let other = Failure::new(ErrorName::EndpointFailed, "x");
+    assert!(busy_metrics(&Err(other)).is_empty());
 }
 
 #[tokio::test]
