@@ -54,7 +54,16 @@ fn training_output(rig: &Rig, names: &RunNames, accuracy: f64) -> Value {
         "TrainingJobArn": format!("arn:aws:sagemaker:{}:123456789012:training-job/{}-0-0", rig.world.region, names.training_job_name),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": format!("s3://{artifacts}/models/{}-0-0/output/model.tar.gz", names.training_job_name)},
-        "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": accuracy, "Timestamp": "2026-11-21T10:05:00Z"}]
+        "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": accuracy, "Timestamp": "2026-11-21T10:05:00Z"}],
+        // What else DescribeTrainingJob answers, at a long job's size: the
+        // flow must not carry it (Step Functions caps a payload at 256 KB).
+        "HyperParameters": {"max_depth": "5", "eta": "0.2"},
+        "AlgorithmSpecification": {"TrainingImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-model:0123abc", "TrainingInputMode": "File"},
+        "SecondaryStatusTransitions": (0..400).map(|i| json!({
+            "Status": "Training",
+            "StartTime": "2026-11-21T10:00:00Z",
+            "StatusMessage": format!("Training image download completed. Training in progress, epoch {i} of 400; the container wrote its log line and the metric regex read it."),
+        })).collect::<Vec<_>>()
     })
 }
 
@@ -402,6 +411,19 @@ async fn a_first_run_creates_the_endpoint() {
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    // The training job's whole description reached Train's output, and from
+    // KeepTraining on no state carries it: every payload stays small.
+    let mut sizes = Vec::new();
+    for event in rig.history(&arn).await.unwrap() {
+        if let Some(d) = event.state_exited_event_details() {
+            sizes.push((d.name().to_owned(), d.output().map_or(0, str::len)));
+        }
+    }
+    let train = sizes.iter().position(|(n, _)| n == "Train").unwrap();
+    assert!(sizes[train].1 > 64_000, "{sizes:?}");
+    let keep = sizes.iter().position(|(n, _)| n == "KeepTraining").unwrap();
+    let largest = sizes[keep..].iter().max_by_key(|(_, len)| *len).unwrap();
+    assert!(largest.1 < 16_000, "{largest:?} of {sizes:?}");
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
