@@ -30,6 +30,10 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   {"region", "endpointName", "status", "failureReason"}: the tests put an
   endpoint into a state SageMaker would reach on its own (Failed, Updating,
   RollingBack), which moto's endpoints never leave InService for.
+- POST /moto-api/extension/sns/fail-first-publish with {"approver"}: the
+  first message published with that `approver` attribute fails (InternalError,
+  HTTP 500), and so does every retry of the same message; a different message
+  to them goes out (a send that fails partway, then a retry with new links).
 - POST /moto-api/extension/sagemaker/refuse-next-approval: the next
   UpdateModelPackage to Approved fails (a path that must reject the version).
 
@@ -230,6 +234,42 @@ def validate_model_package_requests():
     SageMakerResponse.create_model_package = checked(SageMakerResponse.create_model_package)
 
 
+FAIL_FIRST_PUBLISH = {}  # approver -> the message that fails (None: the next one)
+
+
+def fail_first_publish(request, full_url, headers):
+    body = json.loads(request.data.decode() or "{}")
+    FAIL_FIRST_PUBLISH[body["approver"]] = None
+    return 200, {}, json.dumps({"status": "ok"})
+
+
+def failing_publishes():
+    from moto.sns.exceptions import SNSException
+    from moto.sns.models import SNSBackend
+
+    class PublishFailed(SNSException):
+        code = "InternalError"
+
+        def __init__(self):
+            super().__init__("fault injected by the test (moto-api/extension/sns/fail-first-publish)")
+
+    original = SNSBackend.publish
+
+    def publish(self, message, *args, **kwargs):
+        attributes = kwargs.get("message_attributes") or {}
+        approver = attributes.get("approver")
+        if isinstance(approver, dict):
+            approver = approver.get("Value") or approver.get("StringValue")
+        if approver in FAIL_FIRST_PUBLISH:
+            if FAIL_FIRST_PUBLISH[approver] is None:
+                FAIL_FIRST_PUBLISH[approver] = message
+            if FAIL_FIRST_PUBLISH[approver] == message:
+                raise PublishFailed()
+        return original(self, message, *args, **kwargs)
+
+    SNSBackend.publish = publish
+
+
 def refuse_existing_models():
     original = SageMakerModelBackend.create_model
 
@@ -299,6 +339,7 @@ def sagemaker_task_failures_as_on_aws():
 
 def install():
     refuse_existing_models()
+    failing_publishes()
     sagemaker_task_failures_as_on_aws()
     fresh_token_per_attempt()
     keep_raw_form_bodies()
@@ -309,6 +350,7 @@ def install():
     FakeEndpoint.response_object = property(response_object_with_deployment)
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/endpoint-status"] = endpoint_status
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/refuse-next-approval"] = refuse_next_approval
+    moto_api_urls.url_paths["{0}/moto-api/extension/sns/fail-first-publish"] = fail_first_publish
 
 
 def enforce_iam(keys_file):

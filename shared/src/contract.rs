@@ -321,6 +321,10 @@ pub struct RequestApprovalInput {
     /// `$$.Task.Token`. Stored in the approval item only; never logged.
     pub task_token: String,
     pub execution_arn: String,
+    /// `$$.State.EnteredTime`: the same for every retry of the approval task
+    /// (whose token may differ), so the retries share one approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_time: Option<String>,
     pub execution_name: String,
     pub commit_id: String,
     pub model_name: String,
@@ -723,6 +727,7 @@ mod tests {
         let input = RequestApprovalInput {
             task_token: "secret-token-value".into(),
             execution_arn: "arn".into(),
+            entered_time: None,
             execution_name: "e".into(),
             commit_id: "c".into(),
             model_name: "m".into(),

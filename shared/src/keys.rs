@@ -85,8 +85,23 @@ pub fn approval_by_hash(hash: &str) -> Key {
     }
 }
 
-/// The guard that makes request-approval idempotent per task: keyed by a
-/// SHA-256 of the task token (the token itself is stored only in the approval).
+/// The guard that makes request-approval idempotent per entry into the
+/// approval state: keyed by a SHA-256 of the execution and the time it entered
+/// the state (`$$.State.EnteredTime`), which every retry of the task shares,
+/// whatever token each attempt gets. A redrive enters the state again.
+pub fn approval_request(execution_arn: &str, entered_time: &str) -> Key {
+    Key {
+        pk: format!(
+            "APPROVALTASK#{}",
+            crate::naming::digest(&[execution_arn, entered_time])
+        ),
+        sk: "APPROVALTASK".to_owned(),
+    }
+}
+
+/// The guard keyed by a SHA-256 of the task token (the token itself is stored
+/// only in the approval): for a caller that does not pass the state's entry
+/// time.
 pub fn approval_task(task_token: &str) -> Key {
     Key {
         pk: format!("APPROVALTASK#{}", crate::naming::digest(&[task_token])),

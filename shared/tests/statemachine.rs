@@ -84,6 +84,7 @@ fn full_request_approval_input() -> Value {
     serde_json::to_value(RequestApprovalInput {
         task_token: "t".into(),
         execution_arn: "a".into(),
+        entered_time: Some("2026-11-21T10:00:00.000Z".into()),
         execution_name: "n".into(),
         commit_id: "c".into(),
         model_name: "m".into(),

@@ -456,6 +456,9 @@ pub struct Rig {
     /// EventBridge's status-change events delivered, by execution ARN, with the answer.
     deliveries: Mutex<BTreeMap<String, Invocation>>,
     approval_emails: Mutex<Vec<String>>,
+    /// States whose next successful answer is lost, with the error Step
+    /// Functions sees instead.
+    lose_answers: Mutex<BTreeMap<String, String>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -552,6 +555,7 @@ impl Rig {
             waiting: Mutex::new(VecDeque::new()),
             deliveries: Mutex::new(BTreeMap::new()),
             approval_emails: Mutex::new(Vec::new()),
+            lose_answers: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -678,6 +682,10 @@ impl Rig {
                     .clone();
                 let payload = task["payload"].clone();
                 let answer = self.invoke(&binary, &payload);
+                let lost = match &answer {
+                    Invocation::Ok(_) => locked(&self.lose_answers).remove(&state),
+                    Invocation::Err { .. } => None,
+                };
                 let callback = kind == "callback";
                 let token = if callback {
                     payload["taskToken"].as_str().unwrap_or_default().to_owned()
@@ -685,6 +693,18 @@ impl Rig {
                     token
                 };
                 match (&answer, callback) {
+                    // The function did its work; its answer never reached Step Functions.
+                    (Invocation::Ok(_), _) if lost.is_some() => {
+                        let error = lost.unwrap_or_default();
+                        self.sfn
+                            .send_task_failure()
+                            .task_token(&token)
+                            .error(&error)
+                            .cause(json!({"errorType": error, "errorMessage": "the answer was lost (fault injected by the test)"}).to_string())
+                            .send()
+                            .await
+                            .map_err(|e| format!("SendTaskFailure ({state}): {e:?}"))?;
+                    }
                     (Invocation::Ok(output), false) => {
                         self.sfn
                             .send_task_success()
@@ -1153,6 +1173,21 @@ impl Rig {
                     .map(str::to_owned)
             })
             .ok_or_else(|| format!("no approval link in {emails:?}"))
+    }
+
+    /// The next time `state`'s function answers, Step Functions sees `error`
+    /// instead (as when Lambda's answer is lost after the function ran).
+    pub fn lose_next_answer(&self, state: &str, error: &str) {
+        locked(&self.lose_answers).insert(state.to_owned(), error.to_owned());
+    }
+
+    /// The first approval email to `approver` fails to publish, and so does
+    /// every retry of that same message; another message to them goes out.
+    pub fn fail_first_email_to(&self, approver: &str) -> Result<(), String> {
+        self.world.moto.control(
+            "/moto-api/extension/sns/fail-first-publish",
+            &json!({"approver": approver}),
+        )
     }
 
     /// Every approval email read so far (by [`Rig::approval_link`]).

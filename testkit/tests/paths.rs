@@ -2114,3 +2114,84 @@ async fn a_named_approvers_address_is_recorded_in_the_trail_and_the_registry() {
         "{description}"
     );
 }
+
+/// Fault injection on RequestApproval: the first attempt emails Ana, then
+/// Bob's email fails; the second emails Bob and its answer is lost; the third
+/// finds everything sent. Each attempt has a token of its own (as on AWS), so
+/// the approval must follow the live one, keep Ana's link and vote, and send
+/// nobody a second email.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn an_approval_whose_emails_failed_partway_and_whose_answer_was_lost_still_takes_each_approvers_first_link()
+ {
+    let rig = rig(
+        "me-south-1",
+        &[
+            ("ApproverEmails", "ana@example.com,bob@example.com"),
+            ("RequiredApprovals", "2"),
+        ],
+    )
+    .await;
+    rig.fail_first_email_to("bob@example.com").unwrap();
+    rig.lose_next_answer("RequestApproval", "Lambda.ServiceException");
+    let execution = "run-partway";
+    let (arn, _) = run_to_approval(&rig, execution, "0123abc").await;
+    let calls = rig
+        .pump_until("asked three times", |calls| {
+            calls
+                .iter()
+                .filter(|c| c.function == "request-approval")
+                .count()
+                == 3
+        })
+        .await
+        .unwrap();
+    let answers: Vec<&testkit::Invocation> = calls
+        .iter()
+        .filter(|c| c.function == "request-approval")
+        .map(|c| &c.answer)
+        .collect();
+    assert!(
+        matches!(answers[0], testkit::Invocation::Err { error_type, .. } if error_type == "AwsUnavailable"),
+        "{answers:?}"
+    );
+    // Three attempts, three tokens.
+    let tokens: std::collections::BTreeSet<&str> = calls
+        .iter()
+        .filter(|c| c.function == "request-approval")
+        .filter_map(|c| c.payload["taskToken"].as_str())
+        .collect();
+    assert_eq!(tokens.len(), 3);
+    rig.approval_link().await.ok();
+    let emails = rig.approval_emails();
+    let to = |address: &str| -> Vec<String> {
+        emails
+            .iter()
+            .filter(|m| m.contains(&format!("This link is yours ({address})")))
+            .filter_map(|m| {
+                m.split_whitespace()
+                    .find(|w| w.contains("/approvals/"))
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let (ana, bob) = (to("ana@example.com"), to("bob@example.com"));
+    assert_eq!((ana.len(), bob.len()), (1, 1), "one email each: {emails:?}");
+    // Ana's link, from the first attempt, still counts; Bob's completes it.
+    let (code, page) = rig.decide(&ana[0], "approve", "Ana", "fine");
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("1 more"), "{page}");
+    let (code, page) = rig.decide(&bob[0], "approve", "Bob", "fine too");
+    assert_eq!(code, 200, "{page}");
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let approved = records(&rig.calls())
+        .into_iter()
+        .find(|r| r.stage == Stage::Approved)
+        .unwrap();
+    let approver = approved.details.approval.unwrap().approver.unwrap();
+    assert!(
+        approver.contains("ana@example.com") && approver.contains("bob@example.com"),
+        "{approver}"
+    );
+}

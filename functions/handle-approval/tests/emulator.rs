@@ -190,6 +190,7 @@ async fn start_for(
     let input = RequestApprovalInput {
         task_token: token.clone(),
         execution_arn: execution.execution_arn().to_owned(),
+        entered_time: None,
         execution_name: name,
         commit_id: "0123abc".into(),
         model_name: "model-run-1".into(),

@@ -420,7 +420,7 @@ fn cancelled(
 fn link_item(
     input: &RequestApprovalInput,
     link_id: &str,
-    approval_id: &str,
+    group_hash: &str,
     email: &str,
     now: u64,
 ) -> HashMap<String, AttributeValue> {
@@ -428,7 +428,7 @@ fn link_item(
     HashMap::from([
         (keys::PK.to_owned(), s(key.pk)),
         (keys::SK.to_owned(), s(key.sk)),
-        ("groupHash".to_owned(), s(keys::approval_hash(approval_id))),
+        ("groupHash".to_owned(), s(group_hash)),
         ("approverEmail".to_owned(), s(email)),
         (
             keys::TTL.to_owned(),
@@ -456,14 +456,33 @@ enum Approval {
         id: String,
         links: Vec<(String, String)>,
     },
+    /// A retry after a send that failed partway: the approval (and every vote
+    /// on it) stays, and so does every link that went out; these approvers,
+    /// whose email did not, get a new link of their own.
+    Resumed {
+        hash: String,
+        links: Vec<(String, String)>,
+    },
     /// A retry whose approval was emailed: nothing more.
     Emailed { hash: String },
+}
+
+/// The guard's key: the approval state's entry, which every retry of the task
+/// shares (Step Functions may give each attempt a token of its own); the
+/// token's hash for a caller that does not pass the entry time.
+fn guard_key(input: &RequestApprovalInput) -> keys::Key {
+    match &input.entered_time {
+        Some(entered) => keys::approval_request(&input.execution_arn, entered),
+        None => keys::approval_task(&input.task_token),
+    }
 }
 
 /// Creates the approval and its guard in one transaction. The table holds only
 /// the id's hash, so a retry cannot send the same link again: when the first
 /// call's email did not go out, the retry replaces that approval (still
-/// pending, its link never sent) with a new one and emails that.
+/// pending, its link never sent) with a new one and emails that. With named
+/// approvers the guard records each link until its email went out, and a
+/// retry replaces only the links that did not.
 async fn create_or_find(
     state: &State,
     input: &RequestApprovalInput,
@@ -473,19 +492,139 @@ async fn create_or_find(
     let id = new_approval_id()?;
     let links = new_links(state)?;
     let puts = approval_puts(state, input, champion, &id, &links, now)?;
-    if create(state, input, &id, puts.clone(), now).await? {
+    if create(state, input, &id, &links, puts.clone(), now).await? {
         return Ok(Approval::New { id, links });
     }
     tracing::info!("this task already has an approval (a retry)");
-    let (old, emailed) = read_guard(state, input).await?;
-    if emailed {
-        return Ok(Approval::Emailed { hash: old });
+    let guard = read_guard(state, input).await?;
+    // Whatever happens next, decisions reach this attempt's task.
+    repoint(state, input, &guard.hash).await?;
+    if guard.emailed {
+        return Ok(Approval::Emailed { hash: guard.hash });
     }
-    if replace_unsent(state, input, &old, &id, puts).await? {
+    if !guard.links.is_empty() {
+        let links = relink(state, input, &guard, now).await?;
+        return Ok(Approval::Resumed {
+            hash: guard.hash,
+            links,
+        });
+    }
+    if replace_unsent(state, input, &guard.hash, &id, puts).await? {
         Ok(Approval::New { id, links })
     } else {
         // Decided already (its email did go out) or another retry replaced it.
-        Ok(Approval::Emailed { hash: old })
+        Ok(Approval::Emailed { hash: guard.hash })
+    }
+}
+
+/// The approval's task token becomes this attempt's, while it is pending: a
+/// retried task may have a new token, and the old one is dead.
+async fn repoint(state: &State, input: &RequestApprovalInput, hash: &str) -> Result<(), Failure> {
+    let key = keys::approval_by_hash(hash);
+    let updated = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(key.pk))
+        .key(keys::SK, s(key.sk))
+        .update_expression("SET taskToken = :t")
+        .condition_expression("#status = :pending AND taskToken <> :t")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":t", s(&input.task_token))
+        .expression_attribute_values(":pending", s("pending"))
+        .send()
+        .await;
+    match updated {
+        Ok(_) => {
+            tracing::info!("the approval now answers this attempt's task");
+            Ok(())
+        }
+        // The same token, or decided already: nothing to move.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(aws::failure("UpdateItem (approval token)", &err)),
+    }
+}
+
+/// New links for the approvers whose email did not go out: each old link
+/// (never sent) is deleted, its replacement put, and the guard re-pointed, in
+/// one transaction that holds only while the guard still names the old links.
+async fn relink(
+    state: &State,
+    input: &RequestApprovalInput,
+    guard: &Guard,
+    now: u64,
+) -> Result<Vec<(String, String)>, Failure> {
+    let table = state.config.table_name.as_str();
+    let key = guard_key(input);
+    let bad = |e: aws_sdk_dynamodb::error::BuildError| Failure::invalid_input(e.to_string());
+    let mut items = Vec::new();
+    let mut fresh = Vec::new();
+    for (i, email) in guard.unsent.iter().enumerate() {
+        let Some(old) = guard.links.get(email) else {
+            continue;
+        };
+        let link_id = new_approval_id()?;
+        let old_key = keys::approval_by_hash(old);
+        items.push(
+            TransactWriteItem::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::Delete::builder()
+                        .table_name(table)
+                        .key(keys::PK, s(old_key.pk))
+                        .key(keys::SK, s(old_key.sk))
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        );
+        let link = link_item(input, &link_id, &guard.hash, email, now);
+        items.push(put(table, link, "attribute_not_exists(pk)")?);
+        items.push(
+            TransactWriteItem::builder()
+                .update(
+                    aws_sdk_dynamodb::types::Update::builder()
+                        .table_name(table)
+                        .key(keys::PK, s(&key.pk))
+                        .key(keys::SK, s(&key.sk))
+                        .update_expression(format!("SET links.#e{i} = :new{i}"))
+                        .condition_expression(format!("links.#e{i} = :old{i} AND emailed = :f"))
+                        .expression_attribute_names(format!("#e{i}"), email)
+                        .expression_attribute_values(
+                            format!(":new{i}"),
+                            s(keys::approval_hash(&link_id)),
+                        )
+                        .expression_attribute_values(format!(":old{i}"), s(old))
+                        .expression_attribute_values(":f", AttributeValue::Bool(false))
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        );
+        fresh.push((link_id, email.clone()));
+    }
+    if items.is_empty() {
+        return Ok(fresh);
+    }
+    let written = state
+        .dynamodb
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    match written {
+        Ok(_) => Ok(fresh),
+        // Another attempt re-linked or finished first: the next retry reads what it did.
+        Err(err) if cancelled(&err) => Err(Failure::new(
+            ErrorName::AwsUnavailable,
+            "another attempt is sending this approval's links; try again",
+        )),
+        Err(err) => Err(aws::failure("TransactWriteItems (new links)", &err)),
     }
 }
 
@@ -512,7 +651,7 @@ fn approval_puts(
     for (link_id, email) in links {
         puts.push(put(
             table,
-            link_item(input, link_id, id, email, now),
+            link_item(input, link_id, &keys::approval_hash(id), email, now),
             "attribute_not_exists(pk)",
         )?);
     }
@@ -525,12 +664,13 @@ async fn create(
     state: &State,
     input: &RequestApprovalInput,
     id: &str,
+    links: &[(String, String)],
     puts: Vec<TransactWriteItem>,
     now: u64,
 ) -> Result<bool, Failure> {
     let table = state.config.table_name.as_str();
-    let guard = keys::approval_task(&input.task_token);
-    let guard_item = HashMap::from([
+    let guard = guard_key(input);
+    let mut guard_item = HashMap::from([
         (keys::PK.to_owned(), s(&guard.pk)),
         (keys::SK.to_owned(), s(&guard.sk)),
         ("approvalHash".to_owned(), s(keys::approval_hash(id))),
@@ -540,6 +680,22 @@ async fn create(
             n(now + input.timeout_seconds + KEEP_AFTER_EXPIRY),
         ),
     ]);
+    if !links.is_empty() {
+        // Each approver's link (by its hash), and who has not been emailed yet.
+        guard_item.insert(
+            "links".to_owned(),
+            AttributeValue::M(
+                links
+                    .iter()
+                    .map(|(link_id, email)| (email.clone(), s(keys::approval_hash(link_id))))
+                    .collect(),
+            ),
+        );
+        guard_item.insert(
+            "unsent".to_owned(),
+            AttributeValue::Ss(links.iter().map(|(_, email)| email.clone()).collect()),
+        );
+    }
     let written = state
         .dynamodb
         .transact_write_items()
@@ -557,12 +713,22 @@ async fn create(
     }
 }
 
-/// The task's guard: the hash of its approval, and whether its email went out.
-async fn read_guard(
-    state: &State,
-    input: &RequestApprovalInput,
-) -> Result<(String, bool), Failure> {
-    let guard = keys::approval_task(&input.task_token);
+/// What the guard holds of the task's approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Guard {
+    /// The approval's hash.
+    hash: String,
+    /// Every email went out.
+    emailed: bool,
+    /// With named approvers: each one's link hash, by address.
+    links: HashMap<String, String>,
+    /// With named approvers: who has not been emailed yet.
+    unsent: Vec<String>,
+}
+
+/// The task's guard, read consistently.
+async fn read_guard(state: &State, input: &RequestApprovalInput) -> Result<Guard, Failure> {
+    let guard = guard_key(input);
     let existing = state
         .dynamodb
         .get_item()
@@ -589,7 +755,27 @@ async fn read_guard(
         .and_then(|v| v.as_bool().ok())
         .copied()
         .unwrap_or(false);
-    Ok((hash, emailed))
+    let links = item
+        .get("links")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(email, h)| Some((email.clone(), h.as_s().ok()?.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut unsent: Vec<String> = item
+        .get("unsent")
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    unsent.sort();
+    Ok(Guard {
+        hash,
+        emailed,
+        links,
+        unsent,
+    })
 }
 
 /// The table holds only the first approval's hash, so its link cannot be sent
@@ -604,7 +790,7 @@ async fn replace_unsent(
     puts: Vec<TransactWriteItem>,
 ) -> Result<bool, Failure> {
     let table = state.config.table_name.as_str();
-    let guard = keys::approval_task(&input.task_token);
+    let guard = guard_key(input);
     let bad = |e: aws_sdk_dynamodb::error::BuildError| Failure::invalid_input(e.to_string());
     let delete = aws_sdk_dynamodb::types::Delete::builder()
         .table_name(table)
@@ -744,6 +930,94 @@ async fn remind(state: &State, input: &RequestApprovalInput, hash: &str, now: u6
     }
 }
 
+/// One email: the link, to an approver's address alone when named (the
+/// topic's subscriptions filter on the `approver` attribute), else to whoever
+/// subscribed.
+async fn send(
+    state: &State,
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    link: &str,
+    to: Option<&str>,
+    now: u64,
+) -> Result<(), Failure> {
+    let (subject, mut body) = email(input, champion, link, now + input.timeout_seconds);
+    let mut publish = state
+        .sns
+        .publish()
+        .topic_arn(&state.config.topic_arn)
+        .subject(subject);
+    if let Some(address) = to {
+        body.push_str(&format!(
+            "\nThis link is yours ({address}): a decision made with it is recorded as yours, so do not forward it.{}",
+            if state.config.required > 1 {
+                format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.required)
+            } else {
+                String::new()
+            }
+        ));
+        publish = publish.message_attributes(
+            "approver",
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(address)
+                .build()
+                .map_err(|e| Failure::invalid_input(e.to_string()))?,
+        );
+    }
+    publish
+        .message(body)
+        .send()
+        .await
+        .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+    Ok(())
+}
+
+/// Each named approver's own link, to their address; each one recorded as
+/// sent once it went, so a retry after a failure partway sends only the rest.
+async fn send_links(
+    state: &State,
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    links: &[(String, String)],
+    now: u64,
+) -> Result<(), Failure> {
+    let key = guard_key(input);
+    for (link_id, email) in links {
+        let link = format!("{}/approvals/{link_id}", state.config.approval_base_url);
+        send(state, input, champion, &link, Some(email), now).await?;
+        state
+            .dynamodb
+            .update_item()
+            .table_name(&state.config.table_name)
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("DELETE unsent :e")
+            .expression_attribute_values(":e", AttributeValue::Ss(vec![email.clone()]))
+            .send()
+            .await
+            .map_err(|e| aws::failure("UpdateItem (link sent)", &e))?;
+    }
+    Ok(())
+}
+
+/// Every email went out: a retry from now on sends nothing.
+async fn mark_emailed(state: &State, input: &RequestApprovalInput) -> Result<(), Failure> {
+    let guard = guard_key(input);
+    state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, s(guard.pk))
+        .key(keys::SK, s(guard.sk))
+        .update_expression("SET emailed = :t")
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .send()
+        .await
+        .map_err(|e| aws::failure("UpdateItem (approval guard)", &e))?;
+    Ok(())
+}
+
 pub async fn handle(
     state: &State,
     event: LambdaEvent<RequestApprovalInput>,
@@ -759,64 +1033,19 @@ pub async fn handle(
     let hash = match &approval {
         Approval::Emailed { hash } => hash.clone(),
         Approval::New { id, links } => {
-            let base = &state.config.approval_base_url;
-            // Each named approver's own link, to their address alone (the
-            // topic's subscriptions filter on the `approver` attribute); or
-            // the one link, to whoever subscribed.
-            let mut sends: Vec<(String, Option<&str>)> = links
-                .iter()
-                .map(|(link_id, email)| {
-                    (format!("{base}/approvals/{link_id}"), Some(email.as_str()))
-                })
-                .collect();
-            if sends.is_empty() {
-                sends.push((format!("{base}/approvals/{id}"), None));
+            if links.is_empty() {
+                let link = format!("{}/approvals/{id}", state.config.approval_base_url);
+                send(state, &input, &champion, &link, None, now).await?;
+            } else {
+                send_links(state, &input, &champion, links, now).await?;
             }
-            for (link, to) in sends {
-                let (subject, mut body) =
-                    email(&input, &champion, &link, now + input.timeout_seconds);
-                let mut publish = state
-                    .sns
-                    .publish()
-                    .topic_arn(&state.config.topic_arn)
-                    .subject(subject);
-                if let Some(address) = to {
-                    body.push_str(&format!(
-                        "\nThis link is yours ({address}): a decision made with it is recorded as yours, so do not forward it.{}",
-                        if state.config.required > 1 {
-                            format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.required)
-                        } else {
-                            String::new()
-                        }
-                    ));
-                    publish = publish.message_attributes(
-                        "approver",
-                        aws_sdk_sns::types::MessageAttributeValue::builder()
-                            .data_type("String")
-                            .string_value(address)
-                            .build()
-                            .map_err(|e| Failure::invalid_input(e.to_string()))?,
-                    );
-                }
-                publish
-                    .message(body)
-                    .send()
-                    .await
-                    .map_err(|e| aws::failure("Publish (approval email)", &e))?;
-            }
-            let guard = keys::approval_task(&input.task_token);
-            state
-                .dynamodb
-                .update_item()
-                .table_name(&state.config.table_name)
-                .key(keys::PK, s(guard.pk))
-                .key(keys::SK, s(guard.sk))
-                .update_expression("SET emailed = :t")
-                .expression_attribute_values(":t", AttributeValue::Bool(true))
-                .send()
-                .await
-                .map_err(|e| aws::failure("UpdateItem (approval guard)", &e))?;
+            mark_emailed(state, &input).await?;
             keys::approval_hash(id)
+        }
+        Approval::Resumed { hash, links } => {
+            send_links(state, &input, &champion, links, now).await?;
+            mark_emailed(state, &input).await?;
+            hash.clone()
         }
     };
     // The id itself is never logged or answered: only its hash, which every

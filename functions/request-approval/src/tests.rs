@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use super::*;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
@@ -82,6 +84,38 @@ fn guard(emailed: bool) -> Rule {
     })
 }
 
+/// A retry moves the approval to this attempt's token, while it is pending.
+fn repointed() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|r| {
+            r.update_expression() == Some("SET taskToken = :t")
+                && r.key()
+                    .and_then(|k| k.get("pk"))
+                    .and_then(|pk| pk.as_s().ok())
+                    .is_some_and(|pk| pk == &format!("APPROVAL#{OLD_HASH}"))
+                && r.expression_attribute_values()
+                    .and_then(|v| v.get(":t"))
+                    .and_then(|t| t.as_s().ok())
+                    .is_some_and(|t| t == TOKEN)
+                && r.condition_expression()
+                    .is_some_and(|c| c.contains(":pending"))
+        })
+        .then_output(|| UpdateItemOutput::builder().build())
+}
+
+/// One approver's email went out.
+fn link_sent(address: &'static str) -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(move |r| {
+            r.update_expression() == Some("DELETE unsent :e")
+                && r.expression_attribute_values()
+                    .and_then(|v| v.get(":e"))
+                    .and_then(|e| e.as_ss().ok())
+                    .is_some_and(|e| e == &[address.to_owned()])
+        })
+        .then_output(|| UpdateItemOutput::builder().build())
+}
+
 fn marked() -> Rule {
     mock!(aws_sdk_dynamodb::Client::update_item)
         .match_requests(|r| r.update_expression() == Some("SET emailed = :t"))
@@ -119,11 +153,13 @@ async fn a_new_task_gets_one_approval_and_one_email_without_the_token() {
 
 #[tokio::test]
 async fn a_retry_after_the_email_sends_nothing_and_answers_the_same_approval() {
-    let (write, found, mail) = (exists(), guard(true), emailed());
-    let s = state(&[&write, &found], &[&mail]);
+    let (write, found, moved, mail) = (exists(), guard(true), repointed(), emailed());
+    let s = state(&[&write, &found, &moved], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
     assert_eq!(out.approval_hash, OLD_HASH);
     assert_eq!(mail.num_calls(), 0);
+    // Decisions reach this attempt's task, whose token may be new.
+    assert_eq!(moved.num_calls(), 1);
 }
 
 /// The table has only the first approval's hash, so its link cannot be sent
@@ -151,7 +187,7 @@ async fn a_retry_after_a_lost_email_replaces_the_unsent_approval_and_emails_a_ne
         })
         .then_output(|| TransactWriteItemsOutput::builder().build());
     let (write, found, mark, mail) = (exists(), guard(false), marked(), emailed());
-    let s = state(&[&write, &found, &replaced, &mark], &[&mail]);
+    let s = state(&[&write, &found, &repointed(), &replaced, &mark], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
     assert_ne!(out.approval_hash, OLD_HASH, "a new approval");
     assert_eq!(
@@ -165,7 +201,7 @@ async fn a_retry_after_a_lost_email_replaces_the_unsent_approval_and_emails_a_ne
 #[tokio::test]
 async fn a_retry_whose_approval_was_decided_meanwhile_sends_nothing() {
     let (write, found, mail) = (exists(), guard(false), emailed());
-    let s = state(&[&write, &found, &exists()], &[&mail]);
+    let s = state(&[&write, &found, &repointed(), &exists()], &[&mail]);
     let out = handle(&s, event()).await.unwrap();
     assert_eq!(out.approval_hash, OLD_HASH);
     assert_eq!(mail.num_calls(), 0);
@@ -302,7 +338,18 @@ async fn named_approvers_each_get_a_link_bound_to_their_address() {
             let items = r.transact_items();
             let approval = items[1].put().unwrap().item();
             let links: Vec<_> = items[2..].iter().map(|i| i.put().unwrap().item()).collect();
+            let guard = items[0].put().unwrap().item();
             items.len() == 4
+                && guard["unsent"]
+                    .as_ss()
+                    .is_ok_and(|u| u.len() == 2 && u.contains(&"bob@example.com".to_owned()))
+                && guard["links"].as_m().is_ok_and(|l| {
+                    links.iter().all(|link| {
+                        let email = link["approverEmail"].as_s().unwrap();
+                        l[email].as_s().ok().map(|h| format!("APPROVAL#{h}"))
+                            == link["pk"].as_s().ok().cloned()
+                    })
+                })
                 && approval["required"].as_n().is_ok_and(|n| n == "2")
                 && approval["boundOnly"].as_bool().is_ok_and(|b| *b)
                 && links.iter().all(|l| {
@@ -338,11 +385,93 @@ async fn named_approvers_each_get_a_link_bound_to_their_address() {
             .then_output(|| PublishOutput::builder().build())
     };
     let (ana, bob) = (to("ana@example.com"), to("bob@example.com"));
-    let mut s = state(&[&written, &marked()], &[&ana, &bob]);
+    let (ana_sent, bob_sent) = (link_sent("ana@example.com"), link_sent("bob@example.com"));
+    let mut s = state(&[&written, &ana_sent, &bob_sent, &marked()], &[&ana, &bob]);
     s.config.approvers = vec!["ana@example.com".into(), "bob@example.com".into()];
     s.config.required = 2;
     handle(&s, event()).await.unwrap();
     assert_eq!((ana.num_calls(), bob.num_calls()), (1, 1));
+    // Each recorded as sent once its email went.
+    assert_eq!((ana_sent.num_calls(), bob_sent.num_calls()), (1, 1));
+}
+
+/// Ana's email went out, Bob's failed: the retry keeps the approval (and any
+/// vote on it) and Ana's link, and sends Bob a new link of his own.
+#[tokio::test]
+async fn a_retry_after_a_send_that_failed_partway_keeps_the_approval_and_sends_only_the_unsent_links()
+ {
+    const ANA: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const BOB: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+    let found = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+        GetItemOutput::builder()
+            .item("approvalHash", AttributeValue::S(OLD_HASH.into()))
+            .item("emailed", AttributeValue::Bool(false))
+            .item(
+                "links",
+                AttributeValue::M(HashMap::from([
+                    ("ana@example.com".to_owned(), AttributeValue::S(ANA.into())),
+                    ("bob@example.com".to_owned(), AttributeValue::S(BOB.into())),
+                ])),
+            )
+            .item("unsent", AttributeValue::Ss(vec!["bob@example.com".into()]))
+            .build()
+    });
+    let relinked = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(|r| {
+            let items = r.transact_items();
+            items.len() == 3
+                && items[0].delete().is_some_and(|d| {
+                    d.key()["pk"]
+                        .as_s()
+                        .is_ok_and(|pk| pk == &format!("APPROVAL#{BOB}"))
+                })
+                && items[1].put().is_some_and(|p| {
+                    let link = p.item();
+                    link["groupHash"].as_s().is_ok_and(|g| g == OLD_HASH)
+                        && link["approverEmail"]
+                            .as_s()
+                            .is_ok_and(|e| e == "bob@example.com")
+                        && !link.contains_key("taskToken")
+                })
+                && items[2].update().is_some_and(|u| {
+                    u.condition_expression()
+                        .is_some_and(|c| c.contains(":old0") && c.contains("emailed = :f"))
+                        && u.expression_attribute_values()
+                            .and_then(|v| v.get(":old0"))
+                            .and_then(|o| o.as_s().ok())
+                            .is_some_and(|o| o == BOB)
+                })
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let to = |address: &'static str| {
+        mock!(aws_sdk_sns::Client::publish)
+            .match_requests(move |r| {
+                r.message_attributes()
+                    .and_then(|a| a.get("approver"))
+                    .and_then(|v| v.string_value())
+                    == Some(address)
+            })
+            .then_output(|| PublishOutput::builder().build())
+    };
+    // In order: a publish to Ana would not match Bob's rule, and fail the test.
+    let bob = to("bob@example.com");
+    let (bob_sent, mark) = (link_sent("bob@example.com"), marked());
+    let mut s = state(
+        &[&exists(), &found, &repointed(), &relinked, &bob_sent, &mark],
+        &[&bob],
+    );
+    s.config.approvers = vec!["ana@example.com".into(), "bob@example.com".into()];
+    s.config.required = 2;
+    let out = handle(&s, event()).await.unwrap();
+    assert_eq!(
+        out.approval_hash, OLD_HASH,
+        "the same approval, votes and all"
+    );
+    assert_eq!(bob.num_calls(), 1);
+    assert_eq!(
+        (relinked.num_calls(), bob_sent.num_calls(), mark.num_calls()),
+        (1, 1, 1)
+    );
 }
 
 #[test]
