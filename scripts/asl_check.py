@@ -39,6 +39,7 @@ KNOWN_RESOURCES = {
     "arn:aws:states:::sagemaker:createProcessingJob.sync",
     "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
     "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+    "arn:aws:states:::aws-sdk:dynamodb:query",
     "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
     "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
     "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",

@@ -25,7 +25,9 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
 - IAM as AWS evaluates it where moto differs: a DynamoDB transaction is
   authorized by its items' actions (AWS has no TransactWriteItems
-  permission); a query-protocol body is signed as sent (see below).
+  permission); a statement's `dynamodb:LeadingKeys` condition holds for
+  every partition key the request touches (moto ignores conditions); a
+  query-protocol body is signed as sent (see below).
 - POST /moto-api/extension/sagemaker/endpoint-status with
   {"region", "endpointName", "status", "failureReason"}: the tests put an
   endpoint into a state SageMaker would reach on its own (Failed, Updating,
@@ -180,6 +182,90 @@ def authorize_transactions_per_item():
                 original(self, resource)
         finally:
             self._action = transaction
+
+    IAMRequestBase.check_action_permitted = check_action_permitted
+
+
+def _request_partition_keys(action, body):
+    """(action, partition key) for each item a DynamoDB request touches: the
+    table's partition key is `pk` (shared::keys::PK)."""
+    def pk_of(key_or_item):
+        value = (key_or_item or {}).get("pk") or {}
+        return value.get("S")
+
+    per_item = {"Put": ("PutItem", "Item"), "Update": ("UpdateItem", "Key"), "Delete": ("DeleteItem", "Key"),
+                "ConditionCheck": ("ConditionCheckItem", "Key"), "Get": ("GetItem", "Key")}
+    name = action.split(":", 1)[1]
+    out = []
+    if name in ("TransactWriteItems", "TransactGetItems"):
+        for item in body.get("TransactItems", []):
+            for kind, (item_action, field) in per_item.items():
+                if kind in item:
+                    out.append((f"dynamodb:{item_action}", pk_of(item[kind].get(field))))
+    elif name in ("GetItem", "DeleteItem", "UpdateItem"):
+        out.append((action, pk_of(body.get("Key"))))
+    elif name == "PutItem":
+        out.append((action, pk_of(body.get("Item"))))
+    elif name == "Query":
+        import re
+        names = body.get("ExpressionAttributeNames") or {}
+        values = body.get("ExpressionAttributeValues") or {}
+        for left, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", body.get("KeyConditionExpression", "")):
+            if names.get(left, left) == "pk":
+                out.append((action, (values.get(placeholder) or {}).get("S")))
+    return out
+
+
+def _leading_keys_hold(condition, key):
+    """A statement's dynamodb:LeadingKeys condition, for one partition key."""
+    import fnmatch
+    for operator, values in (condition or {}).items():
+        patterns = values.get("dynamodb:LeadingKeys")
+        if patterns is None:
+            continue
+        patterns = patterns if isinstance(patterns, list) else [patterns]
+        like = operator.endswith("StringLike")
+        if key is None or not any(fnmatch.fnmatchcase(key, p) if like else key == p for p in patterns):
+            return False
+    return True
+
+
+def enforce_leading_keys():
+    """AWS evaluates a statement's `dynamodb:LeadingKeys` condition against
+    every partition key the request touches; moto ignores conditions. Checked
+    after moto's own action check: some Allow statement must match the action,
+    the resource and its condition, for each key."""
+    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, IAMRequestBase
+
+    original = IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self, resource):
+        original(self, resource)
+        if not self._action.startswith("dynamodb:"):
+            return
+        body = self._body or b"{}"
+        try:
+            request = json.loads(body.decode() if isinstance(body, bytes) else body)
+        except ValueError:
+            return
+        statements = []
+        for policy in self._access_key.collect_policies():
+            document = IAMPolicy(policy)._policy_json["Statement"]
+            statements += document if isinstance(document, list) else [document]
+        for action, key in _request_partition_keys(self._action, request):
+            if not any(
+                st.get("Effect") == "Allow"
+                and IAMPolicyStatement(st)._check_element_matches("Action", action)
+                and IAMPolicyStatement(st)._check_element_matches("Resource", resource)
+                and _leading_keys_hold(st.get("Condition"), key)
+                for st in statements
+            ):
+                transaction = self._action
+                self._action = action
+                try:
+                    self._raise_access_denied()
+                finally:
+                    self._action = transaction
 
     IAMRequestBase.check_action_permitted = check_action_permitted
 
@@ -345,6 +431,7 @@ def install():
     keep_raw_form_bodies()
     validate_model_package_requests()
     authorize_transactions_per_item()
+    enforce_leading_keys()
     SageMakerModelBackend.update_endpoint = update_endpoint
     SageMakerResponse.update_endpoint = update_endpoint_response
     FakeEndpoint.response_object = property(response_object_with_deployment)

@@ -154,13 +154,18 @@ impl Model {
 mod tests {
     use super::*;
 
+    /// A file of the project's data/, found at run time: cargo sets
+    /// CARGO_MANIFEST_DIR for the test process, and a path baked in at compile
+    /// time goes stale when a target directory is shared between checkouts.
+    fn data(file: &str) -> String {
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        std::fs::read_to_string(format!("{dir}/../data/{file}")).unwrap()
+    }
+
     fn iris() -> Rows {
         let mut rows = Rows::default();
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../data/iris-train.csv"
-        ))
-        .unwrap();
+        let text = data("iris-train.csv");
         parse_training(&text, &mut rows).unwrap();
         rows
     }
@@ -184,9 +189,6 @@ mod tests {
         let a = train(&iris(), 5).unwrap();
         let b = train(&iris(), 5).unwrap();
         assert_eq!(a.validation_accuracy, b.validation_accuracy);
-        let data = |f: &str| {
-            std::fs::read_to_string(format!("{}/../data/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-        };
         let all = data("iris-test.csv") + &data("iris-train.csv");
         let rows: String = all
             .lines()
@@ -198,11 +200,7 @@ mod tests {
     #[test]
     fn predicts_held_out_rows_it_never_saw() {
         let model = train(&iris(), 5).unwrap();
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../data/iris-test.csv"
-        ))
-        .unwrap();
+        let text = data("iris-test.csv");
         let (mut right, mut total) = (0, 0);
         for line in text.lines() {
             let (label, features) = line.split_once(',').unwrap();

@@ -103,7 +103,7 @@ impl Drop for Server {
 fn trains_prints_its_metric_and_serves_predictions() {
     let dir = base("ok");
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris-train.csv"),
+        data_file("iris-train.csv"),
         dir.join("input/data/training/iris.csv"),
     )
     .unwrap();
@@ -150,7 +150,7 @@ fn trains_prints_its_metric_and_serves_predictions() {
 fn bad_input_to_invocations_is_a_400_not_a_crash() {
     let dir = base("bad");
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris-train.csv"),
+        data_file("iris-train.csv"),
         dir.join("input/data/training/iris.csv"),
     )
     .unwrap();
@@ -198,7 +198,7 @@ fn a_training_failure_is_written_where_sagemaker_reads_it() {
 fn sigterm_stops_the_server_cleanly() {
     let dir = base("term");
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/iris-train.csv"),
+        data_file("iris-train.csv"),
         dir.join("input/data/training/iris.csv"),
     )
     .unwrap();
@@ -224,4 +224,12 @@ fn sigterm_stops_the_server_cleanly() {
     let _ = std::fs::remove_dir_all(&dir);
     // Killed by the signal, a process has no exit code; stopped cleanly, it exits 0.
     assert_eq!(status.code(), Some(0), "{status}");
+}
+
+/// A file of the project's data/, found at run time (a compile-time path goes
+/// stale when a target directory is shared between checkouts).
+fn data_file(file: &str) -> std::path::PathBuf {
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    std::path::Path::new(&dir).join("../data").join(file)
 }

@@ -525,7 +525,7 @@ impl<'a> Resolver<'a> {
                 _ => Vec::new(),
             };
             for s in statements {
-                out.push(Statement::from_json(&s));
+                out.push(Statement::from_value(&s));
             }
         }
         Ok(out)
@@ -562,7 +562,7 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn from_json(s: &Value) -> Statement {
+    pub fn from_value(s: &Value) -> Statement {
         let strings = |v: &Value| -> Vec<String> {
             match v {
                 Value::String(s) => vec![s.clone()],
@@ -592,6 +592,57 @@ impl Statement {
                 .any(|a| wildcard(&a.to_lowercase(), &action.to_lowercase()))
             && self.resources.iter().any(|r| wildcard(r, resource))
     }
+}
+
+impl Statement {
+    /// Whether this statement allows `action` on `resource` in a request
+    /// whose condition keys have these values: each condition that names one
+    /// of them must hold (`StringEquals`, `StringLike`, and their
+    /// `ForAllValues:` forms, which a multi-valued key such as
+    /// `dynamodb:LeadingKeys` needs); conditions on other keys are not judged.
+    pub fn allows_in(&self, action: &str, resource: &str, context: &[(&str, &str)]) -> bool {
+        if !self.allows(action, resource) {
+            return false;
+        }
+        let Some(conditions) = self.json["Condition"].as_object() else {
+            return true;
+        };
+        conditions.iter().all(|(operator, keys)| {
+            let like = operator.ends_with("StringLike");
+            let known = operator.ends_with("StringLike") || operator.ends_with("StringEquals");
+            keys.as_object()
+                .into_iter()
+                .flatten()
+                .all(|(key, patterns)| {
+                    let patterns: Vec<&str> = match patterns {
+                        Value::String(p) => vec![p.as_str()],
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                        _ => Vec::new(),
+                    };
+                    context
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+                        .all(|(_, value)| {
+                            known
+                                && patterns
+                                    .iter()
+                                    .any(|p| if like { wildcard(p, value) } else { p == value })
+                        })
+                })
+        })
+    }
+}
+
+/// Whether `statements` allow `action` on `resource` with these condition values.
+pub fn allowed_in(
+    statements: &[Statement],
+    action: &str,
+    resource: &str,
+    context: &[(&str, &str)],
+) -> bool {
+    statements
+        .iter()
+        .any(|s| s.allows_in(action, resource, context))
 }
 
 /// Whether `statements` allow `action` on `resource`.

@@ -49,6 +49,56 @@ async fn a_function_may_make_the_calls_its_policy_grants_and_no_others() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
 
+    // Each function reaches only its own item kinds (dynamodb:LeadingKeys,
+    // which the test stack enforces as AWS does): the internet-facing
+    // handle-approval may read an approval, but not a run's summary, nor
+    // write one, not even inside a transaction.
+    let handle = as_function("handle-approval").await;
+    let ddb = aws_sdk_dynamodb::Client::new(&handle);
+    let err = get_summary(&ddb, &table).await.unwrap_err();
+    assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    ddb.get_item()
+        .table_name(&table)
+        .key("pk", S("APPROVAL#x".into()))
+        .key("sk", S("APPROVAL".into()))
+        .send()
+        .await
+        .expect("handle-approval reads approvals");
+    let err = ddb
+        .update_item()
+        .table_name(&table)
+        .key("pk", S("RUN#x".into()))
+        .key("sk", S("SUMMARY".into()))
+        .update_expression("SET stage = :s")
+        .expression_attribute_values(":s", S("deployed".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+    let update = |pk: &str| {
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(
+                aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&table)
+                    .key("pk", S(pk.into()))
+                    .key("sk", S("APPROVAL".into()))
+                    .update_expression("SET x = :x")
+                    .expression_attribute_values(":x", S("1".into()))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let err = ddb
+        .transact_write_items()
+        .transact_items(update("APPROVAL#x"))
+        .transact_items(update("TRIGGER#b/k#v"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("AccessDenied"), "{err:?}");
+
     // check-endpoint may describe the endpoint, but not touch the table.
     let check = as_function("check-endpoint").await;
     let err = get_summary(&aws_sdk_dynamodb::Client::new(&check), &table)

@@ -1517,6 +1517,43 @@ async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
     );
 }
 
+/// `rollback: true` skips the new approval, so the registry's status is not
+/// enough: one UpdateModelPackage call by anyone allowed it would make any
+/// version deployable. The trail of the run that registered it must hold its
+/// approval.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_rollback_to_a_version_approved_outside_the_pipeline_is_refused() {
+    let rig = rig("ap-northeast-3", &[]).await;
+    // Approved in the registry, by hand: its run's trail holds no approval.
+    let version = registered_version(&rig, "Approved").await;
+    let execution = "run-forged-rollback";
+    let names = RunNames::for_execution(execution);
+    let arn = rig
+        .start(
+            execution,
+            &json!({"modelPackageArn": version, "rollback": true}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ModelNotApproved"))
+    );
+    let cause = cause.unwrap();
+    assert!(
+        cause.contains("holds no approval") && cause.contains("run-old"),
+        "{cause}"
+    );
+    // Refused before anything was made or deployed.
+    assert!(!model_exists(&rig, &names).await);
+    let calls = rig.calls();
+    all_answered(&calls);
+    assert!(deploy_inputs(&calls).is_empty());
+    assert_eq!(describe_version(&rig, &version).await.status, "Approved");
+}
+
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn processing_on_runs_the_users_container_first_and_trains_on_its_output() {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use shared::naming::RunNames;
-use testkit::template::{ACCOUNT, Resolver, Statement, Template, allowed};
+use testkit::template::{ACCOUNT, Resolver, Statement, Template, allowed, allowed_in};
 
 const REGION: &str = "us-east-1";
 
@@ -565,6 +565,10 @@ fn task_needs(
         "aws-sdk:sagemaker:createModelPackage" => {
             vec![("sagemaker:CreateModelPackage".into(), package)]
         }
+        "aws-sdk:dynamodb:query" => vec![(
+            "dynamodb:Query".into(),
+            format!("arn:aws:dynamodb:{region}:{a}:table/{}", subs["TableName"]),
+        )],
         "aws-sdk:sagemaker:describeTrainingJob" => vec![(
             "sagemaker:DescribeTrainingJob".into(),
             format!(
@@ -599,11 +603,13 @@ fn every_task_of_the_state_machine_is_granted_to_its_role() {
         }
         tasks += 1;
         let resource = state["Resource"].as_str().unwrap_or_default();
+        // The only table read (a rollback's FindApproval) reads runs' trails.
+        let context: &[(&str, &str)] = &[("dynamodb:LeadingKeys", "RUN#run-1")];
         match task_needs(resource, &state["Parameters"], &subs) {
             None => missing.push(format!("{name}: cannot resolve what {resource} needs")),
             Some(needs) => {
                 for (action, res) in needs {
-                    if !allowed(&statements, &action, &res) {
+                    if !allowed_in(&statements, &action, &res, context) {
                         missing.push(format!("{name}: {action} on {res}"));
                     }
                 }
@@ -1749,4 +1755,177 @@ fn the_function_errors_alarm_leaves_out_the_endpoint_busy_retries_deploy_endpoin
         .filter(|m| m["MetricStat"]["Metric"]["MetricName"] == "Errors")
         .count();
     assert_eq!(summed, t.functions().len());
+}
+
+/// `dynamodb:LeadingKeys` per function: each reaches only its own item kinds,
+/// so the internet-facing handle-approval cannot write a run, a trigger or a
+/// champion. (The test stack enforces the same conditions on the binaries.)
+#[test]
+fn each_function_reaches_only_its_own_item_kinds_in_the_table() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let table = r.attribute("Table", "Arn").unwrap();
+    let kinds = [
+        "RUN#r",
+        "TRIGGER#b/k#v",
+        "APPROVAL#h",
+        "APPROVALTASK#g",
+        "ENDPOINT#e",
+    ];
+    let actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ];
+    let mut reach: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, _) in t.functions() {
+        let statements = r.role_statements(&r.function_role(&id).unwrap()).unwrap();
+        for kind in kinds {
+            for action in actions {
+                if allowed_in(
+                    &statements,
+                    action,
+                    &table,
+                    &[("dynamodb:LeadingKeys", kind)],
+                ) {
+                    let short = action
+                        .trim_start_matches("dynamodb:")
+                        .trim_end_matches("Item");
+                    let prefix = kind.split('#').next().unwrap();
+                    reach
+                        .entry(id.clone())
+                        .or_default()
+                        .push(format!("{short} {prefix}"));
+                }
+            }
+        }
+    }
+    let want = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        reach.get("HandleApprovalFunction"),
+        Some(&want(&["Get APPROVAL", "Update APPROVAL"]))
+    );
+    assert_eq!(
+        reach.get("StartRetrainingFunction"),
+        Some(&want(&["Put TRIGGER", "Update TRIGGER"]))
+    );
+    assert_eq!(
+        reach.get("RequestApprovalFunction"),
+        Some(&want(&[
+            "Get APPROVAL",
+            "Put APPROVAL",
+            "Update APPROVAL",
+            "Delete APPROVAL",
+            "Get APPROVALTASK",
+            "Put APPROVALTASK",
+            "Update APPROVALTASK",
+            "Delete APPROVALTASK",
+            "Get ENDPOINT",
+        ]))
+    );
+    assert_eq!(
+        reach.get("RecordMetadataFunction"),
+        Some(&want(&[
+            "Get RUN",
+            "Put RUN",
+            "Update RUN",
+            "Get APPROVAL",
+            "Get ENDPOINT",
+            "Put ENDPOINT",
+            "Update ENDPOINT",
+        ]))
+    );
+    // Nothing else touches the table.
+    assert_eq!(reach.len(), 4, "{reach:?}");
+}
+
+#[test]
+fn a_leading_keys_condition_is_judged_and_other_conditions_are_left_alone() {
+    let statement: Vec<Statement> = serde_json::from_value::<Vec<Value>>(serde_json::json!([
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*",
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RUN#*"]}}}
+    ]))
+    .unwrap()
+    .iter()
+    .map(Statement::from_value)
+    .collect();
+    let put = |key: &str| {
+        allowed_in(
+            &statement,
+            "dynamodb:PutItem",
+            "t",
+            &[("dynamodb:LeadingKeys", key)],
+        )
+    };
+    assert!(put("RUN#1"));
+    assert!(!put("TRIGGER#1"));
+    assert!(allowed_in(
+        &statement,
+        "dynamodb:PutItem",
+        "t",
+        &[("s3:prefix", "x")]
+    ));
+}
+
+/// Confused-deputy protection: a service may assume a role, or use the key,
+/// only on behalf of this account (and, where the service names one, this
+/// stack's resource). The roles SAM makes for the functions (trusting Lambda)
+/// and the state machine (trusting Step Functions) take no trust conditions.
+#[test]
+fn every_service_trust_and_key_grant_is_bound_to_this_account() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let bound = |statement: &Value| -> bool {
+        r.resolve(&statement["Condition"]["StringEquals"]["aws:SourceAccount"])
+            .ok()
+            .is_some_and(|v| v == ACCOUNT)
+    };
+    let services = |statement: &Value| -> Vec<String> {
+        match &statement["Principal"]["Service"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut checked = Vec::new();
+    let roles = t
+        .resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role");
+    for (id, resource) in roles {
+        for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let services = services(statement);
+            if services.is_empty()
+                || services
+                    .iter()
+                    .all(|s| s == "lambda.amazonaws.com" || s == "states.amazonaws.com")
+            {
+                continue;
+            }
+            assert!(bound(statement), "{id} trusts {services:?} for any account");
+            checked.push(id.clone());
+        }
+    }
+    for id in ["BuildRole", "PipelineRole"] {
+        assert!(checked.iter().any(|c| c == id), "{id}: {checked:?}");
+    }
+    let key = &t.resource("Key").unwrap()["Properties"]["KeyPolicy"]["Statement"];
+    for statement in key.as_array().unwrap() {
+        let services = services(statement);
+        if services.is_empty() || statement["Condition"]["ArnLike"].is_object() {
+            continue;
+        }
+        assert!(
+            bound(statement),
+            "the key serves {services:?} for any account"
+        );
+    }
 }

@@ -336,9 +336,12 @@ mod tests {
     /// one taken for a virginica; 10 virginica right.
     #[test]
     fn the_iris_split_against_a_confusion_matrix_counted_by_hand() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/iris.csv"))
-                .expect("the project's data/iris.csv");
+        // Found at run time: a compile-time path goes stale when a target
+        // directory is shared between checkouts.
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let text = std::fs::read_to_string(format!("{dir}/../../data/iris.csv"))
+            .expect("the project's data/iris.csv");
         let mut evaluation = Evaluation::new(ProblemType::Classification);
         for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             if i % 5 != 0 {

@@ -123,3 +123,38 @@ proptest! {
         prop_assert_eq!(chunked.rows(), 4);
     }
 }
+
+proptest! {
+    /// Any bytes at all, cut anywhere, for either kind of problem: the reader
+    /// counts rows or refuses with the line it stopped at (InvalidInput names
+    /// it), never panics, and never counts more rows than the object has lines.
+    #[test]
+    fn any_bytes_are_read_or_refused_by_line_never_a_panic(
+        bytes in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b','), Just(b'\n'), Just(b'1'), Just(b'a')],
+            0..1024,
+        ),
+        cut in 0usize..1024,
+        regression in any::<bool>(),
+    ) {
+        let kind = if regression { ProblemType::Regression } else { ProblemType::Classification };
+        let mut evaluation = Evaluation::new(kind);
+        let mut rows = Rows::default();
+        let cut = cut.min(bytes.len());
+        let read = rows
+            .push(&bytes[..cut], &mut evaluation)
+            .and_then(|()| rows.push(&bytes[cut..], &mut evaluation))
+            .and_then(|()| rows.finish(&mut evaluation));
+        let lines = bytes.split(|b| *b == b'\n').count() as u64;
+        match read {
+            Ok(()) => {
+                prop_assert!(evaluation.rows() <= lines);
+                let _ = evaluation.report("2026-12-01T00:00:00Z");
+            }
+            Err(e) => prop_assert!(
+                e.starts_with("line ") && e[5..].split(':').next().is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n >= 1 && n <= lines)),
+                "{e}"
+            ),
+        }
+    }
+}
