@@ -1929,3 +1929,37 @@ fn every_service_trust_and_key_grant_is_bound_to_this_account() {
         );
     }
 }
+
+/// The approval topic carries every approver's personal link: it takes email
+/// subscriptions only, and with named approvers only their addresses.
+#[test]
+fn the_approval_topic_takes_only_email_subscriptions_and_only_the_named_approvers() {
+    let t = template();
+    let policy = |emails: &str| -> Vec<Value> {
+        let r = Resolver::new(t, REGION).with_parameter("ApproverEmails", emails);
+        let doc = r
+            .resolve(&t.resource("ApprovalTopicPolicy").unwrap()["Properties"]["PolicyDocument"])
+            .unwrap();
+        doc["Statement"].as_array().unwrap().clone()
+    };
+    let denies = |statements: &[Value], key: &str| -> Option<Value> {
+        statements
+            .iter()
+            .find(|s| {
+                s["Effect"] == "Deny"
+                    && s["Action"] == "sns:Subscribe"
+                    && !s["Condition"]["StringNotEquals"][key].is_null()
+            })
+            .map(|s| s["Condition"]["StringNotEquals"][key].clone())
+    };
+    let named = policy("ana@example.com,bob@example.com");
+    assert_eq!(denies(&named, "sns:Protocol"), Some(Value::from("email")));
+    assert_eq!(
+        denies(&named, "sns:Endpoint"),
+        Some(serde_json::json!(["ana@example.com", "bob@example.com"]))
+    );
+    // With no named approvers whoever subscribes by hand gets the one link.
+    let open = policy("");
+    assert_eq!(denies(&open, "sns:Protocol"), Some(Value::from("email")));
+    assert_eq!(denies(&open, "sns:Endpoint"), None);
+}
