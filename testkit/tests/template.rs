@@ -1963,3 +1963,63 @@ fn the_approval_topic_takes_only_email_subscriptions_and_only_the_named_approver
     assert_eq!(denies(&open, "sns:Protocol"), Some(Value::from("email")));
     assert_eq!(denies(&open, "sns:Endpoint"), None);
 }
+
+/// The access log's 429 filters, on lines in the log's own format: the
+/// approval routes' 429s are counted for their alarm, other 429s only for the
+/// API's, and nothing else is counted. (CloudWatch Logs evaluates the pattern
+/// in AWS; moto does not, so this reads the two-clause subset the template
+/// uses: `$.field = "value"`, `*` a wildcard, joined by `&&`.)
+#[test]
+fn the_access_log_filters_count_the_approval_pages_429s_and_the_apis() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let format = r
+        .text(&t.resource("HttpApiStage").unwrap()["Properties"]["AccessLogSettings"]["Format"])
+        .unwrap();
+    let line = |route: &str, status: u16| -> Value {
+        let text = format
+            .replace("$context.requestId", "r1")
+            .replace("$context.identity.sourceIp", "203.0.113.9")
+            .replace("$context.httpMethod", route.split(' ').next().unwrap())
+            .replace("$context.routeKey", route)
+            .replace("$context.status", &status.to_string())
+            .replace("$context.responseLatency", "12")
+            .replace("$context.integrationErrorMessage", "-");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let matches = |id: &str, event: &Value| -> bool {
+        let pattern = r
+            .text(&t.resource(id).unwrap()["Properties"]["FilterPattern"])
+            .unwrap();
+        let inner = pattern.trim().trim_start_matches('{').trim_end_matches('}');
+        inner.split("&&").all(|clause| {
+            let clause = clause.trim().trim_start_matches('(').trim_end_matches(')');
+            let (field, value) = clause.split_once('=').unwrap();
+            let field = field.trim().trim_start_matches("$.");
+            let value = value.trim().trim_matches('"');
+            event[field]
+                .as_str()
+                .is_some_and(|v| testkit::template::wildcard(value, v))
+        })
+    };
+    let cases = [
+        ("GET /approvals/{id}", 429, true, true),
+        ("POST /approvals/{id}", 429, true, true),
+        ("POST /predict", 429, false, true),
+        ("GET /approvals/{id}", 404, false, false),
+        ("POST /predict", 200, false, false),
+    ];
+    for (route, status, approvals, api) in cases {
+        let event = line(route, status);
+        assert_eq!(
+            matches("ApprovalPagesThrottledFilter", &event),
+            approvals,
+            "{route} {status}"
+        );
+        assert_eq!(
+            matches("ApiThrottledFilter", &event),
+            api,
+            "{route} {status}"
+        );
+    }
+}
