@@ -723,6 +723,17 @@ fn the_sagemaker_role_covers_what_its_jobs_and_endpoint_do() {
             r.parameters["ProcessingImageUri"],
             missing.join("\n")
         );
+        // ... and pulls nothing else: no other account's, region's or repository's image.
+        for other in [
+            "arn:aws:ecr:eu-west-1:999999999999:repository/team/prep",
+            "arn:aws:ecr:us-west-2:210987654321:repository/team/prep",
+            "arn:aws:ecr:eu-west-1:210987654321:repository/other",
+        ] {
+            assert!(
+                !allowed(&statements, "ecr:BatchGetImage", other),
+                "the SageMaker role may pull {other}"
+            );
+        }
     }
 }
 
