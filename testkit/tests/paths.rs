@@ -543,7 +543,7 @@ async fn a_first_run_creates_the_endpoint() {
             .unwrap_or_default()
     };
     for (function, name) in [
-        ("record-metadata", "ApprovalsNearDeadline"),
+        ("record-reminder", "ApprovalsNearDeadline"),
         ("record-metadata", "RunsStarted"),
         ("record-metadata", "GatePassed"),
         ("record-metadata", "RunsSucceeded"),

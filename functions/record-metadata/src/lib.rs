@@ -10,7 +10,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
 pub mod status_change;
 
-use shared::contract::{ApprovalReminderEvent, ExecutionStatusChange, RecordInput, RecordOutput};
+use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
 use shared::naming::RunNames;
 use shared::{ConfigError, Env, Failure, aws, keys};
 
@@ -58,8 +58,9 @@ pub async fn handle_any(
 ) -> Result<RecordOutput, Failure> {
     let (payload, context) = event.into_parts();
     if payload.get("approvalReminder").is_some() {
-        let reminder: ApprovalReminderEvent = shared::door::decode(payload)?;
-        return reminder::handle(state, reminder.approval_reminder).await;
+        return Err(Failure::invalid_input(
+            "approval reminders go to record-reminder (ReminderFunction), which may only read approvals",
+        ));
     }
     if payload.get("detail-type").is_some() {
         let change: ExecutionStatusChange = shared::door::decode(payload)?;

@@ -8,7 +8,36 @@ use shared::contract::{ApprovalReminder, RecordOutput};
 use shared::naming::RunNames;
 use shared::{Failure, aws, keys, metrics};
 
-use crate::State;
+/// record-reminder's own state: the table to read approvals from, nothing more.
+#[derive(Debug)]
+pub struct Reader {
+    pub table_name: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Reader {
+    pub fn from_env(env: &shared::Env) -> Result<String, shared::ConfigError> {
+        env.resource_name("TABLE_NAME")
+    }
+}
+
+/// record-reminder's handler: an approval reminder, and nothing else. The
+/// scheduler's ReminderRole may invoke only this function, so a schedule made
+/// by anyone allowed to pass that role cannot write the audit trail: this
+/// function only reads an approval and counts a metric.
+pub async fn handle_only(
+    reader: &Reader,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> Result<RecordOutput, Failure> {
+    let (payload, _) = event.into_parts();
+    if payload.get("approvalReminder").is_none() {
+        return Err(Failure::invalid_input(
+            "record-reminder takes approval reminders only ({\"approvalReminder\": {...}}); the audit trail is record-metadata's",
+        ));
+    }
+    let event: shared::contract::ApprovalReminderEvent = shared::door::decode(payload)?;
+    handle(reader, event.approval_reminder).await
+}
 
 /// Whether an approval in `status` with `deadline` (epoch seconds) is still
 /// waiting for a person at `now`.
@@ -23,7 +52,7 @@ fn is_hash(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-pub async fn handle(state: &State, reminder: ApprovalReminder) -> Result<RecordOutput, Failure> {
+pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<RecordOutput, Failure> {
     // Only a hash can key an approval: anything else is refused, not looked up.
     if !is_hash(&reminder.approval_hash) {
         return Err(Failure::invalid_input(
@@ -33,7 +62,7 @@ pub async fn handle(state: &State, reminder: ApprovalReminder) -> Result<RecordO
     let got = state
         .dynamodb
         .get_item()
-        .table_name(&state.config.table_name)
+        .table_name(&state.table_name)
         .key(
             keys::PK,
             AttributeValue::S(format!("APPROVAL#{}", reminder.approval_hash)),

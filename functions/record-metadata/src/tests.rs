@@ -197,3 +197,34 @@ async fn throttling_is_a_named_transient_error() {
     let err = handle(&s, event(input("started.json"))).await.unwrap_err();
     assert_eq!(err.name, ErrorName::Throttled);
 }
+
+/// The reminder is record-reminder's (ReminderFunction), whose role only reads
+/// approvals; record-metadata refuses one before any call, and record-reminder
+/// refuses anything else, so a schedule cannot write the trail.
+#[tokio::test]
+async fn reminders_and_trail_records_each_go_to_their_own_function_only() {
+    let reminder: serde_json::Value = serde_json::from_str(&testkit::event_text(
+        "record-metadata",
+        "approval-reminder.json",
+    ))
+    .unwrap();
+    let s = state(&[], &[]);
+    let err = handle_any(&s, LambdaEvent::new(reminder, Context::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::InvalidInput);
+    assert!(err.message.contains("record-reminder"), "{err}");
+
+    let record: serde_json::Value =
+        serde_json::from_str(&testkit::event_text("record-metadata", "started.json")).unwrap();
+    let reader = reminder::Reader {
+        table_name: "runs".into(),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[], |c| c
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())),
+    };
+    let err = reminder::handle_only(&reader, LambdaEvent::new(record, Context::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, ErrorName::InvalidInput);
+    assert!(err.message.contains("approval reminders only"), "{err}");
+}
