@@ -1517,6 +1517,60 @@ async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
     );
 }
 
+/// A training run reads only the stack's data bucket: training data under
+/// training/, held-out rows under test/. A run told otherwise (an event from
+/// another bucket, a pipeline variable set by hand, the training data given
+/// as the held-out set) ends before any job, named and recorded.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_training_run_on_data_outside_the_data_bucket_ends_before_any_job() {
+    let rig = rig("ap-southeast-4", &[]).await;
+    let data = rig.world.name("DataBucket");
+    let cases = [
+        (
+            "run-other-bucket",
+            "trainingDataUri",
+            "s3://someone-elses/training/iris.csv".to_owned(),
+        ),
+        (
+            "run-test-is-training",
+            "testDataUri",
+            format!("s3://{data}/training/"),
+        ),
+        (
+            "run-test-elsewhere",
+            "testDataUri",
+            "s3://someone-elses/test/".to_owned(),
+        ),
+    ];
+    for (execution, field, uri) in cases {
+        let mut input = execution_input(&rig, "0123abc");
+        input[field] = json!(uri);
+        let arn = rig.start(execution, &input).await.unwrap();
+        let (status, error, cause) = rig.finish(&arn).await.unwrap();
+        assert_eq!(
+            (status.as_str(), error.as_deref()),
+            ("FAILED", Some("InvalidInput")),
+            "{execution}"
+        );
+        let cause = cause.unwrap();
+        assert!(
+            cause.contains(&uri) && cause.contains(&format!("s3://{data}/test/")),
+            "{cause}"
+        );
+        assert!(
+            rig.take_sync().is_none(),
+            "{execution}: a job was asked for"
+        );
+        let trail = trail(&rig, execution).await;
+        let (stage, _, recorded, _) = trail.last().unwrap().clone();
+        assert_eq!(
+            (stage.as_str(), recorded.as_str()),
+            ("failed", "InvalidInput")
+        );
+    }
+}
+
 /// `rollback: true` skips the new approval, so the registry's status is not
 /// enough: one UpdateModelPackage call by anyone allowed it would make any
 /// version deployable. The trail of the run that registered it must hold its
