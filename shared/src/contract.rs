@@ -577,6 +577,46 @@ pub struct StatusChangeDetail {
     pub redrive_date: Option<u64>,
 }
 
+/// EventBridge's "CodePipeline Action Execution State Change" event, as the
+/// template's rule delivers it to record-metadata when an action of the
+/// Source or Build stage fails: no run started, so the definition records
+/// nothing, and this is the only record and notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineActionChange {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub detail: PipelineActionDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PipelineActionDetail {
+    pub pipeline: String,
+    pub execution_id: String,
+    pub stage: String,
+    pub action: String,
+    /// `FAILED` (the rule passes only these).
+    pub state: String,
+    #[serde(default)]
+    pub execution_result: Option<PipelineActionResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PipelineActionResult {
+    /// The action's own page: CodeBuild's build and its log, for Build.
+    #[serde(default)]
+    pub external_execution_url: Option<String>,
+    #[serde(default)]
+    pub external_execution_summary: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordOutput {

@@ -103,9 +103,8 @@ fn record_metadata_takes_the_execution_status_change_event_eventbridge_sends() {
     let changes: Vec<ExecutionStatusChange> = events("record-metadata")
         .into_iter()
         .filter(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .contains("\"detail-type\"")
+            let text = std::fs::read_to_string(p).unwrap();
+            text.contains("\"detail-type\"") && text.contains("aws.states")
         })
         .map(|p| serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
         .collect();
@@ -116,6 +115,36 @@ fn record_metadata_takes_the_execution_status_change_event_eventbridge_sends() {
             serde_json::from_str(c.detail.input.as_deref().unwrap()).unwrap();
         assert!(!input.commit_id.is_empty());
     }
+}
+
+/// CodePipeline's action event, as its documentation shows it: a failed
+/// Build action, with the page of its log.
+#[test]
+fn record_metadata_takes_the_pipeline_action_event_eventbridge_sends() {
+    let changes: Vec<PipelineActionChange> = events("record-metadata")
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("aws.codepipeline")
+        })
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(changes.len(), 1);
+    let c = &changes[0];
+    assert_eq!(c.detail_type, "CodePipeline Action Execution State Change");
+    assert_eq!(
+        (c.detail.stage.as_str(), c.detail.state.as_str()),
+        ("Build", "FAILED")
+    );
+    assert!(
+        c.detail
+            .execution_result
+            .as_ref()
+            .unwrap()
+            .external_execution_url
+            .is_some()
+    );
 }
 
 #[test]

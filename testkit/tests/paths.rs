@@ -2286,3 +2286,62 @@ async fn an_approval_whose_emails_failed_partway_and_whose_answer_was_lost_still
         "{approver}"
     );
 }
+
+/// A Build action that failed (a broken Dockerfile, a registry's limit): no
+/// run started, so EventBridge's CodePipeline event is the only record. The
+/// real record-metadata binary writes the failed stage of the pipeline
+/// execution's trail, with the stage, the action and the log's page, and
+/// notifies once, however often EventBridge delivers it.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_failed_build_is_recorded_and_notified_once_with_the_page_of_its_log() {
+    let rig = rig("ap-south-2", &[]).await;
+    let mut event: Value = serde_json::from_str(&testkit::event_text(
+        "record-metadata",
+        "pipeline-build-failed.json",
+    ))
+    .unwrap();
+    event["detail"]["pipeline"] = json!(rig.world.name("Pipeline"));
+    let first = rig.invoke("record-metadata", &event).output();
+    assert_eq!(
+        (first["recorded"].clone(), first["notified"].clone()),
+        (json!(true), json!(true))
+    );
+    let again = rig.invoke("record-metadata", &event).output();
+    assert_eq!(
+        (again["recorded"].clone(), again["notified"].clone()),
+        (json!(false), json!(true))
+    );
+    let execution = format!(
+        "pipeline-{}",
+        event["detail"]["execution-id"].as_str().unwrap()
+    );
+    let trail = trail(&rig, &execution).await;
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    let (stage, status, error, cause) = trail[0].clone();
+    assert_eq!(
+        (stage.as_str(), status.as_str(), error.as_str()),
+        ("failed", "failed", "BuildFailed")
+    );
+    assert!(
+        cause.contains("Build stage failed at BuildModelContainer")
+            && cause.contains("https://us-east-1.console.aws.amazon.com/codebuild/"),
+        "{cause}"
+    );
+    let notices = rig
+        .world
+        .read_inbox(
+            &rig.world.notifications_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let text = notices[0].to_string();
+    assert!(text.contains("Pipeline failed before a run"), "{text}");
+    // Counted as a failed run, which RunsFailedAlarm notifies.
+    let failed = emitted(&rig)
+        .remove(&("record-metadata".to_owned(), "RunsFailed".to_owned()))
+        .unwrap_or_default();
+    assert_eq!(failed, [1.0]);
+}

@@ -233,6 +233,10 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
             "Quality gate failed".to_owned(),
             "The model missed the metric threshold and was not deployed; the endpoint still serves the previous model. Check the training data and the metric.",
         ),
+        (Stage::Failed, _) if exec.starts_with("pipeline-") && error.ends_with("Failed") => (
+            format!("Pipeline failed before a run ({error})"),
+            "No run started: the pipeline stopped at the stage named below. Read its log (the link below: CodeBuild's build for Build, the source action for Source), fix the cause, then release a change again (a push, an upload, or aws codepipeline start-pipeline-execution). The endpoint still serves the previous model.",
+        ),
         (Stage::Failed, _) => (
             format!(
                 "Failed{}",

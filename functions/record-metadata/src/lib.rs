@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod metrics;
+pub mod pipeline;
 pub mod reminder;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -61,6 +62,10 @@ pub async fn handle_any(
         return Err(Failure::invalid_input(
             "approval reminders go to record-reminder (ReminderFunction), which may only read approvals",
         ));
+    }
+    if payload.get("source").and_then(|s| s.as_str()) == Some("aws.codepipeline") {
+        let change: shared::contract::PipelineActionChange = shared::door::decode(payload)?;
+        return pipeline::handle(state, change, context).await;
     }
     if payload.get("detail-type").is_some() {
         let change: ExecutionStatusChange = shared::door::decode(payload)?;
