@@ -20,6 +20,17 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   SageMaker refuses fails as on AWS: `SageMaker.AmazonSageMakerException`,
   the message and error code in the Cause, a Catch-able task failure (moto
   raised `States.Runtime`).
+- An AWS SDK integration task (`arn:aws:states:::aws-sdk:...`) that the service
+  refuses fails as Step Functions documents: `<Service>.<error code>`, with
+  `Exception` appended where the code lacks it (`SageMaker.ThrottlingException`,
+  `SageMaker.InternalFailureException`); moto named every error after the
+  service alone.
+- SageMaker CreateModelPackage honours ClientToken: a retry with the token of
+  a call that succeeded answers that call's version instead of a second one.
+- POST /moto-api/extension/lose-next-answer with {"action"}: the next call of
+  that action (`sagemaker:CreateModelPackage`, `sagemaker:UpdateModelPackage`)
+  is carried out, then answered with InternalFailure, as when its answer is
+  lost on the way back.
 - SageMaker's own limits on the registry calls moto does not check:
   ApprovalDescription (1024 characters, one line) and metadata values (256
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
@@ -318,6 +329,7 @@ def validate_model_package_requests():
 
     SageMakerResponse.update_model_package = checked(SageMakerResponse.update_model_package)
     SageMakerResponse.create_model_package = checked(SageMakerResponse.create_model_package)
+    registry_retries_as_on_aws()
 
 
 FAIL_FIRST_PUBLISH = {}  # approver -> the message that fails (None: the next one)
@@ -354,6 +366,73 @@ def failing_publishes():
         return original(self, message, *args, **kwargs)
 
     SNSBackend.publish = publish
+
+
+def aws_sdk_errors_as_documented():
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    pascal = {"sagemaker": "SageMaker", "dynamodb": "DynamoDb", "sfn": "Sfn", "s3": "S3", "ecr": "Ecr"}
+    original = StateTaskServiceAwsSdk._from_error
+
+    def _from_error(self, env, ex):
+        if isinstance(ex, ClientError):
+            service = str(self.resource.api_name)  # arn:aws:states:::aws-sdk:<service>:<action>
+            name = pascal.get(service.lower(), service[:1].upper() + service[1:])
+            code = ex.response.get("Error", {}).get("Code") or "Unknown"
+            error = f"{name}.{code}" if code.endswith("Exception") else f"{name}.{code}Exception"
+            message = ex.response.get("Error", {}).get("Message", "")
+            return self._get_task_failure_event(env=env, error=error, cause=f"{message} (Service: {name}; Error Code: {code})")
+        return original(self, env, ex)
+
+    StateTaskServiceAwsSdk._from_error = _from_error
+
+
+CLIENT_TOKENS = {}  # (account, region, token) -> the version's ARN
+LOSE_NEXT_ANSWER = set()  # "service:Action"
+
+
+def lose_next_answer(request, full_url, headers):
+    body = json.loads(request.data.decode() or "{}")
+    LOSE_NEXT_ANSWER.add(body["action"])
+    return 200, {}, json.dumps({"status": "ok"})
+
+
+def registry_retries_as_on_aws():
+    from moto.sagemaker.exceptions import SagemakerClientError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    class InternalFailure(SagemakerClientError):
+        def __init__(self):
+            super().__init__("InternalFailure", "the answer was lost (fault injected by the test: moto-api/extension/lose-next-answer)")
+
+    original_create = SageMakerModelBackend.create_model_package
+
+    def create_model_package(self, *args, **kwargs):
+        token = kwargs.get("client_token")
+        key = (self.account_id, self.region_name, token)
+        if token and key in CLIENT_TOKENS:
+            return CLIENT_TOKENS[key]
+        arn = original_create(self, *args, **kwargs)
+        if token:
+            CLIENT_TOKENS[key] = arn
+        return arn
+
+    SageMakerModelBackend.create_model_package = create_model_package
+
+    def losing(action, original):
+        def handler(self):
+            answer = original(self)
+            if action in LOSE_NEXT_ANSWER:
+                LOSE_NEXT_ANSWER.discard(action)
+                raise InternalFailure()
+            return answer
+        return handler
+
+    SageMakerResponse.create_model_package = losing("sagemaker:CreateModelPackage", SageMakerResponse.create_model_package)
+    SageMakerResponse.update_model_package = losing("sagemaker:UpdateModelPackage", SageMakerResponse.update_model_package)
 
 
 def refuse_existing_models():
@@ -425,6 +504,7 @@ def sagemaker_task_failures_as_on_aws():
 
 def install():
     refuse_existing_models()
+    aws_sdk_errors_as_documented()
     failing_publishes()
     sagemaker_task_failures_as_on_aws()
     fresh_token_per_attempt()
@@ -438,6 +518,7 @@ def install():
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/endpoint-status"] = endpoint_status
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/refuse-next-approval"] = refuse_next_approval
     moto_api_urls.url_paths["{0}/moto-api/extension/sns/fail-first-publish"] = fail_first_publish
+    moto_api_urls.url_paths["{0}/moto-api/extension/lose-next-answer"] = lose_next_answer
 
 
 def enforce_iam(keys_file):

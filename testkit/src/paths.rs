@@ -1181,6 +1181,16 @@ impl Rig {
         locked(&self.lose_answers).insert(state.to_owned(), error.to_owned());
     }
 
+    /// The next call of `action` (`sagemaker:CreateModelPackage`,
+    /// `sagemaker:UpdateModelPackage`) in the test stack is carried out, then
+    /// answered with InternalFailure, as when its answer is lost.
+    pub fn lose_next_api_answer(&self, action: &str) -> Result<(), String> {
+        self.world.moto.control(
+            "/moto-api/extension/lose-next-answer",
+            &json!({"action": action}),
+        )
+    }
+
     /// The first approval email to `approver` fails to publish, and so does
     /// every retry of that same message; another message to them goes out.
     pub fn fail_first_email_to(&self, approver: &str) -> Result<(), String> {

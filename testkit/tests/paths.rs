@@ -2345,3 +2345,107 @@ async fn a_failed_build_is_recorded_and_notified_once_with_the_page_of_its_log()
         .unwrap_or_default();
     assert_eq!(failed, [1.0]);
 }
+
+/// Fault injection on every Lambda task of a first run, and on the registry
+/// calls: each first answer is lost after the work was done (the function
+/// ran; the version was created, or marked), and the definition retries. So
+/// every function runs twice, and the registry is asked twice. Still one run:
+/// one event per stage in the trail, one approval email, one version, one
+/// endpoint serving the run's model, one deploy notice.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn every_tasks_first_answer_lost_still_makes_one_run_with_one_of_everything() {
+    let rig = rig("us-east-1", &[]).await;
+    // CreateModelPackage carries a ClientToken, so its retry finds its version.
+    rig.lose_next_api_answer("sagemaker:CreateModelPackage")
+        .unwrap();
+    rig.lose_next_api_answer("sagemaker:UpdateModelPackage")
+        .unwrap();
+    let lost = [
+        "RecordStarted",
+        "RecordTrained",
+        "Evaluate",
+        "RecordTransformed",
+        "RequestApproval",
+        "RecordApproved",
+        "CheckEndpoint",
+        "CreateEndpoint",
+        "PollEndpoint",
+        "RecordDeployed",
+    ];
+    for state in lost {
+        rig.lose_next_answer(state, "Lambda.ServiceException");
+    }
+    let execution = "run-answers-lost";
+    let names = RunNames::for_execution(execution);
+    let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    // The approval's retry moves it to its own token before anyone decides.
+    rig.pump_until("asked twice", |calls| {
+        calls
+            .iter()
+            .filter(|c| c.function == "request-approval")
+            .count()
+            == 2
+    })
+    .await
+    .unwrap();
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+
+    // The registry's lost answers were retried, under the names Step
+    // Functions gives an AWS SDK integration's errors.
+    let history = rig.history(&arn).await.unwrap();
+    let mut registry: Vec<String> = history
+        .iter()
+        .filter_map(|e| e.task_failed_event_details())
+        .filter(|d| d.resource().contains("ModelPackage"))
+        .filter_map(|d| d.error().map(str::to_owned))
+        .collect();
+    registry.sort();
+    assert_eq!(
+        registry,
+        [
+            "SageMaker.InternalFailureException",
+            "SageMaker.InternalFailureException"
+        ]
+    );
+    // Every lost state ran its function twice, and only those.
+    let calls = rig.calls();
+    for state in lost {
+        let ran = calls.iter().filter(|c| c.state == state).count();
+        assert_eq!(ran, 2, "{state} ran {ran} times");
+    }
+    // One of everything.
+    let trail = trail(&rig, execution).await;
+    let stages: Vec<&str> = trail.iter().map(|(s, ..)| s.as_str()).collect();
+    assert_eq!(
+        stages,
+        ["started", "trained", "transformed", "approved", "deployed"]
+    );
+    rig.approval_link().await.ok();
+    assert_eq!(
+        rig.approval_emails().len(),
+        1,
+        "{:?}",
+        rig.approval_emails()
+    );
+    let (_, model, _) = endpoint(&rig).await;
+    assert_eq!(model, names.model_name);
+    let version = versions(&rig).await.pop().unwrap();
+    assert_eq!(version.status, "Approved");
+    assert_eq!(versions(&rig).await.len(), 1, "one version registered");
+    let notices = rig
+        .world
+        .read_inbox(
+            &rig.world.notifications_inbox,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let deployed = notices
+        .iter()
+        .filter(|n| n.to_string().contains("Deployed"))
+        .count();
+    assert_eq!(deployed, 1, "{notices:?}");
+}
