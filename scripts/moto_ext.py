@@ -27,10 +27,10 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   service alone.
 - SageMaker CreateModelPackage honours ClientToken: a retry with the token of
   a call that succeeded answers that call's version instead of a second one.
-- POST /moto-api/extension/lose-next-answer with {"action"}: the next call of
-  that action (`sagemaker:CreateModelPackage`, `sagemaker:UpdateModelPackage`)
-  is carried out, then answered with InternalFailure, as when its answer is
-  lost on the way back.
+- POST /moto-api/extension/lose-next-answer with {"region", "action"}: the next call of
+  that action (`sagemaker:CreateModelPackage`, `UpdateModelPackage`,
+  `DescribeModelPackage`, `DescribeTrainingJob`) is carried out, then answered
+  with InternalFailure, as when its answer is lost on the way back.
 - SageMaker's own limits on the registry calls moto does not check:
   ApprovalDescription (1024 characters, one line) and metadata values (256
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
@@ -43,7 +43,7 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   {"region", "endpointName", "status", "failureReason"}: the tests put an
   endpoint into a state SageMaker would reach on its own (Failed, Updating,
   RollingBack), which moto's endpoints never leave InService for.
-- POST /moto-api/extension/sns/fail-first-publish with {"approver"}: the
+- POST /moto-api/extension/sns/fail-first-publish with {"region", "approver"}: the
   first message published with that `approver` attribute fails (InternalError,
   HTTP 500), and so does every retry of the same message; a different message
   to them goes out (a send that fails partway, then a retry with new links).
@@ -332,12 +332,12 @@ def validate_model_package_requests():
     registry_retries_as_on_aws()
 
 
-FAIL_FIRST_PUBLISH = {}  # approver -> the message that fails (None: the next one)
+FAIL_FIRST_PUBLISH = {}  # (region, approver) -> the message that fails (None: the next one); each test has its region
 
 
 def fail_first_publish(request, full_url, headers):
     body = json.loads(request.data.decode() or "{}")
-    FAIL_FIRST_PUBLISH[body["approver"]] = None
+    FAIL_FIRST_PUBLISH[(body["region"], body["approver"])] = None
     return 200, {}, json.dumps({"status": "ok"})
 
 
@@ -358,10 +358,11 @@ def failing_publishes():
         approver = attributes.get("approver")
         if isinstance(approver, dict):
             approver = approver.get("Value") or approver.get("StringValue")
-        if approver in FAIL_FIRST_PUBLISH:
-            if FAIL_FIRST_PUBLISH[approver] is None:
-                FAIL_FIRST_PUBLISH[approver] = message
-            if FAIL_FIRST_PUBLISH[approver] == message:
+        key = (self.region_name, approver)
+        if key in FAIL_FIRST_PUBLISH:
+            if FAIL_FIRST_PUBLISH[key] is None:
+                FAIL_FIRST_PUBLISH[key] = message
+            if FAIL_FIRST_PUBLISH[key] == message:
                 raise PublishFailed()
         return original(self, message, *args, **kwargs)
 
@@ -391,12 +392,12 @@ def aws_sdk_errors_as_documented():
 
 
 CLIENT_TOKENS = {}  # (account, region, token) -> the version's ARN
-LOSE_NEXT_ANSWER = set()  # "service:Action"
+LOSE_NEXT_ANSWER = set()  # (region, "service:Action"); each test has its region
 
 
 def lose_next_answer(request, full_url, headers):
     body = json.loads(request.data.decode() or "{}")
-    LOSE_NEXT_ANSWER.add(body["action"])
+    LOSE_NEXT_ANSWER.add((body["region"], body["action"]))
     return 200, {}, json.dumps({"status": "ok"})
 
 
@@ -425,14 +426,16 @@ def registry_retries_as_on_aws():
     def losing(action, original):
         def handler(self):
             answer = original(self)
-            if action in LOSE_NEXT_ANSWER:
-                LOSE_NEXT_ANSWER.discard(action)
+            if (self.region, action) in LOSE_NEXT_ANSWER:
+                LOSE_NEXT_ANSWER.discard((self.region, action))
                 raise InternalFailure()
             return answer
         return handler
 
     SageMakerResponse.create_model_package = losing("sagemaker:CreateModelPackage", SageMakerResponse.create_model_package)
     SageMakerResponse.update_model_package = losing("sagemaker:UpdateModelPackage", SageMakerResponse.update_model_package)
+    SageMakerResponse.describe_model_package = losing("sagemaker:DescribeModelPackage", SageMakerResponse.describe_model_package)
+    SageMakerResponse.describe_training_job = losing("sagemaker:DescribeTrainingJob", SageMakerResponse.describe_training_job)
 
 
 def refuse_existing_models():

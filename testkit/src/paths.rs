@@ -1187,7 +1187,7 @@ impl Rig {
     pub fn lose_next_api_answer(&self, action: &str) -> Result<(), String> {
         self.world.moto.control(
             "/moto-api/extension/lose-next-answer",
-            &json!({"action": action}),
+            &json!({"region": self.world.region, "action": action}),
         )
     }
 
@@ -1196,7 +1196,7 @@ impl Rig {
     pub fn fail_first_email_to(&self, approver: &str) -> Result<(), String> {
         self.world.moto.control(
             "/moto-api/extension/sns/fail-first-publish",
-            &json!({"approver": approver}),
+            &json!({"region": self.world.region, "approver": approver}),
         )
     }
 

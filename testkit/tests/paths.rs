@@ -595,6 +595,11 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
     // The second model is worse on the held-out data (two rows more wrong), though
     // above the gate: its page shows it beside the deployed one, as worse.
     for (execution, commit, wrong) in [("run-first", "1111aaa", 0), ("run-second", "2222bbb", 2)] {
+        if wrong > 0 {
+            // Fault injection: the update was made, its answer lost; the retry
+            // finds the endpoint on its way to the new config.
+            rig.lose_next_answer("UpdateEndpoint", "Lambda.ServiceException");
+        }
         let (arn, link) = run_to_approval_with(&rig, execution, commit, wrong).await;
         let (code, page) = rig.page(&link);
         assert_eq!(code, 200, "{page}");
@@ -624,6 +629,14 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
     let calls = rig.calls();
     all_answered(&calls);
     let second = of(&calls, "run-second");
+    assert_eq!(
+        second
+            .iter()
+            .filter(|c| c.state == "UpdateEndpoint")
+            .count(),
+        2,
+        "the update's lost answer was retried"
+    );
     let update = deploy_inputs(&second).pop().unwrap();
     let policy = update
         .deployment
@@ -1109,6 +1122,11 @@ async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
     let rig = rig("ap-southeast-1", &[]).await;
     let execution = "run-rejected";
     let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
+    // RejectPackage's first answer is lost after the version was marked, and
+    // RecordFailure's after it recorded the rejection.
+    rig.lose_next_api_answer("sagemaker:UpdateModelPackage")
+        .unwrap();
+    rig.lose_next_answer("RecordFailure", "Lambda.ServiceException");
     let (code, page) = rig.decide(
         &link,
         "reject",
@@ -1136,8 +1154,20 @@ async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
         (status.as_str(), error.as_deref()),
         ("FAILED", Some("ApprovalRejected"))
     );
+    assert_eq!(lost_and_retried(&rig, &arn, "updateModelPackage").await, 1);
     let calls = rig.calls();
     all_answered(&calls);
+    assert_eq!(
+        calls.iter().filter(|c| c.state == "RecordFailure").count(),
+        2,
+        "RecordFailure's lost answer was retried"
+    );
+    let rejected = trail(&rig, execution)
+        .await
+        .iter()
+        .filter(|(stage, ..)| stage == "rejected")
+        .count();
+    assert_eq!(rejected, 1, "recorded once");
     assert!(!functions(&calls).contains(&"check-endpoint"));
     assert!(!functions(&calls).contains(&"deploy-endpoint"));
     let last = records(&calls).pop().unwrap();
@@ -1402,6 +1432,21 @@ async fn registered_version(rig: &Rig, status: &str) -> String {
 }
 
 /// No `.sync` task (training, tuning, processing, transform) was started.
+/// How many of `resource`'s calls (an AWS SDK task's action) failed with the
+/// lost answer the test stack injected, and were retried.
+async fn lost_and_retried(rig: &Rig, arn: &str, resource: &str) -> usize {
+    rig.history(arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.task_failed_event_details())
+        .filter(|d| {
+            d.resource().contains(resource)
+                && d.error() == Some("SageMaker.InternalFailureException")
+        })
+        .count()
+}
+
 async fn no_jobs(rig: &Rig, arn: &str) {
     let entered: Vec<String> = rig
         .history(arn)
@@ -1427,6 +1472,8 @@ async fn no_jobs(rig: &Rig, arn: &str) {
 async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_approval() {
     let rig = rig("us-west-1", &[]).await;
     let version = registered_version(&rig, "Approved").await;
+    rig.lose_next_api_answer("sagemaker:DescribeModelPackage")
+        .unwrap();
     let execution = "run-deploy-only";
     let names = RunNames::for_execution(execution);
     let arn = rig
@@ -1448,6 +1495,10 @@ async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_appro
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    assert_eq!(
+        lost_and_retried(&rig, &arn, "describeModelPackage").await,
+        1
+    );
     no_jobs(&rig, &arn).await;
     let model = rig
         .sagemaker
@@ -1624,10 +1675,24 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
         .await
         .unwrap();
 
+    // Fault injection: the first job was created, then its first poll failed;
+    // the retry takes a fresh name (the first is SageMaker's for good).
+    let first = rig.next_sync("Process").await.unwrap();
+    assert_eq!(
+        first.request["ProcessingJobName"],
+        format!("{}-0-0", names.processing_job_name)
+    );
+    rig.fail(
+        &first,
+        "SageMaker.AmazonSageMakerException",
+        "Rate exceeded",
+    )
+    .await
+    .unwrap();
     let process = rig.next_sync("Process").await.unwrap();
     assert_eq!(
         process.request["ProcessingJobName"],
-        format!("{}-0-0", names.processing_job_name)
+        format!("{}-0-1", names.processing_job_name)
     );
     assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
     assert_eq!(
@@ -1643,7 +1708,7 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
     rig.complete(
         &process,
         &json!({
-            "ProcessingJobName": format!("{}-0-0", names.processing_job_name),
+            "ProcessingJobName": format!("{}-0-1", names.processing_job_name),
             "ProcessingJobStatus": "Completed",
             "ProcessingOutputConfig": {"Outputs": [{"OutputName": "training", "S3Output": {
                 "S3Uri": processed, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}
@@ -1697,8 +1762,22 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
         .await
         .unwrap();
 
+    // Fault injection: the first tuning job was created, then its first poll
+    // failed; the retry takes a fresh name.
+    let first = rig.next_sync("Tune").await.unwrap();
+    assert_eq!(
+        first.request["HyperParameterTuningJobName"],
+        format!("{}-0-0", names.tuning_job_name)
+    );
+    rig.fail(
+        &first,
+        "SageMaker.AmazonSageMakerException",
+        "Rate exceeded",
+    )
+    .await
+    .unwrap();
     let tune = rig.next_sync("Tune").await.unwrap();
-    let tuning_name = format!("{}-0-0", names.tuning_job_name);
+    let tuning_name = format!("{}-0-1", names.tuning_job_name);
     assert_eq!(
         tune.request["HyperParameterTuningJobName"],
         tuning_name.as_str()
@@ -1751,6 +1830,9 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
         .send()
         .await
         .unwrap();
+    // DescribeBest's first answer is lost (a read: its retry reads the same).
+    rig.lose_next_api_answer("sagemaker:DescribeTrainingJob")
+        .unwrap();
     rig.complete(
         &tune,
         &json!({
@@ -1782,6 +1864,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     approve(&rig, &rig.approval_link().await.unwrap());
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    assert_eq!(lost_and_retried(&rig, &arn, "describeTrainingJob").await, 1);
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
