@@ -1534,13 +1534,8 @@ async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_appro
     );
 }
 
-#[tokio::test]
-#[ignore = "needs the moto server: run `make test`"]
-async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
-    let rig = rig("us-east-2", &[]).await;
-    let version = registered_version(&rig, "PendingManualApproval").await;
-    let execution = "run-not-approved";
-    let names = RunNames::for_execution(execution);
+/// Starts a rollback to `version`, which must end `ModelNotApproved`; answers its cause.
+async fn refused_rollback(rig: &Rig, version: &str, execution: &str) -> String {
     let arn = rig
         .start(
             execution,
@@ -1553,7 +1548,18 @@ async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
         (status.as_str(), error.as_deref()),
         ("FAILED", Some("ModelNotApproved"))
     );
-    assert!(cause.unwrap().contains("PendingManualApproval"));
+    cause.unwrap_or_default()
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
+    let rig = rig("us-east-2", &[]).await;
+    let version = registered_version(&rig, "PendingManualApproval").await;
+    let execution = "run-not-approved";
+    let names = RunNames::for_execution(execution);
+    let cause = refused_rollback(&rig, &version, execution).await;
+    assert!(cause.contains("PendingManualApproval"), "{cause}");
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
@@ -1634,19 +1640,7 @@ async fn a_rollback_to_a_version_approved_outside_the_pipeline_is_refused() {
     let version = registered_version(&rig, "Approved").await;
     let execution = "run-forged-rollback";
     let names = RunNames::for_execution(execution);
-    let arn = rig
-        .start(
-            execution,
-            &json!({"modelPackageArn": version, "rollback": true}),
-        )
-        .await
-        .unwrap();
-    let (status, error, cause) = rig.finish(&arn).await.unwrap();
-    assert_eq!(
-        (status.as_str(), error.as_deref()),
-        ("FAILED", Some("ModelNotApproved"))
-    );
-    let cause = cause.unwrap();
+    let cause = refused_rollback(&rig, &version, execution).await;
     assert!(
         cause.contains("holds no approval") && cause.contains("run-old"),
         "{cause}"
