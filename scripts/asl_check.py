@@ -87,6 +87,16 @@ def sample_value(name, value, template):
                 return str(params[name].get("Default", "example"))
             raise SystemExit(f"asl_check: cannot sample ${{{name}}} in a Fn::Sub substitution")
         return re.sub(r"\$\{([A-Za-z0-9_:]+)\}", one, value["Fn::Sub"])
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), list):
+        text, local = value["Fn::Sub"]
+        local = {k: sample_value(k, v, template) for k, v in local.items()}
+        return sample_value(name, {"Fn::Sub": re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: local.get(m.group(1), m.group(0)), text)}, template)
+    if isinstance(value, dict) and "Fn::Select" in value and "AWS::StackId" in json.dumps(value):
+        return "5e1f0c70"  # the stack's token: the first group of its id's UUID
+    if isinstance(value, dict) and "Fn::If" in value:
+        # The branch a default deployment takes: the first that is not empty.
+        branches = [sample_value(name, v, template) for v in value["Fn::If"][1:]]
+        return next((b for b in branches if b), "")
     if isinstance(value, (str, int, float)):
         return str(value)
     raise SystemExit(f"asl_check: cannot sample the substitution {name}: {value!r}")

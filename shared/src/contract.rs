@@ -623,9 +623,11 @@ pub struct RecordOutput {
     /// False when this stage was already recorded (a retry).
     pub recorded: bool,
     pub notified: bool,
-    /// The run's SageMaker names, derived from the execution name, so the state
-    /// machine takes them from the first step instead of building them itself.
-    pub names: RunNames,
+    /// The run's SageMaker names, derived from the stack's token and the
+    /// execution name, so the state machine takes them from the first step
+    /// instead of building them itself. A reminder, which no state reads, has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<RunNames>,
 }
 
 #[cfg(test)]

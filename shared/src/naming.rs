@@ -1,5 +1,11 @@
 //! Names derived deterministically, so a retried step reuses its own name
 //! instead of colliding with itself, and two executions never share one.
+//!
+//! Every name this stack makes in an account-wide namespace (SageMaker jobs,
+//! models and endpoint configs, EventBridge schedules) carries the stack's
+//! [`StackToken`] right after its kind, and the template's IAM patterns name
+//! the same prefix (`training-job/train-<token>-*`): two stacks in one account
+//! can neither collide on a name nor act on each other's resources.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -13,6 +19,55 @@ pub const CLIENT_REQUEST_TOKEN_MAX: usize = 128;
 
 /// Hex characters of the digest appended to every derived name (48 bits).
 const DIGEST_HEX: usize = 12;
+/// The shortest digest a name keeps when its limit is tight (tuning jobs: 44 bits).
+const DIGEST_HEX_MIN: usize = 8;
+
+/// What makes this stack's names its own: the first group of the UUID in the
+/// stack's id (`arn:…:stack/<name>/<uuid>`), eight lowercase hex digits, set as
+/// `NAME_TOKEN` by the template. It differs between two stacks (and between a
+/// stack and the one re-created under its name), stays the same across
+/// updates, and has no `-`, so the IAM prefix `kind-<token>-` of one stack can
+/// never match a name of another: both must have the same token to share it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StackToken(String);
+
+impl StackToken {
+    /// The most characters a token has (a UUID group).
+    pub const MAX: usize = 8;
+
+    /// A token of 1 to 8 lowercase letters and digits.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty()
+            || raw.len() > Self::MAX
+            || !raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(format!(
+                "a stack token is 1 to {} lowercase letters or digits (the first group of the stack id's UUID)",
+                Self::MAX
+            ));
+        }
+        Ok(StackToken(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for StackToken {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        StackToken::parse(s)
+    }
+}
+
+impl std::fmt::Display for StackToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Hex SHA-256 of the parts, each length-prefixed so that ("ab","c") and ("a","bc") differ.
 pub(crate) fn digest(parts: &[&str]) -> String {
@@ -48,30 +103,25 @@ fn sanitize(source: &str, max: usize) -> String {
     out
 }
 
-/// A SageMaker name `<kind>-<readable part of source>-<digest>`, at most `max` characters.
-///
-/// Valid for SageMaker (`^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`), the same for the
-/// same input, and different for different inputs (the digest covers the whole
-/// source, so sources that sanitize alike still differ).
-pub fn sagemaker_name(kind: &str, source: &str, max: usize) -> String {
-    let hash = digest(&[kind, source]);
-    // The digest always fits (callers' limits are >= 32); kind and readable part share the rest.
-    let kind = sanitize(kind, 12.min(max.saturating_sub(DIGEST_HEX + 1)));
-    let kind = if kind.is_empty() {
-        "x".to_owned()
-    } else {
-        kind
-    };
-    // kind + '-' + readable + '-' + digest
-    let room = max.saturating_sub(kind.len() + DIGEST_HEX + 2);
+/// This stack's SageMaker name `<kind>-<token>-<readable part of source>-<digest>`,
+/// at most `max` characters; the digest covers the token, so it differs
+/// between stacks too. When the limit is tight (tuning jobs) the readable part
+/// goes first, then the digest shrinks to no fewer than 8 hex digits.
+pub fn scoped_name(kind: &str, token: &StackToken, source: &str, max: usize) -> String {
+    let hash = digest(&[kind, token.as_str(), source]);
+    let prefix = format!("{}-{}", sanitize(kind, 12), token.as_str());
+    let digest_len = DIGEST_HEX
+        .min(max.saturating_sub(prefix.len() + 1))
+        .max(DIGEST_HEX_MIN);
+    let room = max.saturating_sub(prefix.len() + digest_len + 2);
     let readable = sanitize(source, room);
-    let mut name = kind;
+    let mut name = prefix;
     if !readable.is_empty() {
         name.push('-');
         name.push_str(&readable);
     }
     name.push('-');
-    name.push_str(&hash[..DIGEST_HEX]);
+    name.push_str(&hash[..digest_len]);
     name
 }
 
@@ -99,18 +149,15 @@ pub struct RunNames {
 }
 
 impl RunNames {
-    pub fn for_execution(execution_name: &str) -> Self {
+    pub fn for_execution(token: &StackToken, execution_name: &str) -> Self {
         let job = SAGEMAKER_NAME_MAX - ATTEMPT_SUFFIX_MAX;
+        let name = |kind, max| scoped_name(kind, token, execution_name, max);
         RunNames {
-            processing_job_name: sagemaker_name("process", execution_name, job),
-            training_job_name: sagemaker_name("train", execution_name, job),
-            tuning_job_name: sagemaker_name(
-                "tune",
-                execution_name,
-                TUNING_JOB_NAME_MAX - ATTEMPT_SUFFIX_MAX,
-            ),
-            model_name: sagemaker_name("model", execution_name, SAGEMAKER_NAME_MAX),
-            transform_job_name: sagemaker_name("transform", execution_name, job),
+            processing_job_name: name("process", job),
+            training_job_name: name("train", job),
+            tuning_job_name: name("tune", TUNING_JOB_NAME_MAX - ATTEMPT_SUFFIX_MAX),
+            model_name: name("model", SAGEMAKER_NAME_MAX),
+            transform_job_name: name("transform", job),
         }
     }
 }
@@ -118,12 +165,19 @@ impl RunNames {
 /// The endpoint config for a model and the config's content (variant, instance
 /// type and count, data capture, canonically serialized by the caller): a retry
 /// finds its own config, and a changed content gets a new one.
-pub fn endpoint_config_name(model_name: &str, content: &str) -> String {
-    sagemaker_name(
+pub fn endpoint_config_name(token: &StackToken, model_name: &str, content: &str) -> String {
+    scoped_name(
         "config",
+        token,
         &format!("{model_name}|{content}"),
         SAGEMAKER_NAME_MAX,
     )
+}
+
+/// The endpoint a stack serves from when `EndpointName` is left empty:
+/// `iris-<token>`, lowercase as IAM's endpoint ARNs are.
+pub fn default_endpoint_name(token: &StackToken) -> String {
+    format!("iris-{token}")
 }
 
 /// CodePipeline's `clientRequestToken` for one object version (or, in an
@@ -136,20 +190,28 @@ pub fn client_request_token(bucket: &str, key: &str, version_or_sequencer: &str)
 /// upload under `prefix` within window `window` (epoch seconds / the quiet
 /// period) names the same schedule, so a burst becomes one run. EventBridge
 /// Scheduler names: at most 64 of `[0-9a-zA-Z-_.]`.
-pub fn retrain_window_name(pipeline: &str, prefix: &str, window: u64) -> String {
-    format!("retrain-{}-{window}", &digest(&[pipeline, prefix])[..16])
+pub fn retrain_window_name(
+    token: &StackToken,
+    pipeline: &str,
+    prefix: &str,
+    window: u64,
+) -> String {
+    format!(
+        "retrain-{token}-{}-{window}",
+        &digest(&[pipeline, prefix])[..16]
+    )
 }
 
 /// The one-time schedule that reminds of an approval close to its deadline:
 /// named after the approval's hash (never its id), so a retried request finds
 /// the schedule it already made. At most 64 of `[0-9a-zA-Z-_.]`.
-pub fn approval_reminder_name(approval_hash: &str) -> String {
+pub fn approval_reminder_name(token: &StackToken, approval_hash: &str) -> String {
     let hex: String = approval_hash
         .chars()
         .filter(char::is_ascii_hexdigit)
         .take(32)
         .collect();
-    format!("approval-{hex}")
+    format!("approval-{token}-{hex}")
 }
 
 /// Whether `name` is a valid SageMaker name of at most `max` characters.
@@ -169,16 +231,17 @@ mod tests {
 
     #[test]
     fn a_windows_schedule_name_is_the_same_for_every_upload_of_it_and_fits_the_scheduler() {
-        let a = retrain_window_name("mlops-pipeline", "training/", 5_986_275);
+        let t = StackToken::parse("5e1f0c70").unwrap();
+        let a = retrain_window_name(&t, "mlops-pipeline", "training/", 5_986_275);
         assert_eq!(
             a,
-            retrain_window_name("mlops-pipeline", "training/", 5_986_275)
+            retrain_window_name(&t, "mlops-pipeline", "training/", 5_986_275)
         );
         assert_ne!(
             a,
-            retrain_window_name("mlops-pipeline", "training/", 5_986_276)
+            retrain_window_name(&t, "mlops-pipeline", "training/", 5_986_276)
         );
-        assert_ne!(a, retrain_window_name("other", "training/", 5_986_275));
+        assert_ne!(a, retrain_window_name(&t, "other", "training/", 5_986_275));
         assert!(
             a.len() <= 64 && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
             "{a}"
@@ -188,15 +251,53 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn token() -> StackToken {
+        StackToken::parse("5e1f0c70").unwrap()
+    }
+
+    fn sagemaker_name(kind: &str, source: &str, max: usize) -> String {
+        scoped_name(kind, &token(), source, max)
+    }
+
+    #[test]
+    fn a_token_is_lowercase_letters_and_digits_without_a_dash() {
+        assert!(StackToken::parse("5e1f0c70").is_ok());
+        for bad in ["", "5E1F0C70", "5e1f-c70", "5e1f0c701", "a b"] {
+            assert!(StackToken::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn two_stacks_name_the_same_execution_apart_and_each_name_carries_its_own_token() {
+        let other = StackToken::parse("9a3b11f0").unwrap();
+        let (a, b) = (
+            RunNames::for_execution(&token(), "run-1"),
+            RunNames::for_execution(&other, "run-1"),
+        );
+        assert_ne!(a, b);
+        assert!(a.training_job_name.starts_with("train-5e1f0c70-run-1-"));
+        assert!(b.model_name.starts_with("model-9a3b11f0-run-1-"));
+        assert!(a.tuning_job_name.starts_with("tune-5e1f0c70-"));
+        let config = endpoint_config_name(&other, &b.model_name, "x");
+        assert!(config.starts_with("config-9a3b11f0-"), "{config}");
+        assert!(retrain_window_name(&other, "p", "training/", 1).starts_with("retrain-9a3b11f0-"));
+        assert!(approval_reminder_name(&other, "abc").starts_with("approval-9a3b11f0-"));
+        assert_eq!(default_endpoint_name(&other), "iris-9a3b11f0");
+    }
+
     #[test]
     fn names_read_as_their_execution() {
-        let names = RunNames::for_execution("run-2026-11-21-abc123");
+        let names = RunNames::for_execution(&token(), "run-2026-11-21-abc123");
         assert!(
             names
                 .training_job_name
-                .starts_with("train-run-2026-11-21-abc123-")
+                .starts_with("train-5e1f0c70-run-2026-11-21-abc123-")
         );
-        assert!(names.model_name.starts_with("model-run-2026-11-21-abc123-"));
+        assert!(
+            names
+                .model_name
+                .starts_with("model-5e1f0c70-run-2026-11-21-abc123-")
+        );
         assert_ne!(names.training_job_name, names.transform_job_name);
     }
 
@@ -206,7 +307,7 @@ mod tests {
         /// ninth retry, `-1000-9`.
         #[test]
         fn job_names_keep_room_for_the_attempt_suffix(exec in "[a-zA-Z0-9_-]{1,80}") {
-            let names = RunNames::for_execution(&exec);
+            let names = RunNames::for_execution(&token(), &exec);
             for (job, max) in [
                 (&names.processing_job_name, SAGEMAKER_NAME_MAX),
                 (&names.training_job_name, SAGEMAKER_NAME_MAX),
@@ -249,8 +350,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn derived_names_are_always_valid(exec in "\\PC{0,120}", max in 20usize..=63) {
-            for kind in ["train", "model", "transform", "config", "tune"] {
+        fn derived_names_are_always_valid(exec in "\\PC{0,120}", max in 40usize..=63) {
+            for kind in ["train", "model", "transform", "process", "config", "tune"] {
                 let name = sagemaker_name(kind, &exec, max);
                 prop_assert!(is_valid_sagemaker_name(&name, max), "{name:?}");
             }
@@ -258,14 +359,14 @@ mod tests {
 
         #[test]
         fn derived_names_are_stable(exec in "\\PC{0,120}") {
-            prop_assert_eq!(RunNames::for_execution(&exec), RunNames::for_execution(&exec));
+            prop_assert_eq!(RunNames::for_execution(&token(), &exec), RunNames::for_execution(&token(), &exec));
         }
 
         #[test]
         fn distinct_executions_get_distinct_names(a in "\\PC{0,100}", b in "\\PC{0,100}") {
             prop_assume!(a != b);
-            prop_assert_ne!(RunNames::for_execution(&a).training_job_name,
-                            RunNames::for_execution(&b).training_job_name);
+            prop_assert_ne!(RunNames::for_execution(&token(), &a).training_job_name,
+                            RunNames::for_execution(&token(), &b).training_job_name);
         }
 
         #[test]

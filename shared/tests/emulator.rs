@@ -323,7 +323,10 @@ async fn sagemaker_accepts_the_derived_job_names() {
     use aws_sdk_sagemaker::types::*;
     let sdk = Moto::from_env().sdk_config().await;
     let sm = aws_sdk_sagemaker::Client::new(&sdk);
-    let names = RunNames::for_execution(&unique("exec"));
+    let names = RunNames::for_execution(
+        &shared::naming::StackToken::parse("5e1f0c70").unwrap(),
+        &unique("exec"),
+    );
     sm.create_training_job()
         .training_job_name(&names.training_job_name)
         .role_arn("arn:aws:iam::123456789012:role/sagemaker")

@@ -182,7 +182,10 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             serde_json::to_value(RecordOutput {
                 recorded: true,
                 notified: true,
-                names: RunNames::for_execution("run"),
+                names: Some(RunNames::for_execution(
+                    &shared::naming::StackToken::parse("5e1f0c70").unwrap(),
+                    "run",
+                )),
             })
             .unwrap(),
         ),

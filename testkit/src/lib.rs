@@ -22,6 +22,9 @@ use aws_sdk_dynamodb::types::{
 
 /// Why an emulator test is ignored by a bare `cargo test`.
 pub const NEEDS_MOTO: &str = "needs the moto server: run `make test`";
+/// The stack token a function run outside a rig has (`NAME_TOKEN`): the first
+/// group of a UUID, as the template derives it from the stack id.
+pub const TEST_TOKEN: &str = "5e1f0c70";
 
 /// The moto server of this test run.
 #[derive(Debug, Clone)]
@@ -50,12 +53,25 @@ impl Moto {
 
     /// POSTs JSON to moto's control API (`/moto-api/...`).
     pub fn control(&self, path: &str, body: &serde_json::Value) -> Result<(), String> {
+        self.control_answer(path, body).map(|_| ())
+    }
+
+    /// The same, answering the route's JSON.
+    pub fn control_answer(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let url = format!("{}{path}", self.endpoint);
-        ureq::post(&url)
+        let mut answer = ureq::post(&url)
             .header("content-type", "application/json")
             .send(body.to_string())
-            .map(|_| ())
-            .map_err(|e| format!("POST {url}: {e}"))
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let text = answer
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| format!("POST {url}: {e}: {text}"))
     }
 
     /// Queues results for SageMaker Runtime `InvokeEndpoint` (taken in order, once each).
@@ -389,6 +405,9 @@ impl LambdaRuntime {
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env_remove("AWS_SESSION_TOKEN")
+            // Every deployed function has its stack's token (template Globals);
+            // a test's own `env` may set another.
+            .env("NAME_TOKEN", TEST_TOKEN)
             .envs(env.iter().copied())
             .stdout(out)
             .stderr(err)

@@ -138,6 +138,11 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A resource of the template this world resolves.
+    pub fn template_resource(&self, id: &str) -> Result<&'a Value, String> {
+        self.template.resource(id)
+    }
+
     /// The same world under another stack name.
     pub fn with_stack(mut self, stack: &str) -> Self {
         self.stack = stack.to_owned();
@@ -347,6 +352,28 @@ impl<'a> Resolver<'a> {
         Ok(out)
     }
 
+    /// CloudFormation's form: the stack's name, then a version-1 UUID whose
+    /// first group (the low bits of its creation time) differs per stack: here
+    /// derived from the stack's name, so two stacks of one test differ.
+    pub fn stack_id(&self) -> String {
+        // FNV-1a, 32 bits: enough to tell a test's stacks apart.
+        let low = self.stack.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        format!(
+            "arn:aws:cloudformation:{}:{ACCOUNT}:stack/{}/{low:08x}-9a3b-11f0-8de9-0a1b2c3d4e5f",
+            self.region, self.stack
+        )
+    }
+
+    /// The stack's token, as the template derives `NAME_TOKEN` from its id.
+    pub fn token(&self) -> shared::naming::StackToken {
+        let id = self.stack_id();
+        let uuid = id.rsplit('/').next().unwrap_or_default();
+        shared::naming::StackToken::parse(uuid.split('-').next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{id}: {e}"))
+    }
+
     /// What `Ref` answers: a pseudo parameter, a parameter, or a resource.
     pub fn reference(&self, name: &str) -> Result<String, String> {
         match name {
@@ -355,13 +382,7 @@ impl<'a> Resolver<'a> {
             "AWS::AccountId" => return Ok(ACCOUNT.to_owned()),
             "AWS::StackName" => return Ok(self.stack.clone()),
             "AWS::URLSuffix" => return Ok("amazonaws.com".to_owned()),
-            "AWS::StackId" => {
-                // CloudFormation's form: the stack's name, then a UUID.
-                return Ok(format!(
-                    "arn:aws:cloudformation:{}:{ACCOUNT}:stack/{}/5e1f0c70-9a3b-11f0-8de9-0a1b2c3d4e5f",
-                    self.region, self.stack
-                ));
-            }
+            "AWS::StackId" => return Ok(self.stack_id()),
             _ => {}
         }
         if let Some(p) = self.parameters.get(name) {

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use shared::naming::RunNames;
+use shared::naming::{RunNames, StackToken};
 use testkit::template::{ACCOUNT, Resolver, Statement, Template, allowed, allowed_in};
 
 const REGION: &str = "us-east-1";
@@ -287,9 +287,9 @@ fn iam_service(crate_service: &str) -> &str {
     }
 }
 
-/// A sample run's names, as the code derives them.
-fn names() -> RunNames {
-    RunNames::for_execution("run-0123abc-20261121T100000")
+/// A sample run's names, as the code derives them in the stack of `token`.
+fn names(token: &StackToken) -> RunNames {
+    RunNames::for_execution(token, "run-0123abc-20261121T100000")
 }
 
 /// What one call is authorized on: the IAM actions and the resource ARNs,
@@ -303,11 +303,16 @@ fn required(
 ) -> Option<Vec<(String, String)>> {
     let (region, a) = (REGION, ACCOUNT);
     let table = || format!("arn:aws:dynamodb:{region}:{a}:table/{}", env["TABLE_NAME"]);
-    let endpoint_name = r.parameters["EndpointName"].clone();
+    // Every function has the stack's token (Globals): the names it makes carry it.
+    let token = StackToken::parse(env.get("NAME_TOKEN")?).ok()?;
+    let endpoint_name = match r.parameters["EndpointName"].as_str() {
+        "" => shared::naming::default_endpoint_name(&token),
+        named => named.to_owned(),
+    };
     let endpoint = format!("arn:aws:sagemaker:{region}:{a}:endpoint/{endpoint_name}");
     let config = format!(
         "arn:aws:sagemaker:{region}:{a}:endpoint-config/{}",
-        shared::naming::endpoint_config_name(&names().model_name, "sample")
+        shared::naming::endpoint_config_name(&token, &names(&token).model_name, "sample")
     );
     let artifacts = r.reference("ArtifactBucket").ok()?;
     let action = format!("{}:{}", iam_service(&call.service), pascal(&call.operation));
@@ -367,12 +372,16 @@ fn required(
                 // start-retraining's window, or request-approval's reminder.
                 if env.contains_key("PIPELINE_NAME") {
                     format!(
-                        "arn:aws:scheduler:{region}:{a}:schedule/default/retrain-0123456789abcdef-5877"
+                        "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
+                        shared::naming::retrain_window_name(&token, "p", "training/", 5877)
                     )
                 } else {
                     format!(
                         "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
-                        shared::naming::approval_reminder_name(&shared::keys::approval_hash("x"))
+                        shared::naming::approval_reminder_name(
+                            &token,
+                            &shared::keys::approval_hash("x")
+                        )
                     )
                 },
             ),
@@ -511,7 +520,8 @@ fn task_needs(
     subs: &BTreeMap<String, String>,
 ) -> Option<Vec<(String, String)>> {
     let (region, a) = (REGION, ACCOUNT);
-    let n = names();
+    // The definition's tests fill it in the default stack of Resolver::new.
+    let n = names(&Resolver::new(template(), REGION).token());
     let sm = |kind: &str, name: &str| format!("arn:aws:sagemaker:{region}:{a}:{kind}/{name}-0-0");
     let rule =
         |name: &str| format!("arn:aws:events:{region}:{a}:rule/StepFunctionsGetEventsFor{name}");
@@ -584,6 +594,13 @@ fn task_needs(
         "aws-sdk:sagemaker:createModelPackage" => {
             vec![("sagemaker:CreateModelPackage".into(), package)]
         }
+        "aws-sdk:ecr:batchGetImage" | "aws-sdk:ecr:putImage" => vec![(
+            format!("ecr:{}", pascal_camel(op.rsplit(':').next()?)),
+            format!(
+                "arn:aws:ecr:{region}:{a}:repository/{}",
+                subs["ModelRepositoryName"]
+            ),
+        )],
         "aws-sdk:dynamodb:query" => vec![(
             "dynamodb:Query".into(),
             format!("arn:aws:dynamodb:{region}:{a}:table/{}", subs["TableName"]),
@@ -661,7 +678,7 @@ fn the_sagemaker_role_covers_what_its_jobs_and_endpoint_do() {
         let art = r.reference("ArtifactBucket").unwrap();
         let repo = r.attribute("ModelRepository", "Arn").unwrap();
         let alarm = r.attribute("EndpointErrorsAlarm", "Arn").unwrap();
-        let n = names();
+        let n = names(&r.token());
         let mut needs: Vec<(&str, String)> = vec![
             // training and processing read the new data; transform reads the held-out rows
             ("s3:ListBucket", format!("arn:aws:s3:::{data}")),
@@ -2059,4 +2076,170 @@ fn the_access_log_filters_count_the_approval_pages_429s_and_the_apis() {
             "{route} {status}"
         );
     }
+}
+
+// ------------------------------------------------------------------ two stacks in one account
+
+/// What a stack makes in the account's shared namespaces, as its code names
+/// them: its jobs, models, endpoint configs, schedules, endpoint, registry
+/// group, table and state machine.
+fn stack_resources(r: &Resolver) -> Vec<(&'static str, String)> {
+    let (region, a) = (REGION, ACCOUNT);
+    let token = r.token();
+    let n = names(&token);
+    let sm = |kind: &str, name: &str| format!("arn:aws:sagemaker:{region}:{a}:{kind}/{name}");
+    let job = |name: &str| format!("{name}-0-0");
+    let group = r.reference("ModelPackageGroup").unwrap().to_lowercase();
+    vec![
+        (
+            "training job",
+            sm("training-job", &job(&n.training_job_name)),
+        ),
+        (
+            "tuning's training job",
+            sm(
+                "training-job",
+                &format!("{}-001-0a1b2c3d", job(&n.tuning_job_name)),
+            ),
+        ),
+        (
+            "tuning job",
+            sm("hyper-parameter-tuning-job", &job(&n.tuning_job_name)),
+        ),
+        (
+            "processing job",
+            sm("processing-job", &job(&n.processing_job_name)),
+        ),
+        (
+            "transform job",
+            sm("transform-job", &job(&n.transform_job_name)),
+        ),
+        ("model", sm("model", &n.model_name)),
+        (
+            "endpoint config",
+            sm(
+                "endpoint-config",
+                &shared::naming::endpoint_config_name(&token, &n.model_name, "sample"),
+            ),
+        ),
+        (
+            "endpoint",
+            sm("endpoint", &shared::naming::default_endpoint_name(&token)),
+        ),
+        (
+            "registry version",
+            sm("model-package", &format!("{group}/1")),
+        ),
+        (
+            "window schedule",
+            format!(
+                "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
+                shared::naming::retrain_window_name(&token, "p", "training/", 5877)
+            ),
+        ),
+        (
+            "reminder schedule",
+            format!(
+                "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
+                shared::naming::approval_reminder_name(&token, &shared::keys::approval_hash("x"))
+            ),
+        ),
+        ("table", r.attribute("Table", "Arn").unwrap()),
+        ("state machine", r.reference("StateMachine").unwrap()),
+    ]
+}
+
+/// Every role of the stack with its resolved statements.
+fn all_role_statements(r: &Resolver) -> Vec<(String, Vec<Statement>)> {
+    template()
+        .resources()
+        .iter()
+        .filter(|(_, v)| v["Type"] == "AWS::IAM::Role")
+        .map(|(id, _)| (id.clone(), r.role_statements(id).unwrap()))
+        .collect()
+}
+
+/// Whether `action` (a statement's own, wildcards and all) belongs to the
+/// service of `arn`: an ecr:* grant on `*` cannot act on a SageMaker job.
+fn same_service(action: &str, arn: &str) -> bool {
+    let service = action.split(':').next().unwrap_or_default();
+    service == "*" || arn.split(':').nth(2) == Some(service)
+}
+
+/// Which of `other`'s resources a role of `own` may act on with any action its
+/// statements name (conditions set aside: a statement that could allow it counts).
+fn reach_into(own: &Resolver, other: &Resolver) -> Vec<String> {
+    let theirs = stack_resources(other);
+    let mut reached = Vec::new();
+    for (role, statements) in all_role_statements(own) {
+        for s in &statements {
+            for action in &s.actions {
+                for (what, arn) in &theirs {
+                    if same_service(action, arn) && s.allows(action, arn) {
+                        reached.push(format!(
+                            "{role} may {action} on the other stack's {what} {arn}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    reached
+}
+
+#[test]
+fn two_stacks_in_one_account_name_everything_apart_and_neither_role_reaches_the_others() {
+    let t = template();
+    // "team-train" would have matched "team"'s old pattern train-*, and its
+    // registry group is team-train-models: names that share a prefix.
+    let a = Resolver::new(t, REGION).with_stack("team");
+    let b = Resolver::new(t, REGION).with_stack("team-train");
+    assert_ne!(a.token(), b.token());
+    let (ours, theirs) = (stack_resources(&a), stack_resources(&b));
+    for ((what, x), (_, y)) in ours.iter().zip(&theirs) {
+        assert_ne!(x, y, "the two stacks share a {what}");
+    }
+    assert_eq!(reach_into(&a, &b), Vec::<String>::new());
+    assert_eq!(reach_into(&b, &a), Vec::<String>::new());
+    // Not vacuous: each stack's roles do reach every one of its own.
+    for r in [&a, &b] {
+        let statements: Vec<Statement> = all_role_statements(r)
+            .into_iter()
+            .flat_map(|(_, s)| s)
+            .collect();
+        for (what, arn) in stack_resources(r) {
+            assert!(
+                statements
+                    .iter()
+                    .any(|s| s.actions.iter().any(|action| s.allows(action, &arn))),
+                "no role of {} reaches its own {what} {arn}",
+                r.stack
+            );
+        }
+    }
+}
+
+#[test]
+fn the_isolation_check_notices_a_pattern_that_ignores_the_token() {
+    let t = template();
+    let a = Resolver::new(t, REGION).with_stack("team");
+    let b = Resolver::new(t, REGION).with_stack("team-train");
+    let mut statements = all_role_statements(&a);
+    // The pattern before stacks had tokens.
+    statements[0]
+        .1
+        .push(Statement::from_value(&serde_json::json!({
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateTrainingJob",
+            "Resource": format!("arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/train-*"),
+        })));
+    let theirs = stack_resources(&b);
+    let reached = statements.iter().flat_map(|(_, ss)| ss).any(|s| {
+        theirs.iter().any(|(_, arn)| {
+            s.actions
+                .iter()
+                .any(|a| same_service(a, arn) && s.allows(a, arn))
+        })
+    });
+    assert!(reached);
 }

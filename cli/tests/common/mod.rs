@@ -12,6 +12,7 @@ pub async fn recorder() -> (String, record_metadata::State) {
         record_metadata::Config {
             table_name: table.clone(),
             topic_arn: inbox.topic_arn.clone(),
+            name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
         },
         &sdk,
     );

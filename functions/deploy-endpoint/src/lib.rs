@@ -15,23 +15,30 @@ use shared::naming::{self, SAGEMAKER_NAME_MAX, is_valid_sagemaker_name};
 use shared::{ConfigError, Env, ErrorName, Failure, aws};
 
 #[derive(Debug, Clone)]
-pub struct Config;
+pub struct Config {
+    /// This stack's token (`NAME_TOKEN`), in every endpoint config's name.
+    pub name_token: naming::StackToken,
+}
 
 impl Config {
-    pub fn from_env(_env: &Env) -> Result<Self, ConfigError> {
-        Ok(Config)
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Config {
+            name_token: env.required_parsed("NAME_TOKEN")?,
+        })
     }
 }
 
 #[derive(Debug)]
 pub struct State {
     pub sagemaker: aws_sdk_sagemaker::Client,
+    pub name_token: naming::StackToken,
 }
 
 impl State {
-    pub fn new(_config: Config, sdk: &shared::aws::SdkConfig) -> Self {
+    pub fn new(config: Config, sdk: &shared::aws::SdkConfig) -> Self {
         State {
             sagemaker: aws_sdk_sagemaker::Client::new(sdk),
+            name_token: config.name_token,
         }
     }
 }
@@ -161,13 +168,14 @@ fn validate_capture(capture: &shared::contract::DataCapture) -> Result<(), Failu
 
 /// The endpoint config's name: derived from the model and everything the
 /// config holds, so a retry finds its own and a change gets a new one.
-pub fn config_name(input: &DeployEndpointInput) -> String {
+pub fn config_name(token: &naming::StackToken, input: &DeployEndpointInput) -> String {
     let capture = input
         .data_capture
         .as_ref()
         .map(|c| format!("{}@{}", c.destination_s3_uri, c.sampling_percentage))
         .unwrap_or_default();
     naming::endpoint_config_name(
+        token,
         &input.model_name,
         &format!(
             "{}|{}|{}|{}",
@@ -385,7 +393,7 @@ async fn deploy(
     input: DeployEndpointInput,
 ) -> Result<DeployEndpointOutput, Failure> {
     validate(&input)?;
-    let target = config_name(&input);
+    let target = config_name(&state.name_token, &input);
     let endpoint = &input.endpoint_name;
     let (observed, endpoint_arn) = observe(state, endpoint).await?;
     let decided = plan(observed.as_ref(), &target);

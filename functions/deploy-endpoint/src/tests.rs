@@ -22,7 +22,14 @@ fn state(rules: &[&Rule]) -> State {
     // The SDK's own retry is off: each mocked error is the final answer the handler sees.
     let sagemaker = mock_client!(aws_sdk_sagemaker, RuleMode::Sequential, rules, |c| c
         .retry_config(RetryConfig::disabled()));
-    State { sagemaker }
+    State {
+        sagemaker,
+        name_token: token(),
+    }
+}
+
+fn token() -> naming::StackToken {
+    naming::StackToken::parse(testkit::TEST_TOKEN).unwrap()
 }
 
 fn event(input: DeployEndpointInput) -> LambdaEvent<DeployEndpointInput> {
@@ -125,13 +132,13 @@ fn config_names_are_stable_valid_and_follow_the_content() {
     let a = input("create.json");
     let mut b = a.clone();
     b.initial_instance_count = 2;
-    assert_eq!(config_name(&a), config_name(&a.clone()));
-    assert_ne!(config_name(&a), config_name(&b));
+    assert_eq!(config_name(&token(), &a), config_name(&token(), &a.clone()));
+    assert_ne!(config_name(&token(), &a), config_name(&token(), &b));
     assert!(is_valid_sagemaker_name(
-        &config_name(&a),
+        &config_name(&token(), &a),
         SAGEMAKER_NAME_MAX
     ));
-    assert!(config_name(&a).starts_with("config-model-run-0123abc"));
+    assert!(config_name(&token(), &a).starts_with("config-5e1f0c70-model-"));
 }
 
 #[test]
@@ -197,7 +204,7 @@ fn a_canary_policy_becomes_sagemaker_guardrails() {
 #[tokio::test]
 async fn an_absent_endpoint_is_created_with_its_config_and_tags() {
     let wanted = input("create.json");
-    let target = config_name(&wanted);
+    let target = config_name(&token(), &wanted);
     let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
         .match_requests({
             let target = target.clone();
@@ -270,7 +277,10 @@ async fn an_endpoint_in_service_is_updated_with_the_deployment_policy() {
 #[tokio::test]
 async fn an_endpoint_already_on_the_target_config_is_left_alone() {
     let wanted = input("create.json");
-    let s = state(&[&endpoint(SmStatus::InService, &config_name(&wanted))]);
+    let s = state(&[&endpoint(
+        SmStatus::InService,
+        &config_name(&token(), &wanted),
+    )]);
     let out = handle(&s, event(wanted)).await.unwrap();
     assert_eq!(out.action, DeployAction::Unchanged);
 }
@@ -278,7 +288,10 @@ async fn an_endpoint_already_on_the_target_config_is_left_alone() {
 #[tokio::test]
 async fn a_retry_while_our_own_creation_runs_answers_created() {
     let wanted = input("create.json");
-    let s = state(&[&endpoint(SmStatus::Creating, &config_name(&wanted))]);
+    let s = state(&[&endpoint(
+        SmStatus::Creating,
+        &config_name(&token(), &wanted),
+    )]);
     let out = handle(&s, event(wanted)).await.unwrap();
     assert_eq!(out.action, DeployAction::Created);
 }

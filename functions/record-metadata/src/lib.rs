@@ -12,13 +12,15 @@ use lambda_runtime::LambdaEvent;
 pub mod status_change;
 
 use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
-use shared::naming::RunNames;
+use shared::naming::{RunNames, StackToken};
 use shared::{ConfigError, Env, Failure, aws, keys};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
     pub topic_arn: String,
+    /// This stack's token (`NAME_TOKEN`), in every name the run's jobs take.
+    pub name_token: StackToken,
 }
 
 impl Config {
@@ -26,6 +28,7 @@ impl Config {
         Ok(Config {
             table_name: env.resource_name("TABLE_NAME")?,
             topic_arn: env.resource_name("NOTIFICATION_TOPIC_ARN")?,
+            name_token: env.required_parsed("NAME_TOKEN")?,
         })
     }
 }
@@ -127,7 +130,7 @@ pub async fn handle(
     Ok(RecordOutput {
         recorded,
         notified,
-        names: RunNames::for_execution(exec),
+        names: Some(RunNames::for_execution(&state.config.name_token, exec)),
     })
 }
 

@@ -5,7 +5,6 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{ApprovalReminder, RecordOutput};
-use shared::naming::RunNames;
 use shared::{Failure, aws, keys, metrics};
 
 /// record-reminder's own state: the table to read approvals from, nothing more.
@@ -103,7 +102,7 @@ pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<Record
     Ok(RecordOutput {
         recorded: false,
         notified: false,
-        names: RunNames::for_execution(&reminder.execution_name),
+        names: None,
     })
 }
 

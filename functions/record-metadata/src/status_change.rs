@@ -172,7 +172,7 @@ pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<Reco
             d.status
         )));
     }
-    let names = RunNames::for_execution(&d.name);
+    let names = Some(RunNames::for_execution(&state.config.name_token, &d.name));
     let attempt_started = d.redrive_date.unwrap_or(d.start_date);
     if already_recorded(state, &d.name, attempt_started).await? {
         tracing::info!(execution = %d.name, status = %d.status, "the definition recorded this end; nothing to add");

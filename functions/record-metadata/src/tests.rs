@@ -20,6 +20,7 @@ fn state(ddb: &[&Rule], sns: &[&Rule]) -> State {
         config: Config {
             table_name: "runs".into(),
             topic_arn: "arn:aws:sns:us-east-1:123456789012:notifications".into(),
+            name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
         },
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
             .retry_config(RetryConfig::disabled())),
@@ -102,7 +103,10 @@ async fn a_first_stage_is_recorded_and_returns_the_runs_names() {
     assert!(out.recorded && !out.notified);
     assert_eq!(
         out.names,
-        RunNames::for_execution("run-0123abc-20261121T100000")
+        Some(RunNames::for_execution(
+            &s.config.name_token,
+            "run-0123abc-20261121T100000"
+        ))
     );
     assert_eq!((put.num_calls(), summary.num_calls()), (1, 1));
 }

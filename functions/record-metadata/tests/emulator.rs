@@ -62,7 +62,7 @@ async fn keeps_one_event_per_stage_a_forward_summary_and_notifies_people() {
         started["names"]["trainingJobName"]
             .as_str()
             .unwrap()
-            .starts_with("train-run-")
+            .starts_with(&format!("train-{}-run-", testkit::TEST_TOKEN))
     );
 
     // The same stage again (a retry): no second event.

@@ -104,6 +104,8 @@ pub struct Reminder {
     /// Where the Scheduler puts a reminder whose target still fails after its
     /// retries (`SCHEDULE_DLQ_ARN`), so that UnfiredSchedulesAlarm says so.
     pub dead_letter_arn: Option<String>,
+    /// This stack's token (`NAME_TOKEN`), in the schedule's name.
+    pub name_token: shared::naming::StackToken,
 }
 
 impl Reminder {
@@ -126,6 +128,7 @@ impl Reminder {
             target_arn: needed("REMINDER_TARGET_ARN")?,
             role_arn: needed("SCHEDULER_ROLE_ARN")?,
             dead_letter_arn: env.optional("SCHEDULE_DLQ_ARN"),
+            name_token: env.required_parsed("NAME_TOKEN")?,
         }))
     }
 }
@@ -859,7 +862,7 @@ async fn remind(state: &State, input: &RequestApprovalInput, hash: &str, now: u6
     let Some(at) = reminder_time(input.timeout_seconds, reminder.seconds_before, now) else {
         return;
     };
-    let name = shared::naming::approval_reminder_name(hash);
+    let name = shared::naming::approval_reminder_name(&reminder.name_token, hash);
     let payload = serde_json::json!(shared::contract::ApprovalReminderEvent {
         approval_reminder: shared::contract::ApprovalReminder {
             approval_hash: hash.to_owned(),

@@ -241,6 +241,7 @@ fn reminder() -> Reminder {
         target_arn: "arn:aws:lambda:us-east-1:123456789012:function:record-metadata".into(),
         role_arn: "arn:aws:iam::123456789012:role/reminders".into(),
         dead_letter_arn: Some("arn:aws:sqs:us-east-1:123456789012:unfired".into()),
+        name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
     }
 }
 
@@ -257,7 +258,7 @@ async fn the_reminder_names_the_approval_by_its_hash_and_a_failed_one_fails_noth
         .match_requests(|r| {
             let input = r.target().and_then(|t| t.input()).unwrap_or_default();
             r.name()
-                .is_some_and(|n| n.starts_with("approval-") && n.len() == 41)
+                .is_some_and(|n| n.starts_with(&format!("approval-{}-", testkit::TEST_TOKEN)) && n.len() == 50)
                 && r.schedule_expression()
                     .is_some_and(|e| e.starts_with("at(") && !e.contains('Z'))
                 && input.contains("approvalReminder")

@@ -36,12 +36,15 @@ pub struct Config {
     /// Where the Scheduler puts a window whose pipeline start still fails
     /// after its retries (`SCHEDULE_DLQ_ARN`), so that UnfiredSchedulesAlarm says so.
     pub dead_letter_arn: Option<String>,
+    /// This stack's token (`NAME_TOKEN`), in each window's schedule name.
+    pub name_token: shared::naming::StackToken,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Config {
             pipeline_name: env.resource_name("PIPELINE_NAME")?,
+            name_token: env.required_parsed("NAME_TOKEN")?,
             table_name: env.resource_name("TABLE_NAME")?,
             prefix: env
                 .optional("TRAINING_PREFIX")
@@ -241,6 +244,7 @@ async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
     let quiet = state.config.quiet_seconds;
     let window = now() / quiet;
     let name = shared::naming::retrain_window_name(
+        &state.config.name_token,
         &state.config.pipeline_name,
         &state.config.prefix,
         window,

@@ -32,6 +32,7 @@ fn state(ddb: &[&Rule], cp: &[&Rule]) -> State {
             quiet_seconds: 0,
             scheduler_role_arn: None,
             dead_letter_arn: None,
+            name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
         },
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, ddb, |c| c
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())),

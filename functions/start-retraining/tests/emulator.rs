@@ -235,6 +235,7 @@ async fn a_retry_of_an_attempt_that_died_after_its_claim_starts_the_run() {
             quiet_seconds: 0,
             scheduler_role_arn: None,
             dead_letter_arn: None,
+            name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
         },
         &setup.sdk,
     );
