@@ -43,6 +43,8 @@ KNOWN_RESOURCES = {
     "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
     "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
     "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+    "arn:aws:states:::aws-sdk:ecr:batchGetImage",
+    "arn:aws:states:::aws-sdk:ecr:putImage",
 }
 # Jobs keep their names after failing; a redriven run must name its own anew.
 JOB_NAMES = {

@@ -25,6 +25,20 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   `Exception` appended where the code lacks it (`SageMaker.ThrottlingException`,
   `SageMaker.InternalFailureException`); moto named every error after the
   service alone.
+- SageMaker CreateModel refuses an image of this account's ECR that is not
+  there, as AWS does ("Requested image <uri> not found.", ValidationException),
+  when moto holds that repository, whether the container names the image or
+  a registry version that does; moto accepted any image.
+- POST /moto-api/extension/ecr/apply-lifecycle with {"region", "repository"}:
+  runs the repository's lifecycle policy now, as ECR does within a day: rules
+  in priority order, each selecting by tagStatus and tagPrefixList (all
+  prefixes matched by some tag) or tagPatternList, counting newest first
+  (imageCountMoreThan) or by age (sinceImagePushed); an image that matches a
+  higher priority rule's selection is never expired by a lower one. Answers
+  the expired digests. moto stores the policy but never applies it.
+- An AWS SDK task's parameters and answer are PascalCase whatever the
+  service's own casing, as Step Functions documents (ECR's API is camelCase);
+  moto passed the parameters to boto3 as written.
 - SageMaker CreateModelPackage honours ClientToken: a retry with the token of
   a call that succeeded answers that call's version instead of a second one.
 - POST /moto-api/extension/lose-next-answer with {"region", "action"}: the next call of
@@ -61,6 +75,7 @@ Everything else is moto's own server, unchanged.
 """
 import json
 import os
+import re
 import sys
 
 from moto import server
@@ -369,6 +384,40 @@ def failing_publishes():
     SNSBackend.publish = publish
 
 
+def aws_sdk_parameters_as_on_aws():
+    """Step Functions takes an AWS SDK task's parameters in PascalCase and
+    answers in PascalCase whatever the service's own casing (ECR's API is
+    camelCase: repositoryName, imageIds); moto passed them to boto3 as written."""
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    session = botocore.session.get_session()
+    operations = {}
+
+    def operation(task, boto_service_name, service_action_name):
+        service = task._get_boto_service_name(boto_service_name)
+        action = service_action_name or str(task.resource.api_action)
+        key = (service, action)
+        if key not in operations:
+            operations[key] = session.get_service_model(service).operation_model(action[:1].upper() + action[1:])
+        return operations[key]
+
+    def _normalise_parameters(self, parameters, boto_service_name=None, service_action_name=None):
+        shape = operation(self, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def _normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        shape = operation(self, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            self._from_boto_response(response, shape)
+
+    StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters
+    StateTaskServiceAwsSdk._normalise_response = _normalise_response
+
+
 def aws_sdk_errors_as_documented():
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
@@ -438,12 +487,41 @@ def registry_retries_as_on_aws():
     SageMakerResponse.describe_training_job = losing("sagemaker:DescribeTrainingJob", SageMakerResponse.describe_training_job)
 
 
+def ecr_image_missing(account, region, image):
+    """Whether `image` names this account's ECR in `region`, in a repository
+    moto holds, by a tag or digest that repository does not have."""
+    from moto.ecr.models import ecr_backends
+
+    match = re.match(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)([:@])(.+)$", image or "")
+    if not match or match.group(1) != account or match.group(2) != region:
+        return False
+    repository = ecr_backends[account][region].repositories.get(match.group(3))
+    if repository is None:
+        return False
+    by_digest, ref = match.group(4) == "@", match.group(5)
+    return not any((i.get_image_digest() == ref) if by_digest else (ref in i.image_tags) for i in repository.images)
+
+
 def refuse_existing_models():
     original = SageMakerModelBackend.create_model
 
     def create_model(self, model_name, *args, **kwargs):
         if model_name in self._models:
             raise ValidationError(message=f'Cannot create already existing model "{self._models[model_name].arn}".')
+        primary = kwargs.get("primary_container") or (args[1] if len(args) > 1 else None) or {}
+        containers = [primary] + list(kwargs.get("containers") or [])
+        images = []
+        for container in containers:
+            container = container or {}
+            images.append(container.get("Image"))
+            # A model made from a registry version runs the version's images.
+            package = self.model_packages.get(container.get("ModelPackageName") or "")
+            if package is not None:
+                spec = package.inference_specification or {}
+                images.extend(c.get("Image") for c in spec.get("Containers", []))
+        for image in images:
+            if ecr_image_missing(self.account_id, self.region_name, image):
+                raise ValidationError(message=f"Requested image {image} not found.")
         return original(self, model_name, *args, **kwargs)
 
     SageMakerModelBackend.create_model = create_model
@@ -505,9 +583,52 @@ def sagemaker_task_failures_as_on_aws():
     StateTaskServiceUnsupported._from_error = _from_error
 
 
+def ecr_apply_lifecycle(request, full_url, headers):
+    import fnmatch
+    import time
+
+    from moto.ecr.models import ecr_backends
+
+    body = json.loads(request.data.decode() or "{}")
+    repository = ecr_backends[body.get("account", DEFAULT_ACCOUNT_ID)][body["region"]].repositories[body["repository"]]
+    rules = sorted(json.loads(repository.lifecycle_policy or '{"rules": []}')["rules"], key=lambda r: r["rulePriority"])
+    # Newest first; moto stamps pushes in whole seconds, so ties keep the push order.
+    images = [i for _, i in sorted(enumerate(repository.images), key=lambda p: (p[1].image_pushed_at, p[0]), reverse=True)]
+
+    def selects(rule, image):
+        selection = rule["selection"]
+        status = selection["tagStatus"]
+        if status == "any":
+            return True
+        if status == "untagged":
+            return not image.image_tags
+        prefixes = selection.get("tagPrefixList", [])
+        patterns = selection.get("tagPatternList", [])
+        return bool(image.image_tags) and all(any(t.startswith(p) for t in image.image_tags) for p in prefixes) and all(
+            any(fnmatch.fnmatchcase(t, p) for t in image.image_tags) for p in patterns
+        )
+
+    expired = []
+    for n, rule in enumerate(rules):
+        selection = rule["selection"]
+        selected = [i for i in images if selects(rule, i)]
+        if selection["countType"] == "imageCountMoreThan":
+            candidates = selected[selection["countNumber"] :]
+        else:  # sinceImagePushed, in days
+            cutoff = time.time() - selection["countNumber"] * 86400
+            candidates = [i for i in selected if i.image_pushed_at < cutoff]
+        for image in candidates:
+            if image not in expired and not any(selects(higher, image) for higher in rules[:n]):
+                expired.append(image)
+    for image in expired:
+        repository.images.remove(image)
+    return 200, {}, json.dumps({"expired": [i.get_image_digest() for i in expired]})
+
+
 def install():
     refuse_existing_models()
     aws_sdk_errors_as_documented()
+    aws_sdk_parameters_as_on_aws()
     failing_publishes()
     sagemaker_task_failures_as_on_aws()
     fresh_token_per_attempt()
@@ -522,6 +643,7 @@ def install():
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/refuse-next-approval"] = refuse_next_approval
     moto_api_urls.url_paths["{0}/moto-api/extension/sns/fail-first-publish"] = fail_first_publish
     moto_api_urls.url_paths["{0}/moto-api/extension/lose-next-answer"] = lose_next_answer
+    moto_api_urls.url_paths["{0}/moto-api/extension/ecr/apply-lifecycle"] = ecr_apply_lifecycle
 
 
 def enforce_iam(keys_file):

@@ -192,6 +192,32 @@ pub struct World {
     pub notifications_inbox: String,
 }
 
+/// The stack's ECR repository as the template makes it: its tag mutability
+/// and its lifecycle policy (which the test stack's ECR runs on request).
+async fn create_repository(sdk: &SdkConfig, resolver: &Resolver<'_>) -> Result<(), String> {
+    let props = resolver.resolve(&resolver.template_resource("ModelRepository")?["Properties"])?;
+    let name = resolver.reference("ModelRepository")?;
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    ecr.create_repository()
+        .repository_name(&name)
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::from(
+            props["ImageTagMutability"].as_str().unwrap_or("MUTABLE"),
+        ))
+        .send()
+        .await
+        .map_err(|e| format!("CreateRepository {name}: {e:?}"))?;
+    let policy = props["LifecyclePolicy"]["LifecyclePolicyText"]
+        .as_str()
+        .ok_or("ModelRepository has no lifecycle policy")?;
+    ecr.put_lifecycle_policy()
+        .repository_name(&name)
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .map_err(|e| format!("PutLifecyclePolicy {name}: {e:?}"))?;
+    Ok(())
+}
+
 impl World {
     /// Creates the resources under the template's names for a stack of its own.
     pub async fn create(region: &str, parameters: &[(&str, &str)]) -> Result<World, String> {
@@ -256,6 +282,7 @@ impl World {
             .send()
             .await
             .map_err(|e| format!("CreateModelPackageGroup: {e:?}"))?;
+        create_repository(&sdk, &resolver).await?;
         crate::create_role_named(&sdk, &name("SageMakerRole")?, "sagemaker.amazonaws.com").await?;
         crate::create_role_named(&sdk, &name("StateMachineRole")?, "states.amazonaws.com").await?;
         Ok(World {
@@ -266,6 +293,78 @@ impl World {
             approvals_inbox,
             notifications_inbox,
         })
+    }
+
+    /// What CodeBuild does for a commit: pushes its image (a manifest of its
+    /// own) into the stack's repository, tagged with the commit. Answers the
+    /// image URI the build exports; pushing the same commit again is a no-op.
+    pub async fn push_image(&self, commit: &str) -> Result<String, String> {
+        let repository = self.name("ModelRepository");
+        // A layer of the commit's own, so each commit's image has its own digest.
+        let layer = shared::naming::client_request_token("image", &repository, commit);
+        let layer = layer.trim_start_matches("s3-");
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": commit.len(),
+                "digest": format!("sha256:{layer}"),
+            },
+            "layers": [{
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": commit.len(),
+                "digest": format!("sha256:{layer}"),
+            }],
+        });
+        let pushed = aws_sdk_ecr::Client::new(&self.sdk)
+            .put_image()
+            .repository_name(&repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(commit)
+            .send()
+            .await;
+        match pushed {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_image_already_exists_exception()) => {}
+            Err(e) => return Err(format!("PutImage {repository}:{commit}: {e:?}")),
+        }
+        Ok(format!(
+            "{}:{commit}",
+            self.attribute("ModelRepository", "RepositoryUri")
+        ))
+    }
+
+    /// Runs the repository's lifecycle policy now (ECR does within a day; the
+    /// test stack's ECR on request). Answers the digests it expired.
+    pub fn expire_images(&self) -> Result<Vec<String>, String> {
+        let answer = self.moto.control_answer(
+            "/moto-api/extension/ecr/apply-lifecycle",
+            &json!({"region": self.region, "repository": self.name("ModelRepository")}),
+        )?;
+        Ok(answer["expired"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// The endpoint the stack deploys to, as the template resolves it (the
+    /// parameter, or `iris-<token>` when it is empty, the default).
+    pub fn endpoint_name(&self) -> String {
+        self.resolver
+            .substitutions("StateMachine")
+            .ok()
+            .and_then(|s| s.get("EndpointName").cloned())
+            .unwrap_or_else(|| panic!("the state machine has no EndpointName substitution"))
+    }
+
+    /// The SageMaker names this stack's record-metadata gives an execution.
+    pub fn run_names(&self, execution: &str) -> shared::naming::RunNames {
+        shared::naming::RunNames::for_execution(&self.resolver.token(), execution)
     }
 
     /// What `Ref` answers for a resource or parameter of the template.
@@ -1075,10 +1174,8 @@ impl Rig {
                 v.resolved_value().unwrap_or_default().to_owned(),
             );
         }
-        let image = format!(
-            "{}:{commit}",
-            self.world.attribute("ModelRepository", "RepositoryUri")
-        );
+        // The build stage's push, then its exported variables.
+        let image = self.world.push_image(commit).await?;
         let mut text = input
             .replace("#{BuildVariables.COMMIT_ID}", commit)
             .replace("#{BuildVariables.IMAGE_URI}", &image);

@@ -35,11 +35,14 @@ async fn rig(region: &str, parameters: &[(&str, &str)]) -> Rig {
     Rig::new(region, &all).await.unwrap()
 }
 
-fn execution_input(rig: &Rig, commit: &str) -> Value {
+/// A run's input as CodePipeline passes it, after the build stage pushed the
+/// commit's image into the stack's repository.
+async fn execution_input(rig: &Rig, commit: &str) -> Value {
     let data = rig.world.name("DataBucket");
+    let image = rig.world.push_image(commit).await.unwrap();
     json!({
         "commitId": commit,
-        "imageUri": format!("123456789012.dkr.ecr.{}.amazonaws.com/iris-model:{commit}", rig.world.region),
+        "imageUri": image,
         "trainingDataUri": format!("s3://{data}/training/iris.csv"),
         "testDataUri": format!("s3://{data}/test/"),
         "dataVersionId": "3HL4kqtJ",
@@ -195,13 +198,13 @@ async fn run_to_approval_with(
     commit: &str,
     wrong: usize,
 ) -> (String, String) {
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let (data, artifacts) = (
         rig.world.name("DataBucket"),
         rig.world.name("ArtifactBucket"),
     );
     let arn = rig
-        .start(execution, &execution_input(rig, commit))
+        .start(execution, &execution_input(rig, commit).await)
         .await
         .unwrap();
     let train = rig.next_sync("Train").await.unwrap();
@@ -363,7 +366,7 @@ async fn model_exists(rig: &Rig, names: &RunNames) -> bool {
 
 /// The endpoint as moto's SageMaker holds it: (config, its model, LastDeploymentConfig).
 async fn endpoint(rig: &Rig) -> (String, String, Option<String>) {
-    let name = rig.world.name("EndpointName");
+    let name = rig.world.endpoint_name();
     let e = rig
         .sagemaker
         .describe_endpoint()
@@ -394,7 +397,7 @@ async fn endpoint(rig: &Rig) -> (String, String, Option<String>) {
 async fn a_first_run_creates_the_endpoint() {
     let rig = rig("eu-west-1", &[]).await;
     let execution = "run-create";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
     // The template's reminder: an hour before the approval's deadline (a
     // day), its schedule asks record-metadata, which counts it still undecided.
@@ -457,8 +460,9 @@ async fn a_first_run_creates_the_endpoint() {
     let deploy = &deploy_inputs(&calls)[0];
     assert_eq!(deploy.model_name, names.model_name);
     assert_eq!(
-        deploy.endpoint_name, "iris-model",
-        "the template's EndpointName"
+        deploy.endpoint_name,
+        shared::naming::default_endpoint_name(&rig.world.resolver.token()),
+        "the template's EndpointName: empty, so named after the stack's token"
     );
     assert!(
         deploy.deployment.is_none(),
@@ -589,7 +593,7 @@ async fn a_first_run_creates_the_endpoint() {
 /// deploy-endpoint must accept what the state machine sends.
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
-async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollback_puts_the_first_version_back()
+async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollback_after_more_builds_than_ecr_keeps_puts_the_first_version_back()
  {
     let rig = rig("eu-west-2", &[]).await;
     // The second model is worse on the held-out data (two rows more wrong), though
@@ -655,13 +659,64 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
         [rig.world.name("EndpointErrorsAlarm")]
     );
     let (_, model, deployment) = endpoint(&rig).await;
-    assert_eq!(model, RunNames::for_execution("run-second").model_name);
+    assert_eq!(model, rig.world.run_names("run-second").model_name);
     let deployment = deployment.expect("UpdateEndpoint was given the guardrails");
     assert!(deployment.contains("AllAtOnce"), "{deployment}");
 
-    // Roll back to the first run's version: no new approval, the endpoint serves it again.
+    // Each version names its image by digest, tagged approved-<version> on approval.
     let all = versions(&rig).await;
     assert_eq!(all.len(), 2);
+    let repository = rig.world.attribute("ModelRepository", "RepositoryUri");
+    let ecr = aws_sdk_ecr::Client::new(&rig.world.sdk);
+    for v in &all {
+        let image = &v.metadata["imageUri"];
+        let digest = image
+            .strip_prefix(&format!("{repository}@"))
+            .unwrap_or_else(|| panic!("{} names its image by tag: {image}", v.arn));
+        let described = ecr
+            .describe_images()
+            .repository_name(rig.world.name("ModelRepository"))
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let version = v.arn.rsplit('/').next().unwrap_or_default();
+        let tags: Vec<&str> = described
+            .image_details()
+            .iter()
+            .flat_map(|d| d.image_tags())
+            .map(String::as_str)
+            .collect();
+        assert!(
+            tags.contains(&format!("approved-{version}").as_str()),
+            "{image} is tagged {tags:?}, not approved-{version}"
+        );
+    }
+    // More builds than the lifecycle keeps (30), none approved: the policy
+    // expires the oldest unapproved ones and neither approved image.
+    for n in 0..31 {
+        rig.world.push_image(&format!("later{n:02}")).await.unwrap();
+    }
+    let expired = rig.world.expire_images().unwrap();
+    assert_eq!(
+        expired.len(),
+        1,
+        "33 images, 2 approved, 30 kept: {expired:?}"
+    );
+    for v in &all {
+        assert!(
+            !expired
+                .iter()
+                .any(|d| v.metadata["imageUri"].ends_with(d.as_str())),
+            "the lifecycle expired an approved image"
+        );
+    }
+
+    // Roll back to the first run's version: no new approval, the endpoint serves it again.
     let first = all
         .iter()
         .find(|v| v.metadata.get("executionName").map(String::as_str) == Some("run-first"))
@@ -755,9 +810,9 @@ async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm() {
 async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
     let rig = rig("eu-west-3", &[]).await;
     let execution = "run-gate";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let arn = rig
-        .start(execution, &execution_input(&rig, "0123abc"))
+        .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
     // The training job's own figure looks fine; the held-out data says otherwise.
@@ -930,9 +985,9 @@ async fn trail(rig: &Rig, execution: &str) -> Vec<(String, String, String, Strin
 async fn a_training_job_that_overruns_fails_the_run_at_train_so_a_redrive_reruns_it() {
     let rig = rig("eu-central-1", &[("TrainingMaxSeconds", "1")]).await;
     let execution = "run-train-fails";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let arn = rig
-        .start(execution, &execution_input(&rig, "0123abc"))
+        .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
     let train = rig.next_sync("Train").await.unwrap();
@@ -1008,10 +1063,10 @@ async fn jobs_and_a_model_whose_create_answers_were_lost_are_retried_without_col
  {
     let rig = rig("ap-southeast-3", &[]).await;
     let execution = "run-lost-answers";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let artifacts = rig.world.name("ArtifactBucket");
     let arn = rig
-        .start(execution, &execution_input(&rig, "0123abc"))
+        .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
     let lost = "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)";
@@ -1182,7 +1237,7 @@ async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
     let missing = rig
         .sagemaker
         .describe_endpoint()
-        .endpoint_name(rig.world.name("EndpointName"))
+        .endpoint_name(rig.world.endpoint_name())
         .send()
         .await;
     assert!(missing.is_err(), "no endpoint was made");
@@ -1266,7 +1321,7 @@ async fn an_endpoint_still_updating_is_waited_for_and_its_busy_answers_are_count
     use aws_sdk_sagemaker::types::{ContainerDefinition, ProductionVariant};
     let rig = rig("eu-south-2", &[]).await;
     let execution = "run-endpoint-busy";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     // Someone's update of the endpoint is still in progress when this run deploys.
     rig.sagemaker
         .create_model()
@@ -1475,7 +1530,7 @@ async fn a_deploy_only_run_puts_an_approved_version_in_service_after_a_new_appro
     rig.lose_next_api_answer("sagemaker:DescribeModelPackage")
         .unwrap();
     let execution = "run-deploy-only";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let arn = rig
         .start(execution, &json!({"modelPackageArn": version}))
         .await
@@ -1557,7 +1612,7 @@ async fn a_deploy_only_run_refuses_a_version_nobody_approved() {
     let rig = rig("us-east-2", &[]).await;
     let version = registered_version(&rig, "PendingManualApproval").await;
     let execution = "run-not-approved";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let cause = refused_rollback(&rig, &version, execution).await;
     assert!(cause.contains("PendingManualApproval"), "{cause}");
     let calls = rig.calls();
@@ -1601,7 +1656,7 @@ async fn a_training_run_on_data_outside_the_data_bucket_ends_before_any_job() {
         ),
     ];
     for (execution, field, uri) in cases {
-        let mut input = execution_input(&rig, "0123abc");
+        let mut input = execution_input(&rig, "0123abc").await;
         input[field] = json!(uri);
         let arn = rig.start(execution, &input).await.unwrap();
         let (status, error, cause) = rig.finish(&arn).await.unwrap();
@@ -1628,6 +1683,51 @@ async fn a_training_run_on_data_outside_the_data_bucket_ends_before_any_job() {
     }
 }
 
+/// The image is resolved to its digest before any job: one of another
+/// repository is refused, and a tag the repository lacks (never pushed, or
+/// expired) is a named error.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_training_run_on_an_image_outside_the_repository_or_missing_from_it_ends_before_any_job()
+{
+    let rig = rig("ap-southeast-5", &[]).await;
+    let repository = rig.world.attribute("ModelRepository", "RepositoryUri");
+    let cases = [
+        (
+            "run-other-repository",
+            format!(
+                "{}/someone-elses:0123abc",
+                repository.split('/').next().unwrap_or_default()
+            ),
+            "InvalidInput",
+        ),
+        (
+            "run-never-pushed",
+            format!("{repository}:fedcba9"),
+            "ImageNotFound",
+        ),
+    ];
+    for (execution, image, named) in cases {
+        let mut input = execution_input(&rig, "0123abc").await;
+        input["imageUri"] = json!(image);
+        let arn = rig.start(execution, &input).await.unwrap();
+        let (status, error, cause) = rig.finish(&arn).await.unwrap();
+        assert_eq!(
+            (status.as_str(), error.as_deref()),
+            ("FAILED", Some(named)),
+            "{execution}: {cause:?}"
+        );
+        assert!(cause.unwrap_or_default().contains(&image), "{execution}");
+        assert!(
+            rig.take_sync().is_none(),
+            "{execution}: a job was asked for"
+        );
+        let trail = trail(&rig, execution).await;
+        let (stage, _, recorded, _) = trail.last().unwrap().clone();
+        assert_eq!((stage.as_str(), recorded.as_str()), ("failed", named));
+    }
+}
+
 /// `rollback: true` skips the new approval, so the registry's status is not
 /// enough: one UpdateModelPackage call by anyone allowed it would make any
 /// version deployable. The trail of the run that registered it must hold its
@@ -1639,7 +1739,7 @@ async fn a_rollback_to_a_version_approved_outside_the_pipeline_is_refused() {
     // Approved in the registry, by hand: its run's trail holds no approval.
     let version = registered_version(&rig, "Approved").await;
     let execution = "run-forged-rollback";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let cause = refused_rollback(&rig, &version, execution).await;
     assert!(
         cause.contains("holds no approval") && cause.contains("run-old"),
@@ -1659,13 +1759,13 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
     let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-preprocessing:1";
     let rig = rig("eu-north-1", &[("ProcessingImageUri", image)]).await;
     let execution = "run-processing";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let (data, artifacts) = (
         rig.world.name("DataBucket"),
         rig.world.name("ArtifactBucket"),
     );
     let arn = rig
-        .start(execution, &execution_input(&rig, "0123abc"))
+        .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
 
@@ -1746,13 +1846,13 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
 async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     let rig = rig("ap-south-1", &[("TuningMaxJobs", "4")]).await;
     let execution = "run-tuning";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let (data, artifacts) = (
         rig.world.name("DataBucket"),
         rig.world.name("ArtifactBucket"),
     );
     let arn = rig
-        .start(execution, &execution_input(&rig, "0123abc"))
+        .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
 
@@ -1797,7 +1897,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
         .algorithm_specification(
             aws_sdk_sagemaker::types::AlgorithmSpecification::builder()
                 .training_image(
-                    execution_input(&rig, "0123abc")["imageUri"]
+                    execution_input(&rig, "0123abc").await["imageUri"]
                         .as_str()
                         .unwrap(),
                 )
@@ -1995,7 +2095,7 @@ async fn a_version_added_by_hand_ends_a_deploy_only_run_with_a_named_error() {
 async fn a_pipeline_run_can_never_become_a_deploy_only_or_rollback_run() {
     let rig = rig("us-west-2", &[]).await;
     let version = registered_version(&rig, "Approved").await;
-    let mut input = execution_input(&rig, "0123abc");
+    let mut input = execution_input(&rig, "0123abc").await;
     input["modelPackageArn"] = json!(version);
     input["rollback"] = json!(true);
     let arn = rig.start("run-steered", &input).await.unwrap();
@@ -2177,7 +2277,7 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
         "the run trains on the whole prefix"
     );
     let execution = "run-burst";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let arn = rig.start(execution, &input).await.unwrap();
     let train = rig.next_sync("Train").await.unwrap();
     assert_eq!(
@@ -2454,7 +2554,7 @@ async fn every_tasks_first_answer_lost_still_makes_one_run_with_one_of_everythin
         rig.lose_next_answer(state, "Lambda.ServiceException");
     }
     let execution = "run-answers-lost";
-    let names = RunNames::for_execution(execution);
+    let names = rig.world.run_names(execution);
     let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
     // The approval's retry moves it to its own token before anyone decides.
     rig.pump_until("asked twice", |calls| {

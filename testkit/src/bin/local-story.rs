@@ -313,7 +313,7 @@ impl Story {
             .rig
             .sagemaker
             .describe_endpoint()
-            .endpoint_name(self.rig.world.name("EndpointName"))
+            .endpoint_name(self.rig.world.endpoint_name())
             .send()
             .await
             .ok()
@@ -465,7 +465,7 @@ impl Story {
         let sm = &self.rig.sagemaker;
         let endpoint = sm
             .describe_endpoint()
-            .endpoint_name(self.rig.world.name("EndpointName"))
+            .endpoint_name(self.rig.world.endpoint_name())
             .send()
             .await
             .map_err(|e| format!("DescribeEndpoint: {e:?}"))?;
@@ -485,7 +485,7 @@ impl Story {
         let pid = self.sagemaker.serve(&data, self.model_port).await?;
         say(&format!(
             "endpoint {} ({}) serves {model_name}; its container: `serve` in {}, pid {pid}, on 127.0.0.1:{}, model {key}",
-            self.rig.world.name("EndpointName"),
+            self.rig.world.endpoint_name(),
             endpoint
                 .endpoint_status()
                 .map(|s| s.as_str())
@@ -595,10 +595,10 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
         "ArtifactBucket",
         "Pipeline",
         "ModelPackageGroup",
-        "EndpointName",
     ] {
         say(&format!("{id}: {}", rig.world.name(id)));
     }
+    say(&format!("EndpointName: {}", rig.world.endpoint_name()));
     say(&format!("StateMachine: {}", rig.state_machine_arn));
     let root = testkit::workspace_root();
     let test = std::fs::read(root.join("data/iris-test.csv")).map_err(|e| e.to_string())?;
