@@ -314,6 +314,25 @@ impl<'a> Resolver<'a> {
                     .map(Some)
                     .ok_or_else(|| format!("Select {index} out of range"))
             }
+            "Fn::FindInMap" => {
+                let a = list()?;
+                let keys: Vec<String> = a
+                    .iter()
+                    .map(|k| self.text(k))
+                    .collect::<Result<_, _>>()?;
+                let [map, top, second] = keys.as_slice() else {
+                    return Err("FindInMap takes three keys".into());
+                };
+                self.template.json["Mappings"][map][top][second]
+                    .as_str()
+                    .map(|v| Value::String(v.to_owned()))
+                    .or_else(|| {
+                        let v = &self.template.json["Mappings"][map][top][second];
+                        (!v.is_null()).then(|| Value::String(v.to_string()))
+                    })
+                    .map(Some)
+                    .ok_or_else(|| format!("FindInMap {map}.{top}.{second}: no such entry"))
+            }
             "Fn::Split" => {
                 let a = list()?;
                 let sep = a[0].as_str().unwrap_or_default();

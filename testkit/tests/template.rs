@@ -2243,3 +2243,73 @@ fn the_isolation_check_notices_a_pattern_that_ignores_the_token() {
     });
     assert!(reached);
 }
+
+// ------------------------------------------------------------------ what Rules cannot say
+
+#[test]
+fn more_required_approvals_than_named_approvers_fails_the_template_at_deploy_time() {
+    let t = template();
+    let id = t.function_id("request-approval").unwrap();
+    let with = |emails: &str, required: &str| {
+        Resolver::new(t, REGION)
+            .with_parameter("ApproverEmails", emails)
+            .with_parameter("RequiredApprovals", required)
+            .environment(&id)
+    };
+    // CloudFormation fails a template whose Fn::Select reaches past its list.
+    let refused = with("ana@example.com", "2").unwrap_err();
+    assert!(refused.contains("out of range"), "{refused}");
+    assert!(with("", "2").is_err(), "without named approvers the quorum is 1");
+    let env = with("ana@example.com,bo@example.com", "2").unwrap();
+    assert_eq!(
+        env["QUORUM_CHECK"],
+        "approval number 2 comes from bo@example.com"
+    );
+    assert!(with("", "1").is_ok(), "the defaults deploy");
+    assert!(with("ana@example.com,bo@example.com,cy@example.com", "1").is_ok());
+}
+
+#[test]
+fn only_the_sagemaker_role_may_write_a_model_archive() {
+    let r = Resolver::new(template(), REGION);
+    let policy = r
+        .resolve(&template().resource("ArtifactBucketPolicy").unwrap()["Properties"]["PolicyDocument"])
+        .unwrap();
+    let models = format!("{}/models/*", r.attribute("ArtifactBucket", "Arn").unwrap());
+    let deny = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"] == "Deny" && s["Resource"] == models.as_str())
+        .expect("a Deny on models/");
+    assert_eq!(deny["Principal"], "*");
+    assert_eq!(deny["Action"], "s3:PutObject");
+    assert_eq!(
+        deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        r.attribute("SageMakerRole", "Arn").unwrap().as_str()
+    );
+    // And the SageMaker role's own policy is what writes there (training output).
+    let own = r.role_statements("SageMakerRole").unwrap();
+    assert!(allowed(&own, "s3:PutObject", &models.replace('*', "train-x/output/model.tar.gz")));
+}
+
+#[test]
+fn the_stacks_own_endpoint_gets_a_log_group_with_retention_and_a_named_one_does_not() {
+    let t = template();
+    let ours = Resolver::new(t, REGION);
+    assert!(ours.condition("EndpointOfThisStack").unwrap());
+    let logs = ours
+        .resolve(&t.resource("EndpointLogs").unwrap()["Properties"])
+        .unwrap();
+    assert_eq!(
+        logs["LogGroupName"],
+        format!(
+            "/aws/sagemaker/Endpoints/{}",
+            shared::naming::default_endpoint_name(&ours.token())
+        )
+        .as_str()
+    );
+    assert_eq!(logs["RetentionInDays"], ours.parameters["LogRetentionDays"].as_str());
+    let named = Resolver::new(t, REGION).with_parameter("EndpointName", "iris-model");
+    assert!(!named.condition("EndpointOfThisStack").unwrap());
+}
