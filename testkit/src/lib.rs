@@ -53,7 +53,12 @@ impl Moto {
 
     /// POSTs JSON to moto's control API (`/moto-api/...`).
     pub fn control(&self, path: &str, body: &serde_json::Value) -> Result<(), String> {
-        self.control_answer(path, body).map(|_| ())
+        let url = format!("{}{path}", self.endpoint);
+        ureq::post(&url)
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .map(|_| ())
+            .map_err(|e| format!("POST {url}: {e}"))
     }
 
     /// The same, answering the route's JSON.

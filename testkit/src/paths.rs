@@ -109,6 +109,42 @@ pub fn hand_tasks_to(definition: &mut Value, queue_url: &str) -> Vec<String> {
     handed
 }
 
+/// A function ARN without its qualifier, a version or an alias
+/// (`…:function:name:3`, `…:function:name:live` → `…:function:name`).
+pub fn unqualified(arn: &str) -> &str {
+    match arn.rsplit_once(':') {
+        Some((function, _)) if arn.split(':').count() == 8 && arn.contains(":function:") => {
+            function
+        }
+        _ => arn,
+    }
+}
+
+/// What Lambda reports as `ExecutedVersion`: the version a qualified ARN names.
+fn executed_version(arn: &str) -> &str {
+    match arn.rsplit(':').next() {
+        Some(v) if unqualified(arn) != arn && v.bytes().all(|b| b.is_ascii_digit()) => v,
+        _ => "$LATEST",
+    }
+}
+
+/// The definition as the rig runs it: filled from `resolver`, every Lambda and
+/// `.sync` task handed to the rig's queue.
+fn rig_definition(resolver: &Resolver<'_>, queue_url: &str) -> Result<Value, String> {
+    let substitutions = resolver.substitutions("StateMachine")?;
+    let text = std::fs::read_to_string(crate::workspace_root().join(DEFINITION))
+        .map_err(|e| format!("{DEFINITION}: {e}"))?;
+    let mut definition: Value =
+        serde_json::from_str(&fill(&text, &substitutions)?).map_err(|e| e.to_string())?;
+    let handed = hand_tasks_to(&mut definition, queue_url);
+    if handed.len() < 10 {
+        return Err(format!(
+            "expected every Lambda and .sync task, handed {handed:?}"
+        ));
+    }
+    Ok(definition)
+}
+
 /// An HTTP client as the approver's browser is to the page: every status is an answer.
 fn browser() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -498,6 +534,9 @@ pub async fn create_pipeline(
 pub struct LambdaCall {
     pub state: String,
     pub function: String,
+    /// The function ARN the definition called: qualified by the version it
+    /// was published as (the template's AutoPublishAlias).
+    pub arn: String,
     pub payload: Value,
     pub wait_for_token: bool,
     pub answer: Invocation,
@@ -513,6 +552,7 @@ impl std::fmt::Debug for LambdaCall {
         f.debug_struct("LambdaCall")
             .field("state", &self.state)
             .field("function", &self.function)
+            .field("arn", &self.arn)
             .field("payload", &payload)
             .field("answer", &self.answer)
             .finish()
@@ -610,17 +650,7 @@ impl Rig {
             .queue_url
             .ok_or("no queue url")?;
 
-        let substitutions = world.resolver.substitutions("StateMachine")?;
-        let text = std::fs::read_to_string(crate::workspace_root().join(DEFINITION))
-            .map_err(|e| format!("{DEFINITION}: {e}"))?;
-        let mut definition: Value =
-            serde_json::from_str(&fill(&text, &substitutions)?).map_err(|e| e.to_string())?;
-        let handed = hand_tasks_to(&mut definition, &queue_url);
-        if handed.len() < 10 {
-            return Err(format!(
-                "expected every Lambda and .sync task, handed {handed:?}"
-            ));
-        }
+        let definition = rig_definition(&world.resolver, &queue_url)?;
         let state_machine_arn = sfn
             .create_state_machine()
             .name(world.attribute("StateMachine", "Name"))
@@ -656,6 +686,24 @@ impl Rig {
             approval_emails: Mutex::new(Vec::new()),
             lose_answers: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// What `sam deploy` of changed code does to a running stack: every
+    /// function the state machine calls is published as `version`, and the
+    /// definition is updated to call those versions. Executions already
+    /// running keep the definition they started with.
+    pub async fn deploy_new_versions(&self, version: u32) -> Result<(), String> {
+        let mut resolver = self.world.resolver.clone();
+        resolver.version = version;
+        let definition = rig_definition(&resolver, &self.queue_url)?;
+        self.sfn
+            .update_state_machine()
+            .state_machine_arn(&self.state_machine_arn)
+            .definition(definition.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("UpdateStateMachine: {e:?}"))?;
+        Ok(())
     }
 
     /// Sets an environment variable for a function before its first call
@@ -771,10 +819,10 @@ impl Rig {
                 });
             }
             Some(kind @ ("lambda" | "callback")) => {
-                let arn = task["function"].as_str().unwrap_or_default();
+                let arn = task["function"].as_str().unwrap_or_default().to_owned();
                 let binary = self
                     .binaries
-                    .get(arn)
+                    .get(unqualified(&arn))
                     .ok_or_else(|| {
                         format!("{state} calls {arn}, which is no function of the template")
                     })?
@@ -808,7 +856,7 @@ impl Rig {
                         self.sfn
                             .send_task_success()
                             .task_token(&token)
-                            .output(json!({"Payload": output, "StatusCode": 200, "ExecutedVersion": "$LATEST"}).to_string())
+                            .output(json!({"Payload": output, "StatusCode": 200, "ExecutedVersion": executed_version(&arn)}).to_string())
                             .send()
                             .await
                             .map_err(|e| format!("SendTaskSuccess ({state}): {e:?}"))?;
@@ -837,6 +885,7 @@ impl Rig {
                 locked(&self.calls).push(LambdaCall {
                     state,
                     function: binary,
+                    arn,
                     payload,
                     wait_for_token: callback,
                     answer,
@@ -1099,12 +1148,15 @@ impl Rig {
         for summary in listed.schedules() {
             let name = summary.name().unwrap_or_default();
             let (schedule, target) = scheduled(&scheduler, name).await?;
-            let binary = self.binaries.get(target.arn()).ok_or_else(|| {
-                format!(
-                    "{name} targets {}, no function of the template",
-                    target.arn()
-                )
-            })?;
+            let binary = self
+                .binaries
+                .get(unqualified(target.arn()))
+                .ok_or_else(|| {
+                    format!(
+                        "{name} targets {}, no function of the template",
+                        target.arn()
+                    )
+                })?;
             let input: Value =
                 serde_json::from_str(target.input().unwrap_or("{}")).map_err(|e| e.to_string())?;
             let answer = self.invoke(binary, &input);
@@ -1218,7 +1270,7 @@ impl Rig {
             .text(&rule["Properties"]["Targets"][0]["Arn"])?;
         let binary = self
             .binaries
-            .get(&target)
+            .get(unqualified(&target))
             .ok_or_else(|| {
                 format!("the status-change rule targets {target}, no function of the template")
             })?
@@ -1351,6 +1403,7 @@ mod tests {
         let call = LambdaCall {
             state: "RequestApproval".into(),
             function: "request-approval".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:request-approval:1".into(),
             payload: json!({"taskToken": "AQCEAAAAKgAAAA-secret", "executionName": "run-1"}),
             wait_for_token: true,
             answer: Invocation::Ok(json!({})),

@@ -123,6 +123,9 @@ pub struct Resolver<'a> {
     pub stack: String,
     pub parameters: BTreeMap<String, String>,
     pub physical: BTreeMap<String, Physical>,
+    /// The version number every `AWS::Lambda::Version` has in this world
+    /// (AutoPublishAlias publishes one per deploy that changes a function).
+    pub version: u32,
 }
 
 impl<'a> Resolver<'a> {
@@ -135,6 +138,7 @@ impl<'a> Resolver<'a> {
             stack: "stack".to_owned(),
             parameters: template.parameter_defaults(),
             physical: BTreeMap::new(),
+            version: 1,
         }
     }
 
@@ -316,10 +320,7 @@ impl<'a> Resolver<'a> {
             }
             "Fn::FindInMap" => {
                 let a = list()?;
-                let keys: Vec<String> = a
-                    .iter()
-                    .map(|k| self.text(k))
-                    .collect::<Result<_, _>>()?;
+                let keys: Vec<String> = a.iter().map(|k| self.text(k)).collect::<Result<_, _>>()?;
                 let [map, top, second] = keys.as_slice() else {
                     return Err("FindInMap takes three keys".into());
                 };
@@ -470,6 +471,21 @@ impl<'a> Resolver<'a> {
                     format!("arn:aws:lambda:{r}:{a}:function:{name}"),
                 );
                 name
+            }
+            "AWS::Lambda::Version" => {
+                // Ref is the version's ARN: the function's, qualified by its number.
+                let function = self.text(&props["FunctionName"])?;
+                let arn = format!(
+                    "arn:aws:lambda:{r}:{a}:function:{function}:{}",
+                    self.version
+                );
+                attributes.insert("Version".into(), self.version.to_string());
+                arn
+            }
+            "AWS::Lambda::Alias" => {
+                let function = self.text(&props["FunctionName"])?;
+                let name = self.text(&props["Name"])?;
+                format!("arn:aws:lambda:{r}:{a}:function:{function}:{name}")
             }
             "AWS::StepFunctions::StateMachine" => {
                 let name = named("StateMachineName")?.unwrap_or(default_name);

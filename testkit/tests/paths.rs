@@ -1284,7 +1284,7 @@ async fn an_endpoint_that_fails_to_come_up_fails_the_run_with_sagemakers_reason(
     let arn = run_to_deploy(&rig, execution).await;
     // SageMaker gives up on the new endpoint.
     let reason = "The primary container for production variant AllTraffic did not pass the ping health check.";
-    rig.set_endpoint_status("iris-model", "Failed", Some(reason))
+    rig.set_endpoint_status(&rig.world.endpoint_name(), "Failed", Some(reason))
         .unwrap();
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
@@ -1347,12 +1347,12 @@ async fn an_endpoint_still_updating_is_waited_for_and_its_busy_answers_are_count
         .unwrap();
     rig.sagemaker
         .create_endpoint()
-        .endpoint_name("iris-model")
+        .endpoint_name(rig.world.endpoint_name())
         .endpoint_config_name("config-by-hand")
         .send()
         .await
         .unwrap();
-    rig.set_endpoint_status("iris-model", "Updating", None)
+    rig.set_endpoint_status(&rig.world.endpoint_name(), "Updating", None)
         .unwrap();
 
     let (arn, link) = run_to_approval(&rig, execution, "0123abc").await;
@@ -1366,7 +1366,7 @@ async fn an_endpoint_still_updating_is_waited_for_and_its_busy_answers_are_count
     })
     .await
     .unwrap();
-    rig.set_endpoint_status("iris-model", "InService", None)
+    rig.set_endpoint_status(&rig.world.endpoint_name(), "InService", None)
         .unwrap();
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
@@ -1390,7 +1390,7 @@ async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
     let rig = rig("ca-central-1", &[("EndpointMaxPolls", "3")]).await;
     let execution = "run-endpoint-slow";
     let arn = run_to_deploy(&rig, execution).await;
-    rig.set_endpoint_status("iris-model", "Creating", None)
+    rig.set_endpoint_status(&rig.world.endpoint_name(), "Creating", None)
         .unwrap();
 
     let (status, error, cause) = rig.finish(&arn).await.unwrap();
@@ -1983,7 +1983,7 @@ async fn an_endpoint_deleted_during_the_deploy_ends_the_run_as_endpoint_failed()
     let arn = run_to_deploy(&rig, execution).await;
     rig.sagemaker
         .delete_endpoint()
-        .endpoint_name("iris-model")
+        .endpoint_name(rig.world.endpoint_name())
         .send()
         .await
         .unwrap();
@@ -2080,7 +2080,7 @@ async fn a_version_added_by_hand_ends_a_deploy_only_run_with_a_named_error() {
     assert!(
         rig.sagemaker
             .describe_endpoint()
-            .endpoint_name("iris-model")
+            .endpoint_name(rig.world.endpoint_name())
             .send()
             .await
             .is_err()
@@ -2115,7 +2115,7 @@ async fn a_pipeline_run_can_never_become_a_deploy_only_or_rollback_run() {
     assert!(
         rig.sagemaker
             .describe_endpoint()
-            .endpoint_name("iris-model")
+            .endpoint_name(rig.world.endpoint_name())
             .send()
             .await
             .is_err()
@@ -2617,4 +2617,46 @@ async fn every_tasks_first_answer_lost_still_makes_one_run_with_one_of_everythin
         .filter(|n| n.to_string().contains("Deployed"))
         .count();
     assert_eq!(deployed, 1, "{notices:?}");
+}
+
+/// A `sam deploy` while a run waits for its approval publishes new versions of
+/// the functions; the run goes on with the versions its definition named, and
+/// only the next run calls the new ones.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_with() {
+    let rig = rig("ap-southeast-6", &[]).await;
+    let (arn, link) = run_to_approval(&rig, "run-before", "1111aaa").await;
+    rig.deploy_new_versions(2).await.unwrap();
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let before = of(&rig.calls(), "run-before");
+    assert!(
+        before.iter().any(|c| c.state == "RecordDeployed"),
+        "{before:?}"
+    );
+    for call in &before {
+        assert!(
+            call.arn.ends_with(":1"),
+            "{} of the run in flight called {}",
+            call.state,
+            call.arn
+        );
+    }
+    // The next run calls what the deploy published.
+    let (arn, link) = run_to_approval(&rig, "run-after", "2222bbb").await;
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let after = of(&rig.calls(), "run-after");
+    assert!(!after.is_empty());
+    for call in &after {
+        assert!(
+            call.arn.ends_with(":2"),
+            "{} called {}",
+            call.state,
+            call.arn
+        );
+    }
 }

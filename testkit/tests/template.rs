@@ -1589,7 +1589,7 @@ fn no_lambda_task_spends_more_than_an_hour_retrying_its_functions_time_outs() {
         let Some(function) = state["Parameters"]["FunctionName"].as_str() else {
             continue;
         };
-        let (id, timeout) = &timeouts[function];
+        let (id, timeout) = &timeouts[testkit::paths::unqualified(function)];
         // The first retrier that matches a time-out is the one that applies.
         let attempts = state["Retry"]
             .as_array()
@@ -2259,7 +2259,10 @@ fn more_required_approvals_than_named_approvers_fails_the_template_at_deploy_tim
     // CloudFormation fails a template whose Fn::Select reaches past its list.
     let refused = with("ana@example.com", "2").unwrap_err();
     assert!(refused.contains("out of range"), "{refused}");
-    assert!(with("", "2").is_err(), "without named approvers the quorum is 1");
+    assert!(
+        with("", "2").is_err(),
+        "without named approvers the quorum is 1"
+    );
     let env = with("ana@example.com,bo@example.com", "2").unwrap();
     assert_eq!(
         env["QUORUM_CHECK"],
@@ -2273,7 +2276,9 @@ fn more_required_approvals_than_named_approvers_fails_the_template_at_deploy_tim
 fn only_the_sagemaker_role_may_write_a_model_archive() {
     let r = Resolver::new(template(), REGION);
     let policy = r
-        .resolve(&template().resource("ArtifactBucketPolicy").unwrap()["Properties"]["PolicyDocument"])
+        .resolve(
+            &template().resource("ArtifactBucketPolicy").unwrap()["Properties"]["PolicyDocument"],
+        )
         .unwrap();
     let models = format!("{}/models/*", r.attribute("ArtifactBucket", "Arn").unwrap());
     let deny = policy["Statement"]
@@ -2290,7 +2295,11 @@ fn only_the_sagemaker_role_may_write_a_model_archive() {
     );
     // And the SageMaker role's own policy is what writes there (training output).
     let own = r.role_statements("SageMakerRole").unwrap();
-    assert!(allowed(&own, "s3:PutObject", &models.replace('*', "train-x/output/model.tar.gz")));
+    assert!(allowed(
+        &own,
+        "s3:PutObject",
+        &models.replace('*', "train-x/output/model.tar.gz")
+    ));
 }
 
 #[test]
@@ -2309,7 +2318,10 @@ fn the_stacks_own_endpoint_gets_a_log_group_with_retention_and_a_named_one_does_
         )
         .as_str()
     );
-    assert_eq!(logs["RetentionInDays"], ours.parameters["LogRetentionDays"].as_str());
+    assert_eq!(
+        logs["RetentionInDays"],
+        ours.parameters["LogRetentionDays"].as_str()
+    );
     let named = Resolver::new(t, REGION).with_parameter("EndpointName", "iris-model");
     assert!(!named.condition("EndpointOfThisStack").unwrap());
 }
