@@ -981,6 +981,7 @@ impl Rig {
 
     /// Completes a `.sync` task as SageMaker's Describe*Job would.
     pub async fn complete(&self, task: &SyncTask, describe_output: &Value) -> Result<(), String> {
+        self.write_model_archive(describe_output).await?;
         self.sfn
             .send_task_success()
             .task_token(&task.token)
@@ -989,6 +990,51 @@ impl Rig {
             .await
             .map(|_| ())
             .map_err(|e| format!("SendTaskSuccess ({}): {e:?}", task.state))
+    }
+
+    /// What a finished training job leaves, as SageMaker would: its
+    /// `model.tar.gz` under the job's output path (a tuning job's best job's),
+    /// unless something (the local story's real training) already wrote it.
+    async fn write_model_archive(&self, describe_output: &Value) -> Result<(), String> {
+        let uri = match (
+            describe_output["ModelArtifacts"]["S3ModelArtifacts"].as_str(),
+            describe_output["BestTrainingJob"]["TrainingJobName"].as_str(),
+        ) {
+            (Some(uri), _) => uri.to_owned(),
+            (None, Some(best)) => format!(
+                "s3://{}/models/{best}/output/model.tar.gz",
+                self.world.name("ArtifactBucket")
+            ),
+            (None, None) => return Ok(()),
+        };
+        let Some((bucket, key)) = uri
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return Err(format!("not an S3 URI: {uri}"));
+        };
+        if self
+            .s3
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"the model archive the test stack's training job wrote",
+            ))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("PutObject {uri}: {e:?}"))
     }
 
     /// A `.sync` task the caller has not taken yet, if one came.

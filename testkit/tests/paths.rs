@@ -1456,6 +1456,23 @@ async fn registered_version(rig: &Rig, status: &str) -> String {
         .supported_content_types("text/csv")
         .supported_response_mime_types("text/csv")
         .build();
+    // The archive its training wrote, and the S3 version the run recorded.
+    let written = rig
+        .s3
+        .put_object()
+        .bucket(&artifacts)
+        .key("models/train-run-old-0/output/model.tar.gz")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"the old run's model",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut metadata = metadata.to_vec();
+    metadata.push((
+        "modelArtifactVersionId",
+        written.version_id().unwrap_or_default().to_owned(),
+    ));
     let mut create = rig
         .sagemaker
         .create_model_package()
@@ -2621,10 +2638,13 @@ async fn every_tasks_first_answer_lost_still_makes_one_run_with_one_of_everythin
 
 /// A `sam deploy` while a run waits for its approval publishes new versions of
 /// the functions; the run goes on with the versions its definition named, and
-/// only the next run calls the new ones.
+/// only the next run calls the new ones. Then the other half of "a run
+/// deploys what it evaluated": an archive overwritten after its evaluation is
+/// never deployed.
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
-async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_with() {
+async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_with_and_an_overwritten_archive_is_not_deployed()
+ {
     let rig = rig("ap-southeast-6", &[]).await;
     let (arn, link) = run_to_approval(&rig, "run-before", "1111aaa").await;
     rig.deploy_new_versions(2).await.unwrap();
@@ -2659,4 +2679,40 @@ async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_wit
             call.arn
         );
     }
+    let version = versions(&rig).await.pop().unwrap();
+    assert!(
+        version.metadata.contains_key("modelArtifactVersionId"),
+        "the registry keeps the archive's S3 version: {:?}",
+        version.metadata
+    );
+
+    // The archive a run's approval covers is overwritten before the deploy
+    // (the bucket policy lets only the SageMaker role write there): the run
+    // ends ArtifactChanged, and the endpoint keeps serving run-after's model.
+    let (arn, link) = run_to_approval(&rig, "run-overwritten", "3333ccc").await;
+    let names = rig.world.run_names("run-overwritten");
+    rig.s3
+        .put_object()
+        .bucket(rig.world.name("ArtifactBucket"))
+        .key(format!(
+            "models/{}-0-0/output/model.tar.gz",
+            names.training_job_name
+        ))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"other bytes",
+        ))
+        .send()
+        .await
+        .unwrap();
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("ArtifactChanged")),
+        "{cause:?}"
+    );
+    let overwritten = of(&rig.calls(), "run-overwritten");
+    assert!(!functions(&overwritten).contains(&"deploy-endpoint"));
+    let (_, model, _) = endpoint(&rig).await;
+    assert_eq!(model, rig.world.run_names("run-after").model_name);
 }

@@ -594,6 +594,13 @@ fn task_needs(
         "aws-sdk:sagemaker:createModelPackage" => {
             vec![("sagemaker:CreateModelPackage".into(), package)]
         }
+        "aws-sdk:s3:headObject" => vec![(
+            "s3:GetObject".into(),
+            format!(
+                "arn:aws:s3:::{}/models/{}-0-0/output/model.tar.gz",
+                subs["ArtifactBucket"], n.training_job_name
+            ),
+        )],
         "aws-sdk:ecr:batchGetImage" | "aws-sdk:ecr:putImage" => vec![(
             format!("ecr:{}", pascal_camel(op.rsplit(':').next()?)),
             format!(
