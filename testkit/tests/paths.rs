@@ -2636,6 +2636,18 @@ async fn every_tasks_first_answer_lost_still_makes_one_run_with_one_of_everythin
     assert_eq!(deployed, 1, "{notices:?}");
 }
 
+/// Every one of `calls` invoked its function's published `version`.
+fn all_called_version(calls: &[LambdaCall], version: &str) {
+    for call in calls {
+        assert!(
+            call.arn.ends_with(&format!(":{version}")),
+            "{} called {}, not version {version}",
+            call.state,
+            call.arn
+        );
+    }
+}
+
 /// A `sam deploy` while a run waits for its approval publishes new versions of
 /// the functions; the run goes on with the versions its definition named, and
 /// only the next run calls the new ones. Then the other half of "a run
@@ -2656,14 +2668,7 @@ async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_wit
         before.iter().any(|c| c.state == "RecordDeployed"),
         "{before:?}"
     );
-    for call in &before {
-        assert!(
-            call.arn.ends_with(":1"),
-            "{} of the run in flight called {}",
-            call.state,
-            call.arn
-        );
-    }
+    all_called_version(&before, "1");
     // The next run calls what the deploy published.
     let (arn, link) = run_to_approval(&rig, "run-after", "2222bbb").await;
     approve(&rig, &link);
@@ -2671,14 +2676,7 @@ async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_wit
     assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
     let after = of(&rig.calls(), "run-after");
     assert!(!after.is_empty());
-    for call in &after {
-        assert!(
-            call.arn.ends_with(":2"),
-            "{} called {}",
-            call.state,
-            call.arn
-        );
-    }
+    all_called_version(&after, "2");
     let version = versions(&rig).await.pop().unwrap();
     assert!(
         version.metadata.contains_key("modelArtifactVersionId"),

@@ -996,6 +996,16 @@ async fn already(state: &State, hash: &str, request_id: &str) -> Response<Body> 
                 "Someone has just decided on this model. Reload the page in a moment to see the result.",
                 Vec::new(),
             ),
+            // The claim missed, yet the approval is still pending before its
+            // deadline: it changed under this request and changed back (a
+            // claim that failed and was undone). Never expired before the
+            // deadline: this request's decision is simply not recorded.
+            Status::Pending if now() < a.deadline => page::message(
+                409,
+                "Your decision was not recorded",
+                "The approval changed while your decision was being recorded. Reload the page to see where it stands, and decide again if it still waits for a decision.",
+                Vec::new(),
+            ),
             Status::Pending => {
                 // Past its deadline: mark it, so the page and the trail agree.
                 let key = keys::approval_by_hash(hash);

@@ -281,6 +281,27 @@ async fn a_second_decision_gets_already_decided_and_no_call_to_step_functions() 
     assert!(html.contains("Already decided") && html.contains("Ana"));
 }
 
+/// A claim that misses while the approval is still pending before its
+/// deadline (it changed under the request and back) is never "expired":
+/// nothing is marked, and the approver is asked to reload.
+#[tokio::test]
+async fn a_missed_claim_on_a_pending_approval_before_its_deadline_is_not_expired() {
+    let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
+        )
+    });
+    let s = state(
+        &[&link(), &refused, &get("pending", u64::MAX / 2)],
+        &[],
+        &[],
+    );
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 409);
+    assert!(body(&response).contains("not recorded"));
+    assert_eq!(refused.num_calls(), 1, "nothing marked it expired");
+}
+
 #[tokio::test]
 async fn a_get_after_the_deadline_is_expired_without_any_write() {
     let s = state(&[&get("pending", 1)], &[], &[]);
