@@ -24,7 +24,7 @@ use shared::contract::{
     DeployEndpointInput, DeploymentStrategy, RecordInput, RequestApprovalInput, RunStatus, Stage,
 };
 use shared::naming::RunNames;
-use testkit::paths::{LambdaCall, Rig};
+use testkit::paths::{LambdaCall, Rig, SyncTask};
 
 /// The endpoint's wait between polls, shortened from the template's 30 s.
 const FAST: (&str, &str) = ("EndpointPollSeconds", "1");
@@ -1069,19 +1069,11 @@ async fn jobs_and_a_model_whose_create_answers_were_lost_are_retried_without_col
         .start(execution, &execution_input(&rig, "0123abc").await)
         .await
         .unwrap();
-    let lost = "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)";
-
     // Training: created, then the first poll failed. The retry may not reuse
     // the name (SageMaker keeps it for good: "job name must be unique").
-    let first = rig.next_sync("Train").await.unwrap();
-    let first_name = format!("{}-0-0", names.training_job_name);
-    assert_eq!(first.request["TrainingJobName"], first_name.as_str());
-    rig.fail(&first, "SageMaker.AmazonSageMakerException", lost)
-        .await
-        .unwrap();
-    let retried = rig.next_sync("Train").await.unwrap();
+    let (_, retried) =
+        first_poll_lost(&rig, "Train", "TrainingJobName", &names.training_job_name).await;
     let job = format!("{}-0-1", names.training_job_name);
-    assert_eq!(retried.request["TrainingJobName"], job.as_str());
     let model_data = format!("s3://{artifacts}/models/{job}/output/model.tar.gz");
     let mut trained = training_output(&rig, &names, 0.97);
     trained["TrainingJobName"] = json!(job);
@@ -1113,18 +1105,15 @@ async fn jobs_and_a_model_whose_create_answers_were_lost_are_retried_without_col
         .unwrap();
 
     // The batch transform: the same lost answer, the same fresh name.
-    let first = rig.next_sync("Transform").await.unwrap();
-    assert_eq!(
-        first.request["TransformJobName"],
-        format!("{}-0-0", names.transform_job_name)
-    );
+    let (first, retried) = first_poll_lost(
+        &rig,
+        "Transform",
+        "TransformJobName",
+        &names.transform_job_name,
+    )
+    .await;
     assert_eq!(first.request["ModelName"], names.model_name.as_str());
-    rig.fail(&first, "SageMaker.AmazonSageMakerException", lost)
-        .await
-        .unwrap();
-    let retried = rig.next_sync("Transform").await.unwrap();
     let job = format!("{}-0-1", names.transform_job_name);
-    assert_eq!(retried.request["TransformJobName"], job.as_str());
     let mut transformed = transform_output(&rig, &names, execution, 0).await;
     transformed["TransformJobName"] = json!(job);
     rig.complete(&retried, &transformed).await.unwrap();
@@ -1411,6 +1400,33 @@ async fn an_endpoint_that_never_reaches_in_service_fails_after_the_last_poll() {
 }
 
 // ------------------------------------------------------------------ model lifecycle
+
+/// A `.sync` job that was created and whose first poll failed (its answer
+/// lost): the first attempt was named `<base>-0-0`, which SageMaker keeps for
+/// good, so the retry must take `<base>-0-1`. Answers (first, retried).
+async fn first_poll_lost(
+    rig: &Rig,
+    state: &str,
+    name_field: &str,
+    base: &str,
+) -> (SyncTask, SyncTask) {
+    let first = rig.next_sync(state).await.unwrap();
+    assert_eq!(first.request[name_field], format!("{base}-0-0"), "{state}");
+    rig.fail(
+        &first,
+        "SageMaker.AmazonSageMakerException",
+        "Rate exceeded (Service: AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException)",
+    )
+    .await
+    .unwrap();
+    let retried = rig.next_sync(state).await.unwrap();
+    assert_eq!(
+        retried.request[name_field],
+        format!("{base}-0-1"),
+        "{state}: the retry takes a fresh name"
+    );
+    (first, retried)
+}
 
 /// A version in the registry as the pipeline registers one, with `status`.
 async fn registered_version(rig: &Rig, status: &str) -> String {
@@ -1788,23 +1804,13 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
 
     // Fault injection: the first job was created, then its first poll failed;
     // the retry takes a fresh name (the first is SageMaker's for good).
-    let first = rig.next_sync("Process").await.unwrap();
-    assert_eq!(
-        first.request["ProcessingJobName"],
-        format!("{}-0-0", names.processing_job_name)
-    );
-    rig.fail(
-        &first,
-        "SageMaker.AmazonSageMakerException",
-        "Rate exceeded",
+    let (_, process) = first_poll_lost(
+        &rig,
+        "Process",
+        "ProcessingJobName",
+        &names.processing_job_name,
     )
-    .await
-    .unwrap();
-    let process = rig.next_sync("Process").await.unwrap();
-    assert_eq!(
-        process.request["ProcessingJobName"],
-        format!("{}-0-1", names.processing_job_name)
-    );
+    .await;
     assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
     assert_eq!(
         process.request["ProcessingInputs"][0]["S3Input"]["S3Uri"],
@@ -1875,24 +1881,14 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
 
     // Fault injection: the first tuning job was created, then its first poll
     // failed; the retry takes a fresh name.
-    let first = rig.next_sync("Tune").await.unwrap();
-    assert_eq!(
-        first.request["HyperParameterTuningJobName"],
-        format!("{}-0-0", names.tuning_job_name)
-    );
-    rig.fail(
-        &first,
-        "SageMaker.AmazonSageMakerException",
-        "Rate exceeded",
+    let (_, tune) = first_poll_lost(
+        &rig,
+        "Tune",
+        "HyperParameterTuningJobName",
+        &names.tuning_job_name,
     )
-    .await
-    .unwrap();
-    let tune = rig.next_sync("Tune").await.unwrap();
+    .await;
     let tuning_name = format!("{}-0-1", names.tuning_job_name);
-    assert_eq!(
-        tune.request["HyperParameterTuningJobName"],
-        tuning_name.as_str()
-    );
     assert!(tuning_name.len() <= shared::naming::TUNING_JOB_NAME_MAX);
     let config = &tune.request["HyperParameterTuningJobConfig"];
     assert_eq!(config["ResourceLimits"]["MaxNumberOfTrainingJobs"], 4);

@@ -69,6 +69,16 @@ fn get(status: &'static str, deadline: u64) -> Rule {
     })
 }
 
+/// The claim's conditional write misses (the approval is no longer pending, or
+/// its deadline has passed, by the condition's own clock).
+fn claim_missed() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
+        )
+    })
+}
+
 fn claim() -> Rule {
     mock!(aws_sdk_dynamodb::Client::update_item)
         .match_requests(|r| {
@@ -265,11 +275,7 @@ async fn a_rejection_fails_the_task_with_approval_rejected_and_the_comment_as_ca
 
 #[tokio::test]
 async fn a_second_decision_gets_already_decided_and_no_call_to_step_functions() {
-    let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
-        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
-        )
-    });
+    let refused = claim_missed();
     let s = state(
         &[&link(), &refused, &get("approved", u64::MAX / 2)],
         &[],
@@ -286,11 +292,7 @@ async fn a_second_decision_gets_already_decided_and_no_call_to_step_functions() 
 /// nothing is marked, and the approver is asked to reload.
 #[tokio::test]
 async fn a_missed_claim_on_a_pending_approval_before_its_deadline_is_not_expired() {
-    let refused = mock!(aws_sdk_dynamodb::Client::update_item).then_error(|| {
-        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-            aws_sdk_dynamodb::types::error::ConditionalCheckFailedException::builder().build(),
-        )
-    });
+    let refused = claim_missed();
     let s = state(
         &[&link(), &refused, &get("pending", u64::MAX / 2)],
         &[],
