@@ -408,7 +408,8 @@ def events(env):
         record["s3"]["bucket"]["name"] = env["DATA_BUCKET"]
     get = load("handle-approval/get.json")
     bad_get = json.loads(json.dumps(get))
-    bad_get["rawPath"] = "/approvals/not-an-id"
+    bad_get["path"] = "/not-an-id"
+    bad_get["requestContext"]["path"] = "/approvals/not-an-id"
     bad_get["pathParameters"] = {"id": "not-an-id"}
     evaluate = load("evaluate-model/input.json")
     evaluate["transformOutputUri"] = f"s3://{env['ARTIFACT_BUCKET']}/transform/{evaluate['executionName']}/"

@@ -6,6 +6,7 @@
 //! `--include-ignored`. Without a moto server [`Moto::from_env`] fails loudly:
 //! an emulator test never passes by skipping its work.
 
+pub mod gateway;
 pub mod iam;
 pub mod paths;
 pub mod sagemaker;
@@ -438,37 +439,52 @@ impl LambdaRuntime {
         )
     }
 
+    /// The HTTP agent this runtime invokes with (cheap to clone).
+    pub fn agent(&self) -> ureq::Agent {
+        self.agent.clone()
+    }
+
     /// Invokes a function as Lambda's Invoke API would, and waits for its answer.
     pub fn invoke(&self, function: &Function, payload: &serde_json::Value) -> Invocation {
-        // Until the binary has polled the runtime once, cargo-lambda may answer 404.
-        let started = std::time::Instant::now();
-        let (status, text) = loop {
-            let mut response = self
-                .agent
-                .post(&function.url)
-                .header("content-type", "application/json")
-                .send(payload.to_string())
-                .unwrap_or_else(|e| panic!("invoke {}: {e}", function.name));
-            let status = response.status().as_u16();
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            if status == 404 && started.elapsed() < std::time::Duration::from_secs(15) {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                continue;
-            }
-            break (status, text);
-        };
-        let body: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        if status == 200 {
-            Invocation::Ok(body)
-        } else {
-            Invocation::Err {
-                error_type: body["errorType"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| format!("<HTTP {status}: {body}>")),
-                message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
-            }
+        invoke_with(&self.agent, function, payload)
+    }
+}
+
+/// Invokes a function of a [`LambdaRuntime`] through its Invoke API with
+/// `agent`, and waits for its answer (for callers that outlive a borrow of
+/// the runtime, such as [`gateway::RestGateway`]'s threads).
+pub fn invoke_with(
+    agent: &ureq::Agent,
+    function: &Function,
+    payload: &serde_json::Value,
+) -> Invocation {
+    // Until the binary has polled the runtime once, cargo-lambda may answer 404.
+    let started = std::time::Instant::now();
+    let (status, text) = loop {
+        let mut response = agent
+            .post(&function.url)
+            .header("content-type", "application/json")
+            .send(payload.to_string())
+            .unwrap_or_else(|e| panic!("invoke {}: {e}", function.name));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        if status == 404 && started.elapsed() < std::time::Duration::from_secs(15) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
+        break (status, text);
+    };
+    let body: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    if status == 200 {
+        Invocation::Ok(body)
+    } else {
+        Invocation::Err {
+            error_type: body["errorType"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("<HTTP {status}: {body}>")),
+            message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
         }
     }
 }

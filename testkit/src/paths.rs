@@ -599,6 +599,9 @@ pub struct Rig {
     /// States whose next successful answer is lost, with the error Step
     /// Functions sees instead.
     lose_answers: Mutex<BTreeMap<String, String>>,
+    /// The approval pages' REST API (the template's ApprovalPagesApi), started
+    /// on first use. Declared last: dropped after nothing can call it.
+    approval_pages: Mutex<Option<crate::gateway::RestGateway>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -686,6 +689,7 @@ impl Rig {
             deliveries: Mutex::new(BTreeMap::new()),
             approval_emails: Mutex::new(Vec::new()),
             lose_answers: Mutex::new(BTreeMap::new()),
+            approval_pages: Mutex::new(None),
         })
     }
 
@@ -723,6 +727,36 @@ impl Rig {
         locked(&self.runtime).function_url(&function, path)
     }
 
+    /// The approval pages' API URL (links are `<it>/approvals/<id>`): the template's
+    /// ApprovalPagesApi served by [`crate::gateway::RestGateway`], its methods
+    /// reaching their functions' real binaries as REST proxy events.
+    pub fn approval_pages_url(&self) -> String {
+        // Held while it starts, so two runs cannot start two (handle-approval,
+        // which it starts, has no APPROVAL_BASE_URL).
+        let mut pages = locked(&self.approval_pages);
+        if let Some(g) = pages.as_ref() {
+            return g.origin();
+        }
+        let template = Template::load().unwrap_or_else(|e| panic!("{e}"));
+        let api = crate::gateway::RestApi::from_template(template, "ApprovalPagesApi")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut functions = BTreeMap::new();
+        for m in &api.methods {
+            let (_, binary) = template
+                .functions()
+                .into_iter()
+                .find(|(id, _)| *id == m.function)
+                .unwrap_or_else(|| panic!("{} is not a function of the template", m.function));
+            functions.insert(m.function.clone(), self.function(&binary));
+        }
+        let agent = locked(&self.runtime).agent();
+        let gateway = crate::gateway::RestGateway::start(api, functions, agent)
+            .unwrap_or_else(|e| panic!("the approval pages' API: {e}"));
+        let url = gateway.origin();
+        *pages = Some(gateway);
+        url
+    }
+
     /// The function's real binary, started on first use with its environment
     /// from template.yaml (resolved to this world) and its own IAM user.
     pub fn function(&self, binary: &str) -> Function {
@@ -740,9 +774,8 @@ impl Rig {
             .unwrap_or_else(|e| panic!("{binary}'s environment: {e}"));
         env.insert("AWS_REGION".into(), self.world.region.clone());
         if env.contains_key("APPROVAL_BASE_URL") {
-            // The HTTP API's /approvals/{id} is handle-approval's function URL here.
-            let base = self.function_url("handle-approval", "");
-            env.insert("APPROVAL_BASE_URL".into(), base);
+            // The links name the template's REST API stage, played on 127.0.0.1.
+            env.insert("APPROVAL_BASE_URL".into(), self.approval_pages_url());
         }
         for (k, v) in locked(&self.extra_env)
             .get(binary)

@@ -552,6 +552,24 @@ impl<'a> Resolver<'a> {
                 name
             }
             "AWS::ApiGatewayV2::Api" => "api0123456".to_owned(),
+            "AWS::ApiGateway::RestApi" => {
+                attributes.insert("RootResourceId".into(), "root012345".into());
+                "rest012345".to_owned()
+            }
+            // Ref is the stage's name.
+            "AWS::ApiGateway::Stage" => named("StageName")?.unwrap_or(default_name),
+            "AWS::WAFv2::WebACL" => {
+                let name = named("Name")?.unwrap_or(default_name);
+                let scope = named("Scope")?.unwrap_or_default().to_lowercase();
+                let acl = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9";
+                attributes.insert(
+                    "Arn".into(),
+                    format!("arn:aws:wafv2:{r}:{a}:{scope}/webacl/{name}/{acl}"),
+                );
+                attributes.insert("Id".into(), acl.into());
+                // Ref is name|id|scope.
+                format!("{name}|{acl}|{}", scope.to_uppercase())
+            }
             _ => default_name,
         };
         Ok(Physical {

@@ -2,7 +2,8 @@
 //! against what the code and the state machine do.
 //!
 //! - The routes: /predict is IAM unless PublicPredict says otherwise; the
-//!   approval routes are open; each route reaches its function.
+//!   approval pages are open, on a REST API stage that a WAF limits per
+//!   address, and reachable no other way; each route reaches its function.
 //! - IAM, read: every SDK call in each function's non-test source, and every
 //!   Task of the state machine (with what `.sync` needs behind it), is granted,
 //!   action and resource, by the template's policies as the transform wrote
@@ -55,60 +56,225 @@ fn predict_is_iam_by_default_and_open_only_when_the_parameter_says_so() {
     assert_eq!(route_auth(&public, "PredictRoute"), "NONE");
 }
 
+/// Whether some permission of the template lets `source` (an execute-api
+/// ARN) invoke `function`.
+fn api_may_invoke(r: &Resolver, function: &str, source: &str) -> bool {
+    template().resources().values().any(|p| {
+        p["Type"] == "AWS::Lambda::Permission"
+            && r.text(&p["Properties"]["FunctionName"]).unwrap() == r.reference(function).unwrap()
+            && testkit::template::wildcard(&r.text(&p["Properties"]["SourceArn"]).unwrap(), source)
+    })
+}
+
 #[test]
-fn the_approval_routes_are_open_and_every_route_reaches_its_function() {
+fn predict_is_the_http_apis_only_route_and_reaches_invoke_endpoint() {
     let t = template();
     let r = Resolver::new(t, REGION);
-    for route in ["ApprovalPageRoute", "ApprovalDecisionRoute"] {
-        assert_eq!(route_auth(&r, route), "NONE", "{route}");
-    }
-    let expect = [
-        ("PredictRoute", "POST /predict", "InvokeEndpointFunction"),
-        (
-            "ApprovalPageRoute",
-            "GET /approvals/{id}",
-            "HandleApprovalFunction",
-        ),
-        (
-            "ApprovalDecisionRoute",
-            "POST /approvals/{id}",
-            "HandleApprovalFunction",
-        ),
-    ];
-    for (route, key, function) in expect {
-        let props = &t.resource(route).unwrap()["Properties"];
-        assert_eq!(props["RouteKey"], key);
-        let target = r.text(&props["Target"]).unwrap();
-        let integration = t
-            .resources()
-            .iter()
-            .find(|(id, _)| target == format!("integrations/{}", r.reference(id).unwrap()))
-            .map(|(_, v)| v)
-            .unwrap_or_else(|| panic!("{route}'s target {target} is no integration"));
+    let routes: Vec<(&String, &Value)> = t
+        .resources()
+        .iter()
+        .filter(|(_, v)| v["Type"] == "AWS::ApiGatewayV2::Route")
+        .collect();
+    let keys: Vec<&str> = routes
+        .iter()
+        .map(|(_, v)| v["Properties"]["RouteKey"].as_str().unwrap())
+        .collect();
+    // The approval pages are not on the HTTP API, which cannot take a WAF.
+    assert_eq!(keys, ["POST /predict"]);
+    let props = &t.resource("PredictRoute").unwrap()["Properties"];
+    let target = r.text(&props["Target"]).unwrap();
+    let integration = t
+        .resources()
+        .iter()
+        .find(|(id, _)| target == format!("integrations/{}", r.reference(id).unwrap()))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("the route's target {target} is no integration"));
+    assert_eq!(
+        r.text(&integration["Properties"]["IntegrationUri"])
+            .unwrap(),
+        r.attribute("InvokeEndpointFunction", "Arn").unwrap()
+    );
+    let source = format!(
+        "arn:aws:execute-api:{REGION}:{ACCOUNT}:{}/$default/POST/predict",
+        r.reference("HttpApi").unwrap()
+    );
+    assert!(api_may_invoke(&r, "InvokeEndpointFunction", &source));
+}
+
+/// An approver's link reaches handle-approval only through the REST API's
+/// stage that the WAF guards: its two methods, open, each reaching the
+/// function; no permission lets another API, stage or URL invoke it; the
+/// links request-approval writes name that stage; and the WAF limits each
+/// address to ApprovalRequestsPerClient in five minutes, answering 429.
+#[test]
+fn the_approval_pages_are_reached_only_through_the_stage_the_waf_limits_per_address() {
+    let t = template();
+    let r = Resolver::new(t, REGION);
+    let api = testkit::gateway::RestApi::from_template(t, "ApprovalPagesApi").unwrap();
+    assert_eq!(api.stage, "approvals");
+    let methods: Vec<(&str, &str, &str)> = api
+        .methods
+        .iter()
+        .map(|m| {
+            (
+                m.http_method.as_str(),
+                m.resource.as_str(),
+                m.function.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("GET", "/{id}", "HandleApprovalFunction"),
+            ("POST", "/{id}", "HandleApprovalFunction")
+        ]
+    );
+    for id in ["ApprovalPageMethod", "ApprovalDecisionMethod"] {
         assert_eq!(
-            r.text(&integration["Properties"]["IntegrationUri"])
-                .unwrap(),
-            r.attribute(function, "Arn").unwrap(),
-            "{route} reaches {function}"
+            route_auth(&r, id),
+            "NONE",
+            "{id}: an approver has a link, not credentials"
         );
-        // API Gateway may invoke the function for this route.
-        let (method, path) = key.split_once(' ').unwrap();
-        let source = format!(
-            "arn:aws:execute-api:{REGION}:{ACCOUNT}:{}/$default/{method}{}",
-            r.reference("HttpApi").unwrap(),
-            path.replace("{id}", "abc")
-        );
-        let permitted = t.resources().values().any(|p| {
-            p["Type"] == "AWS::Lambda::Permission"
-                && r.text(&p["Properties"]["FunctionName"]).unwrap()
-                    == r.reference(function).unwrap()
-                && testkit::template::wildcard(
-                    &r.text(&p["Properties"]["SourceArn"]).unwrap(),
-                    &source,
-                )
-        });
-        assert!(permitted, "no permission lets {source} invoke {function}");
     }
+    let rest = r.reference("ApprovalPagesApi").unwrap();
+    let arn = |api: &str, stage: &str, method: &str| {
+        format!(
+            "arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{method}/6f1c0e0b9a4d4c2e8f7a3b5d1e9c2a40"
+        )
+    };
+    for method in ["GET", "POST"] {
+        assert!(
+            api_may_invoke(
+                &r,
+                "HandleApprovalFunction",
+                &arn(&rest, "approvals", method)
+            ),
+            "{method}"
+        );
+        // Not another stage of it (which the WAF would not guard), nor the HTTP API.
+        assert!(!api_may_invoke(
+            &r,
+            "HandleApprovalFunction",
+            &arn(&rest, "test", method)
+        ));
+        let http = r.reference("HttpApi").unwrap();
+        assert!(!api_may_invoke(
+            &r,
+            "HandleApprovalFunction",
+            &format!("arn:aws:execute-api:{REGION}:{ACCOUNT}:{http}/$default/{method}/approvals/x")
+        ));
+    }
+    let handle = r.reference("HandleApprovalFunction").unwrap();
+    let handle_arn = r.attribute("HandleApprovalFunction", "Arn").unwrap();
+    let names_handle = |v: &Value, key: &str| {
+        r.text(&v["Properties"][key])
+            .is_ok_and(|n| n == handle || n == handle_arn)
+    };
+    let reaching: Vec<&String> = t
+        .resources()
+        .iter()
+        .filter(|(_, v)| {
+            (v["Type"] == "AWS::Lambda::Permission" && names_handle(v, "FunctionName"))
+                || (v["Type"] == "AWS::Lambda::Url" && names_handle(v, "TargetFunctionArn"))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        reaching,
+        ["ApprovalPermission"],
+        "handle-approval has no function URL and one caller"
+    );
+    // The links request-approval writes, <base>/approvals/<id>, are on the
+    // guarded stage (the path tests follow them through the stage, read from
+    // this template, to the page); so is the output.
+    let stage_url = format!("https://{rest}.execute-api.{REGION}.amazonaws.com/approvals");
+    let env = r
+        .environment(&t.function_id("request-approval").unwrap())
+        .unwrap();
+    assert_eq!(format!("{}/approvals", env["APPROVAL_BASE_URL"]), stage_url);
+    assert_eq!(
+        r.text(&t.json["Outputs"]["ApprovalPagesUrl"]["Value"])
+            .unwrap(),
+        stage_url
+    );
+
+    // The WAF: associated with that stage, one rate-based rule per address.
+    let association = r
+        .resolve(&t.resource("ApprovalPagesFirewallAssociation").unwrap()["Properties"])
+        .unwrap();
+    assert_eq!(
+        association["ResourceArn"],
+        format!("arn:aws:apigateway:{REGION}::/restapis/{rest}/stages/approvals")
+    );
+    assert_eq!(
+        association["WebACLArn"],
+        r.attribute("ApprovalPagesFirewall", "Arn").unwrap()
+    );
+    let limit_of = |r: &Resolver| -> (Value, Value) {
+        let acl = r
+            .resolve(&t.resource("ApprovalPagesFirewall").unwrap()["Properties"])
+            .unwrap();
+        assert_eq!(acl["Scope"], "REGIONAL");
+        assert_eq!(acl["DefaultAction"], serde_json::json!({"Allow": {}}));
+        let rules = acl["Rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 1);
+        let rule = &rules[0];
+        let rate = &rule["Statement"]["RateBasedStatement"];
+        assert_eq!(
+            rate["AggregateKeyType"], "IP",
+            "per address, not one bucket for everyone"
+        );
+        assert_eq!(rate["EvaluationWindowSec"], 300);
+        assert!(
+            rate.get("ScopeDownStatement").is_none(),
+            "every request counts"
+        );
+        let block = &rule["Action"]["Block"]["CustomResponse"];
+        assert_eq!(block["ResponseCode"], 429);
+        let page = &acl["CustomResponseBodies"][block["CustomResponseBodyKey"].as_str().unwrap()];
+        assert_eq!(page["ContentType"], "TEXT_HTML");
+        assert!(
+            page["Content"]
+                .as_str()
+                .unwrap()
+                .contains("Nothing was decided")
+        );
+        // The alarm counts this rule of this ACL.
+        let alarm = r
+            .resolve(&t.resource("ApprovalPagesLimitedAlarm").unwrap()["Properties"])
+            .unwrap();
+        let dims: BTreeMap<&str, &str> = alarm["Dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["Name"].as_str().unwrap(), d["Value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(dims["WebACL"], acl["Name"].as_str().unwrap());
+        assert_eq!(
+            dims["Rule"],
+            rule["VisibilityConfig"]["MetricName"].as_str().unwrap()
+        );
+        assert_eq!(dims["Region"], REGION);
+        (rate["Limit"].clone(), rule["Name"].clone())
+    };
+    assert_eq!(t.parameter_defaults()["ApprovalRequestsPerClient"], "100");
+    assert_eq!(limit_of(&r).0, "100");
+    let raised = Resolver::new(t, REGION).with_parameter("ApprovalRequestsPerClient", "400");
+    assert_eq!(limit_of(&raised).0, "400");
+    // The 4xx alarm names the REST API and its stage as API Gateway's metrics do.
+    let refused = r
+        .resolve(&t.resource("ApprovalPagesRefusedAlarm").unwrap()["Properties"])
+        .unwrap();
+    assert_eq!(refused["MetricName"], "4XXError");
+    assert_eq!(
+        refused["Dimensions"][0],
+        serde_json::json!({"Name": "ApiName", "Value": r.text(&t.resource("ApprovalPagesApi").unwrap()["Properties"]["Name"]).unwrap()})
+    );
+    assert_eq!(
+        refused["Dimensions"][1],
+        serde_json::json!({"Name": "Stage", "Value": "approvals"})
+    );
 }
 
 // ------------------------------------------------------------------ IAM, read
@@ -2025,33 +2191,55 @@ fn the_approval_topic_takes_only_email_subscriptions_and_only_the_named_approver
     assert_eq!(denies(&open, "sns:Endpoint"), None);
 }
 
-/// The access log's 429 filters, on lines in the log's own format: the
-/// approval routes' 429s are counted for their alarm, other 429s only for the
-/// API's, and nothing else is counted. (CloudWatch Logs evaluates the pattern
-/// in AWS; moto does not, so this reads the two-clause subset the template
-/// uses: `$.field = "value"`, `*` a wildcard, joined by `&&`.)
+/// The access logs' 429 filters, on lines in each log's own format: the
+/// approval pages' 429s (the WAF's or the stage's) are counted for their
+/// alarm, /predict's for the API's, and nothing else is counted. (CloudWatch
+/// Logs evaluates the pattern in AWS; moto does not, so this reads the
+/// two-clause subset the template uses: `$.field = "value"`, `*` a wildcard,
+/// joined by `&&`.)
 #[test]
 fn the_access_log_filters_count_the_approval_pages_429s_and_the_apis() {
     let t = template();
     let r = Resolver::new(t, REGION);
-    let format = r
+    let http_format = r
         .text(&t.resource("HttpApiStage").unwrap()["Properties"]["AccessLogSettings"]["Format"])
         .unwrap();
-    let line = |route: &str, status: u16| -> Value {
+    let rest_format = r
+        .text(
+            &t.resource("ApprovalPagesStage").unwrap()["Properties"]["AccessLogSetting"]["Format"],
+        )
+        .unwrap();
+    // (log group, line) as API Gateway writes it for a request to `route`.
+    let line = |route: &str, status: u16, waf: &str| -> (String, Value) {
+        let (method, path) = route.split_once(' ').unwrap();
+        let (group, format) = if path == "/predict" {
+            ("ApiAccessLogs", &http_format)
+        } else {
+            ("ApprovalPagesAccessLogs", &rest_format)
+        };
         let text = format
             .replace("$context.requestId", "r1")
             .replace("$context.identity.sourceIp", "203.0.113.9")
-            .replace("$context.httpMethod", route.split(' ').next().unwrap())
+            .replace("$context.httpMethod", method)
             .replace("$context.routeKey", route)
+            .replace("$context.resourcePath", path)
             .replace("$context.status", &status.to_string())
+            .replace("$context.wafResponseCode", waf)
             .replace("$context.responseLatency", "12")
             .replace("$context.integrationErrorMessage", "-");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        assert!(
+            !text.contains("$context"),
+            "a variable this test does not fill: {text}"
+        );
+        let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (r.reference(group).unwrap(), event)
     };
-    let matches = |id: &str, event: &Value| -> bool {
-        let pattern = r
-            .text(&t.resource(id).unwrap()["Properties"]["FilterPattern"])
-            .unwrap();
+    let matches = |id: &str, (group, event): &(String, Value)| -> bool {
+        let props = &t.resource(id).unwrap()["Properties"];
+        if r.text(&props["LogGroupName"]).unwrap() != *group {
+            return false;
+        }
+        let pattern = r.text(&props["FilterPattern"]).unwrap();
         let inner = pattern.trim().trim_start_matches('{').trim_end_matches('}');
         inner.split("&&").all(|clause| {
             let clause = clause.trim().trim_start_matches('(').trim_end_matches(')');
@@ -2064,14 +2252,15 @@ fn the_access_log_filters_count_the_approval_pages_429s_and_the_apis() {
         })
     };
     let cases = [
-        ("GET /approvals/{id}", 429, true, true),
-        ("POST /approvals/{id}", 429, true, true),
-        ("POST /predict", 429, false, true),
-        ("GET /approvals/{id}", 404, false, false),
-        ("POST /predict", 200, false, false),
+        // The WAF's per-address limit, and the stage's limit for everyone.
+        ("GET /{id}", 429, "WAF_BLOCK", true, false),
+        ("POST /{id}", 429, "WAF_ALLOW", true, false),
+        ("POST /predict", 429, "-", false, true),
+        ("GET /{id}", 404, "WAF_ALLOW", false, false),
+        ("POST /predict", 200, "-", false, false),
     ];
-    for (route, status, approvals, api) in cases {
-        let event = line(route, status);
+    for (route, status, waf, approvals, api) in cases {
+        let event = line(route, status, waf);
         assert_eq!(
             matches("ApprovalPagesThrottledFilter", &event),
             approvals,

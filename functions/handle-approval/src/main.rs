@@ -1,7 +1,8 @@
 //! handle-approval: the approval page and the decision, once.
 //!
-//! - Trigger: the HTTP API, `GET` and `POST /approvals/{id}` (public by nature:
-//!   the 128-bit id is the capability; throttled at the API).
+//! - Trigger: the approval pages' REST API, stage `approvals`, `GET` and
+//!   `POST /{id}` (public by nature: the 128-bit id is the capability; a WAF
+//!   limits each address, the stage everyone together). REST proxy events.
 //! - Input: the id in the path; on POST, a form `decision=approve|reject`,
 //!   `approver`, `comment`.
 //! - Output: HTML pages: 200 (page, decision), 400 (bad form), 404 (unknown or

@@ -495,7 +495,10 @@ async fn a_post_from_another_site_is_refused_before_anything_is_read() {
         &[("origin", "https://evil.example")][..],
         &[
             ("sec-fetch-site", "same-origin"),
-            ("origin", "https://api.example.com.evil.example"),
+            (
+                "origin",
+                "https://abcdef1234.execute-api.us-east-1.amazonaws.com.evil.example",
+            ),
         ][..],
     ] {
         // No DynamoDB, Step Functions or S3 call may happen: the mocks have no rules.
@@ -512,7 +515,10 @@ fn the_pages_own_form_is_same_origin_and_passes() {
         &[("sec-fetch-site", "same-origin"), ("origin", "null")][..],
         &[
             ("sec-fetch-site", "same-origin"),
-            ("origin", "https://api.example.com"),
+            (
+                "origin",
+                "https://abcdef1234.execute-api.us-east-1.amazonaws.com",
+            ),
         ][..],
         // An old browser or curl: neither header, as the emulator tests send.
         &[][..],

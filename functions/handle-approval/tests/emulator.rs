@@ -475,9 +475,10 @@ async fn unknown_ids_and_bad_forms_get_clear_pages() {
     bad["body"] = json!("decision=maybe");
     let out = runtime.invoke(&f, &bad).output();
     assert_eq!(out["statusCode"], 400);
-    assert_eq!(out["headers"]["x-frame-options"], "DENY");
+    // API Gateway's REST answer: lambda_http puts every header in multiValueHeaders.
+    assert_eq!(out["multiValueHeaders"]["x-frame-options"][0], "DENY");
     assert!(
-        out["headers"]["content-security-policy"]
+        out["multiValueHeaders"]["content-security-policy"][0]
             .as_str()
             .unwrap()
             .contains("default-src 'none'")
@@ -504,17 +505,16 @@ async fn every_page_state_in_a_real_browser_with_no_accessibility_violations() {
     ] {
         let mut runtime = LambdaRuntime::start();
         let f = handler(&mut runtime, run);
-        flows.push(format!(
-            "{kind}={}",
-            runtime.function_url(&f, &format!("/approvals/{}", run.approval_id))
-        ));
+        // The pages as approvers reach them: the template's REST API stage.
+        let pages = testkit::gateway::approval_pages(&runtime, &f).unwrap();
+        flows.push(format!("{kind}={}/{}", pages.url(), run.approval_id));
         if kind == "expired" {
             flows.push(format!(
-                "not-found={}",
-                runtime.function_url(&f, "/approvals/0123456789abcdef0123456789abcdef")
+                "not-found={}/0123456789abcdef0123456789abcdef",
+                pages.url()
             ));
         }
-        runtimes.push((runtime, f));
+        runtimes.push((pages, runtime, f));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let root = testkit::workspace_root();
