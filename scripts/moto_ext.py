@@ -61,6 +61,10 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   first message published with that `approver` attribute fails (InternalError,
   HTTP 500), and so does every retry of the same message; a different message
   to them goes out (a send that fails partway, then a retry with new links).
+- POST /moto-api/extension/logs/sagemaker-group with {"region", "name",
+  "create"}: makes a job's log group as SageMaker does at the job's first log
+  line (when "create"), and answers its retention (the path tests read what
+  the run set).
 - POST /moto-api/extension/sagemaker/refuse-next-approval: the next
   UpdateModelPackage to Approved fails (a path that must reject the version).
 
@@ -416,6 +420,10 @@ def aws_sdk_parameters_as_on_aws():
 
     StateTaskServiceAwsSdk._normalise_parameters = _normalise_parameters
     StateTaskServiceAwsSdk._normalise_response = _normalise_response
+    # Step Functions names CloudWatch Logs `cloudwatchlogs` (aws-sdk:cloudwatchlogs:…); boto3 names it `logs`.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["cloudwatchlogs"] = "logs"
 
 
 def aws_sdk_errors_as_documented():
@@ -424,7 +432,7 @@ def aws_sdk_errors_as_documented():
         StateTaskServiceAwsSdk,
     )
 
-    pascal = {"sagemaker": "SageMaker", "dynamodb": "DynamoDb", "sfn": "Sfn", "s3": "S3", "ecr": "Ecr"}
+    pascal = {"sagemaker": "SageMaker", "dynamodb": "DynamoDb", "sfn": "Sfn", "s3": "S3", "ecr": "Ecr", "cloudwatchlogs": "CloudWatchLogs"}
     original = StateTaskServiceAwsSdk._from_error
 
     def _from_error(self, env, ex):
@@ -583,6 +591,22 @@ def sagemaker_task_failures_as_on_aws():
     StateTaskServiceUnsupported._from_error = _from_error
 
 
+def sagemaker_log_group(request, full_url, headers):
+    """What SageMaker does at a job's first log line: makes its account-wide
+    log group (/aws/sagemaker/TrainingJobs…) if it is not there, with no
+    retention. Answers the group's retention (null for none)."""
+    from moto.logs.models import logs_backends
+
+    body = json.loads(request.data.decode() or "{}")
+    backend = logs_backends[body.get("account", DEFAULT_ACCOUNT_ID)][body["region"]]
+    name = body["name"]
+    if body.get("create") and name not in backend.groups:
+        backend.create_log_group(name, {})
+    group = backend.groups.get(name)
+    answer = {"exists": group is not None, "retentionInDays": getattr(group, "retention_in_days", None) if group else None}
+    return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+
 def ecr_apply_lifecycle(request, full_url, headers):
     import fnmatch
     import time
@@ -644,6 +668,7 @@ def install():
     moto_api_urls.url_paths["{0}/moto-api/extension/sns/fail-first-publish"] = fail_first_publish
     moto_api_urls.url_paths["{0}/moto-api/extension/lose-next-answer"] = lose_next_answer
     moto_api_urls.url_paths["{0}/moto-api/extension/ecr/apply-lifecycle"] = ecr_apply_lifecycle
+    moto_api_urls.url_paths["{0}/moto-api/extension/logs/sagemaker-group"] = sagemaker_log_group
 
 
 def enforce_iam(keys_file):

@@ -220,6 +220,13 @@ pub struct DeploymentPolicy {
     /// CloudWatch alarms that roll the deployment back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollback_alarm_names: Vec<String>,
+    /// How long the run then waits for InService: one check every
+    /// `pollSeconds`, at most `maxPolls` checks. A rollout that bakes longer
+    /// is refused before the endpoint changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_polls: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,6 +69,8 @@ fn full_deploy_input() -> Value {
             traffic_percent: Some(10),
             wait_interval_seconds: Some(60),
             rollback_alarm_names: vec!["a".into()],
+            poll_seconds: Some(30),
+            max_polls: Some(120),
         }),
         data_capture: Some(shared::contract::DataCapture {
             destination_s3_uri: "s3://b/c".into(),

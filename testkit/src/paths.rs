@@ -39,12 +39,13 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 11] = [
+pub const PATH_PARAMETERS: [&str; 12] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
     "EndpointPollSeconds",
     "EndpointMaxPolls",
+    "DeploymentWaitSeconds",
     "ApprovalTimeoutSeconds",
     "TrainingMaxSeconds",
     "ProcessingImageUri",
@@ -604,6 +605,16 @@ pub struct Rig {
     approval_pages: Mutex<Option<crate::gateway::RestGateway>>,
 }
 
+/// The log group SageMaker writes a `.sync` state's job to.
+fn sagemaker_log_group(state: &str) -> Option<&'static str> {
+    match state {
+        "Train" | "Tune" => Some("/aws/sagemaker/TrainingJobs"),
+        "Transform" => Some("/aws/sagemaker/TransformJobs"),
+        "Process" => Some("/aws/sagemaker/ProcessingJobs"),
+        _ => None,
+    }
+}
+
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -1016,6 +1027,9 @@ impl Rig {
     /// Completes a `.sync` task as SageMaker's Describe*Job would.
     pub async fn complete(&self, task: &SyncTask, describe_output: &Value) -> Result<(), String> {
         self.write_model_archive(describe_output).await?;
+        if let Some(group) = sagemaker_log_group(&task.state) {
+            self.sagemaker_log_group(group, true)?;
+        }
         self.sfn
             .send_task_success()
             .task_token(&task.token)
@@ -1024,6 +1038,21 @@ impl Rig {
             .await
             .map(|_| ())
             .map_err(|e| format!("SendTaskSuccess ({}): {e:?}", task.state))
+    }
+
+    /// SageMaker's account-wide log group for a kind of job, as the test
+    /// stack holds it (`create`: made as SageMaker makes it at a job's first
+    /// log line, with no retention): whether it exists, and its retention.
+    pub fn sagemaker_log_group(
+        &self,
+        name: &str,
+        create: bool,
+    ) -> Result<(bool, Option<u64>), String> {
+        let answer = self.world.moto.control_answer(
+            "/moto-api/extension/logs/sagemaker-group",
+            &json!({"account": ACCOUNT, "region": self.world.region, "name": name, "create": create}),
+        )?;
+        Ok((answer["exists"] == true, answer["retentionInDays"].as_u64()))
     }
 
     /// What a finished training job leaves, as SageMaker would: its

@@ -26,11 +26,16 @@ use shared::contract::{
 use shared::naming::RunNames;
 use testkit::paths::{LambdaCall, Rig, SyncTask};
 
-/// The endpoint's wait between polls, shortened from the template's 30 s.
-const FAST: (&str, &str) = ("EndpointPollSeconds", "1");
+/// The endpoint's wait between polls, shortened from the template's 30 s, and
+/// the rollout's bake time with it (deploy-endpoint refuses a rollout that
+/// bakes longer than the wait for InService: 120 polls of 1 s here).
+const FAST: [(&str, &str); 2] = [
+    ("EndpointPollSeconds", "1"),
+    ("DeploymentWaitSeconds", "60"),
+];
 
 async fn rig(region: &str, parameters: &[(&str, &str)]) -> Rig {
-    let mut all = vec![FAST];
+    let mut all = FAST.to_vec();
     all.extend_from_slice(parameters);
     Rig::new(region, &all).await.unwrap()
 }
@@ -427,6 +432,24 @@ async fn a_first_run_creates_the_endpoint() {
     let keep = sizes.iter().position(|(n, _)| n == "KeepTraining").unwrap();
     let largest = sizes[keep..].iter().max_by_key(|(_, len)| *len).unwrap();
     assert!(largest.1 < 16_000, "{largest:?} of {sizes:?}");
+    // SageMaker made its job log groups with no retention; the run set the
+    // template's SageMakerLogRetentionDays on both.
+    let days: u64 = testkit::template::Template::load()
+        .unwrap()
+        .parameter_defaults()["SageMakerLogRetentionDays"]
+        .parse()
+        .unwrap();
+    assert_eq!(days, 365);
+    for group in [
+        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/TransformJobs",
+    ] {
+        assert_eq!(
+            rig.sagemaker_log_group(group, false).unwrap(),
+            (true, Some(days)),
+            "{group}"
+        );
+    }
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(

@@ -774,6 +774,13 @@ fn task_needs(
                 subs["ModelRepositoryName"]
             ),
         )],
+        "aws-sdk:cloudwatchlogs:putRetentionPolicy" => vec![(
+            "logs:PutRetentionPolicy".into(),
+            format!(
+                "arn:aws:logs:{region}:{a}:log-group:{}",
+                params["LogGroupName"].as_str()?
+            ),
+        )],
         "aws-sdk:dynamodb:query" => vec![(
             "dynamodb:Query".into(),
             format!("arn:aws:dynamodb:{region}:{a}:table/{}", subs["TableName"]),

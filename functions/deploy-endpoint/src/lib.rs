@@ -149,8 +149,49 @@ fn validate_deployment(policy: &shared::contract::DeploymentPolicy) -> Result<()
             "deployment.waitIntervalSeconds must be at most 3600",
         ));
     }
+    if let (Some(every), Some(polls)) = (policy.poll_seconds, policy.max_polls) {
+        let budget = u64::from(every) * u64::from(polls);
+        let (shifts, bake) = bake_seconds(policy);
+        if bake > budget {
+            return Err(Failure::invalid_input(format!(
+                "the wait for InService ({polls} checks every {every} s, {budget} s: EndpointMaxPolls × EndpointPollSeconds) \
+                 is shorter than this rollout's bake time alone: {shifts} traffic shift(s) of {} s each, {bake} s. \
+                 The run would give up while SageMaker goes on shifting traffic. Raise EndpointMaxPolls or \
+                 EndpointPollSeconds (leaving the new instances 5 to 10 minutes to start), or lower \
+                 DeploymentWaitSeconds, or raise DeploymentTrafficPercent (linear); nothing was changed",
+                policy.wait_interval_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)
+            )));
+        }
+    }
     Ok(())
 }
+
+/// What SageMaker's blue/green update takes before the new fleet serves all
+/// traffic, beyond starting it: the number of traffic shifts and their total
+/// bake time. Each shift is followed by `waitIntervalSeconds` watched by the
+/// rollback alarms: one for all at once and for a canary's first step (the
+/// rest then moves at once), `ceil(100 / step)` for linear.
+pub fn bake_seconds(policy: &shared::contract::DeploymentPolicy) -> (u64, u64) {
+    let wait = u64::from(policy.wait_interval_seconds.unwrap_or(DEFAULT_WAIT_SECONDS));
+    let shifts = match policy.strategy {
+        DeploymentStrategy::AllAtOnce | DeploymentStrategy::Canary => 1,
+        DeploymentStrategy::Linear => {
+            let step = u64::from(
+                policy
+                    .traffic_percent
+                    .unwrap_or(DEFAULT_TRAFFIC_PERCENT)
+                    .max(1),
+            );
+            100_u64.div_ceil(step)
+        }
+    };
+    (shifts, shifts * wait)
+}
+
+/// The wait SageMaker's guardrails use when the input names none.
+const DEFAULT_WAIT_SECONDS: u32 = 300;
+/// The canary size or linear step when the input names none.
+const DEFAULT_TRAFFIC_PERCENT: u8 = 10;
 
 fn validate_capture(capture: &shared::contract::DataCapture) -> Result<(), Failure> {
     if parse_s3_uri(&capture.destination_s3_uri).is_none() {
@@ -233,10 +274,11 @@ pub fn deployment_config(input: &DeployEndpointInput) -> Option<DeploymentConfig
     let percent = |p: Option<u8>| {
         CapacitySize::builder()
             .r#type(CapacitySizeType::CapacityPercent)
-            .value(i32::from(p.unwrap_or(10)))
+            .value(i32::from(p.unwrap_or(DEFAULT_TRAFFIC_PERCENT)))
             .build()
     };
-    let wait = i32::try_from(policy.wait_interval_seconds.unwrap_or(300)).unwrap_or(3600);
+    let wait =
+        i32::try_from(policy.wait_interval_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)).unwrap_or(3600);
     let routing = match policy.strategy {
         DeploymentStrategy::AllAtOnce => TrafficRoutingConfig::builder()
             .r#type(TrafficRoutingConfigType::AllAtOnce)

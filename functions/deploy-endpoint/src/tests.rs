@@ -166,6 +166,8 @@ fn bad_inputs_are_refused_with_the_field_named() {
                     traffic_percent: None,
                     wait_interval_seconds: None,
                     rollback_alarm_names: vec![],
+                    poll_seconds: None,
+                    max_polls: None,
                 })
             }),
         ),
@@ -186,6 +188,88 @@ fn bad_inputs_are_refused_with_the_field_named() {
         assert_eq!(err.name, ErrorName::InvalidInput);
         assert!(err.message.contains(field), "{field}: {}", err.message);
     }
+}
+
+fn rollout(
+    strategy: DeploymentStrategy,
+    percent: Option<u8>,
+    wait: u32,
+    polls: (u32, u32),
+) -> DeployEndpointInput {
+    let mut i = input("canary.json");
+    i.deployment = Some(DeploymentPolicy {
+        strategy,
+        traffic_percent: percent,
+        wait_interval_seconds: Some(wait),
+        rollback_alarm_names: vec!["iris-classifier-5xx".into()],
+        poll_seconds: Some(polls.0),
+        max_polls: Some(polls.1),
+    });
+    i
+}
+
+#[test]
+fn a_rollout_that_bakes_longer_than_the_wait_for_in_service_is_refused_naming_the_parameters() {
+    use DeploymentStrategy::{AllAtOnce, Canary, Linear};
+    // The template's defaults (30 s × 120 checks, 3600 s): a linear rollout
+    // of 10% steps baking 300 s each bakes 3000 s, leaving 600 s for the new
+    // instances to start.
+    for ok in [
+        rollout(Linear, Some(10), 300, (30, 120)),
+        rollout(Canary, Some(10), 300, (30, 120)),
+        rollout(AllAtOnce, None, 3000, (30, 120)),
+        rollout(Linear, Some(10), 360, (30, 120)),
+    ] {
+        assert!(validate(&ok).is_ok(), "{:?}", ok.deployment);
+    }
+    // 1% steps of an hour: 100 shifts, 100 hours, more than the longest wait the
+    // parameters allow (300 s × 288 checks, a day).
+    let slowest = rollout(Linear, Some(1), 3600, (300, 288));
+    assert_eq!(
+        bake_seconds(slowest.deployment.as_ref().unwrap()),
+        (100, 360_000)
+    );
+    assert!(validate(&slowest).is_err());
+    for (bad, shifts) in [
+        (rollout(Linear, Some(10), 361, (30, 120)), 10),
+        (rollout(Linear, Some(3), 300, (30, 120)), 34),
+        (rollout(Linear, Some(1), 3600, (300, 288)), 100),
+        (rollout(Canary, Some(10), 3600, (30, 119)), 1),
+        (rollout(AllAtOnce, None, 3600, (30, 100)), 1),
+    ] {
+        let err = validate(&bad).unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidInput);
+        for says in [
+            "EndpointMaxPolls",
+            "DeploymentWaitSeconds",
+            &format!("{shifts} traffic shift(s)"),
+            "nothing was changed",
+        ] {
+            assert!(err.message.contains(says), "{says}: {}", err.message);
+        }
+    }
+    // Without the wait's figures (an older input), nothing is assumed.
+    let mut older = rollout(Linear, Some(1), 3600, (1, 1));
+    older.deployment.as_mut().unwrap().max_polls = None;
+    assert!(validate(&older).is_ok());
+}
+
+#[tokio::test]
+async fn a_refused_rollout_calls_nothing() {
+    // No rule: any SageMaker call would fail the test's mock client.
+    let s = state(&[]);
+    let err = handle(
+        &s,
+        event(rollout(
+            DeploymentStrategy::Linear,
+            Some(1),
+            3600,
+            (30, 120),
+        )),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.name, ErrorName::InvalidInput);
 }
 
 #[test]

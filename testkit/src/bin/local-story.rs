@@ -582,7 +582,16 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
     );
     // The endpoint's wait between polls, shortened from the template's 30 s; everything else is the template's.
-    let rig = Rig::new(&region, &[("EndpointPollSeconds", "1")]).await?;
+    // Fast polls, and a bake time within them (deploy-endpoint refuses a rollout
+    // that bakes longer than the wait for InService).
+    let rig = Rig::new(
+        &region,
+        &[
+            ("EndpointPollSeconds", "1"),
+            ("DeploymentWaitSeconds", "60"),
+        ],
+    )
+    .await?;
     let (model_port, transform_port) = two_free_ports()?;
     rig.set_env(
         "invoke-endpoint",
