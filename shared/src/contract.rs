@@ -341,6 +341,12 @@ pub struct RequestApprovalInput {
     pub transform_output_uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_version_id: Option<String>,
+    /// The run's training data and held-out set, shown on the page and in the
+    /// email: what the version learned from and was judged on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_uri: Option<String>,
     /// The approval state's `TimeoutSeconds`: the approval expires with it.
     pub timeout_seconds: u64,
     /// The held-out evaluation's report (its confusion matrix goes on the page).
@@ -784,6 +790,8 @@ mod tests {
             metrics: Metrics::new(),
             transform_output_uri: "s3://b/o".into(),
             data_version_id: None,
+            training_data_uri: None,
+            test_data_uri: None,
             timeout_seconds: 60,
             model_quality_uri: None,
             endpoint_name: None,

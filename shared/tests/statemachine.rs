@@ -94,6 +94,8 @@ fn full_request_approval_input() -> Value {
         metrics: BTreeMap::from([("m".to_owned(), 1.0)]),
         transform_output_uri: "s3://b/o".into(),
         data_version_id: Some("v".into()),
+        training_data_uri: Some("s3://d/training/x.csv".into()),
+        test_data_uri: Some("s3://d/test/".into()),
         timeout_seconds: 60,
         model_quality_uri: Some("s3://b/o/model-quality.json".into()),
         endpoint_name: Some("e".into()),

@@ -63,6 +63,9 @@ pub struct Approval {
     pub training_job_name: String,
     pub transform_output_uri: String,
     pub data_version_id: Option<String>,
+    /// What the version learned from and was judged on.
+    pub training_data_uri: Option<String>,
+    pub test_data_uri: Option<String>,
     pub metrics: Vec<(String, String)>,
     pub deadline: u64,
     /// The held-out evaluation's report (its confusion matrix).
@@ -163,6 +166,8 @@ impl Approval {
             training_job_name: s("trainingJobName").unwrap_or_default(),
             transform_output_uri: s("transformOutputUri").unwrap_or_default(),
             data_version_id: s("dataVersionId"),
+            training_data_uri: s("trainingDataUri"),
+            test_data_uri: s("testDataUri"),
             metrics,
             deadline: item
                 .get("deadline")

@@ -202,6 +202,8 @@ async fn start_for(
         .into(),
         transform_output_uri: format!("s3://{bucket}/transform/run/"),
         data_version_id: Some("v1".into()),
+        training_data_uri: Some("s3://data/training/iris.csv".into()),
+        test_data_uri: Some("s3://data/test/".into()),
         timeout_seconds: approval_timeout,
         model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
         endpoint_name: Some("iris-model".into()),
@@ -377,6 +379,9 @@ async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
         let (code, body) = page(&runtime, &f, "get.json", &run.approval_id);
         assert_eq!(code, 200);
         assert!(body.contains("Approve this model") && body.contains("0.9667"));
+        // What the version learned from and was judged on, as request-approval stored it.
+        assert!(body.contains("<th>Trained on</th><td>s3://data/training/iris.csv</td>"));
+        assert!(body.contains("<th>Held-out data</th><td>s3://data/test/</td>"));
         // Rows of every label, though the output is sorted by label.
         for label in ["setosa", "versicolor", "virginica"] {
             assert!(

@@ -254,6 +254,12 @@ fn approval_item(
     if let Some(version) = &input.data_version_id {
         item.insert("dataVersionId".into(), s(version));
     }
+    if let Some(uri) = &input.training_data_uri {
+        item.insert("trainingDataUri".into(), s(uri));
+    }
+    if let Some(uri) = &input.test_data_uri {
+        item.insert("testDataUri".into(), s(uri));
+    }
     let metrics: HashMap<_, _> = input
         .metrics
         .iter()
@@ -379,8 +385,14 @@ pub fn email(
             compared(name, *value, champion)
         ));
     }
+    if let Some(uri) = &input.training_data_uri {
+        lines.push(format!("Trained on: {uri}"));
+    }
     if let Some(version) = &input.data_version_id {
         lines.push(format!("Data version: {version}"));
+    }
+    if let Some(uri) = &input.test_data_uri {
+        lines.push(format!("Held-out data: {uri}"));
     }
     lines.push(format!(
         "Batch predictions on held-out data: {}",

@@ -330,6 +330,15 @@ fn the_email_puts_each_held_out_figure_beside_the_deployed_versions() {
     assert!(body.contains("Deployed now: nothing yet"), "{body}");
     let (_, body) = email(&input(), &deployed, "https://x/approvals/id", 0);
     assert!(body.contains("Deployed now: arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1 (run run-first)"), "{body}");
+    // What the version learned from and was judged on.
+    assert!(
+        body.contains("Trained on: s3://mlops-data/training/iris.csv"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Held-out data: s3://mlops-data/test/"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
