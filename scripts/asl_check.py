@@ -46,6 +46,9 @@ KNOWN_RESOURCES = {
     "arn:aws:states:::aws-sdk:ecr:batchGetImage",
     "arn:aws:states:::aws-sdk:ecr:putImage",
     "arn:aws:states:::aws-sdk:cloudwatchlogs:putRetentionPolicy",
+    "arn:aws:states:::aws-sdk:applicationautoscaling:registerScalableTarget",
+    "arn:aws:states:::aws-sdk:applicationautoscaling:deregisterScalableTarget",
+    "arn:aws:states:::aws-sdk:applicationautoscaling:putScalingPolicy",
     "arn:aws:states:::aws-sdk:s3:headObject",
 }
 # Jobs keep their names after failing; a redriven run must name its own anew.

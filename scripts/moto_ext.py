@@ -65,6 +65,9 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   "create"}: makes a job's log group as SageMaker does at the job's first log
   line (when "create"), and answers its retention (the path tests read what
   the run set).
+- POST /moto-api/extension/autoscaling/targets with {"region"}: the SageMaker
+  scalable targets and their policies (Application Auto Scaling itself is
+  held to its API reference: see autoscaling_as_on_aws).
 - POST /moto-api/extension/sagemaker/refuse-next-approval: the next
   UpdateModelPackage to Approved fails (a path that must reject the version).
 
@@ -424,6 +427,8 @@ def aws_sdk_parameters_as_on_aws():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 
     StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["cloudwatchlogs"] = "logs"
+    # …and Application Auto Scaling `applicationautoscaling`, which boto3 names `application-autoscaling`.
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
 
 
 def aws_sdk_errors_as_documented():
@@ -432,7 +437,7 @@ def aws_sdk_errors_as_documented():
         StateTaskServiceAwsSdk,
     )
 
-    pascal = {"sagemaker": "SageMaker", "dynamodb": "DynamoDb", "sfn": "Sfn", "s3": "S3", "ecr": "Ecr", "cloudwatchlogs": "CloudWatchLogs"}
+    pascal = {"sagemaker": "SageMaker", "dynamodb": "DynamoDb", "sfn": "Sfn", "s3": "S3", "ecr": "Ecr", "cloudwatchlogs": "CloudWatchLogs", "applicationautoscaling": "ApplicationAutoScaling"}
     original = StateTaskServiceAwsSdk._from_error
 
     def _from_error(self, env, ex):
@@ -591,6 +596,72 @@ def sagemaker_task_failures_as_on_aws():
     StateTaskServiceUnsupported._from_error = _from_error
 
 
+def autoscaling_as_on_aws():
+    """Application Auto Scaling as its API reference says, where moto is
+    looser: a SageMaker variant can be registered only while its endpoint
+    exists; a policy needs a registered target (ObjectNotFoundException);
+    deregistering a target that is not there is ObjectNotFoundException, not
+    a ValidationException, and deletes the target's policies with it."""
+    from moto.applicationautoscaling.exceptions import AWSValidationException
+    from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
+    from moto.core.exceptions import JsonRESTError
+    from moto.sagemaker.models import sagemaker_backends
+
+    class ObjectNotFound(JsonRESTError):
+        def __init__(self, message):
+            super().__init__("ObjectNotFoundException", message)
+
+    register = ApplicationAutoscalingBackend.register_scalable_target
+    deregister = ApplicationAutoscalingBackend.deregister_scalable_target
+    put_policy = ApplicationAutoscalingBackend.put_scaling_policy
+
+    def register_scalable_target(self, namespace, r_id, dimension, min_capacity, max_capacity, role_arn, suspended_state):
+        if namespace == "sagemaker":
+            parts = r_id.split("/")  # endpoint/<name>/variant/<variant>
+            endpoints = sagemaker_backends[self.account_id][self.region_name].endpoints
+            if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant" or parts[1] not in endpoints:
+                raise AWSValidationException(f"The endpoint of {r_id} does not exist")
+        if min_capacity is not None and max_capacity is not None and int(min_capacity) > int(max_capacity):
+            raise AWSValidationException("Minimum capacity cannot be greater than maximum capacity")
+        return register(self, namespace, r_id, dimension, min_capacity, max_capacity, role_arn, suspended_state)
+
+    def deregister_scalable_target(self, namespace, r_id, dimension):
+        if not self._scalable_target_exists(r_id, dimension):
+            raise ObjectNotFound(f"No scalable target registered for service namespace: {namespace}, resource ID: {r_id}, scalable dimension: {dimension}")
+        for key in [k for k, p in self.policies.items() if p.resource_id == r_id and p.scalable_dimension == dimension]:
+            del self.policies[key]
+        return deregister(self, namespace, r_id, dimension)
+
+    def put_scaling_policy(self, policy_name, service_namespace, resource_id, scalable_dimension, policy_body, policy_type):
+        if not self._scalable_target_exists(resource_id, scalable_dimension):
+            raise ObjectNotFound(f"No scalable target registered for service namespace: {service_namespace}, resource ID: {resource_id}, scalable dimension: {scalable_dimension}")
+        return put_policy(self, policy_name, service_namespace, resource_id, scalable_dimension, policy_body, policy_type)
+
+    ApplicationAutoscalingBackend.register_scalable_target = register_scalable_target
+    ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target
+    ApplicationAutoscalingBackend.put_scaling_policy = put_scaling_policy
+
+
+def autoscaling_targets(request, full_url, headers):
+    """The region's SageMaker scalable targets and their policies, for the path tests."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    body = json.loads(request.data.decode() or "{}")
+    backend = applicationautoscaling_backends[body.get("account", DEFAULT_ACCOUNT_ID)][body["region"]]
+    targets = []
+    for by_id in backend.targets.values():
+        for t in by_id.values():
+            if t.service_namespace != "sagemaker":
+                continue
+            policies = [
+                {"name": p.policy_name, "type": p.policy_type, "configuration": p.target_tracking_scaling_policy_configuration}
+                for p in backend.policies.values()
+                if p.resource_id == t.resource_id and p.scalable_dimension == t.scalable_dimension
+            ]
+            targets.append({"resourceId": t.resource_id, "dimension": t.scalable_dimension, "min": t.min_capacity, "max": t.max_capacity, "policies": policies})
+    return 200, {"Content-Type": "application/json"}, json.dumps({"targets": targets})
+
+
 def sagemaker_log_group(request, full_url, headers):
     """What SageMaker does at a job's first log line: makes its account-wide
     log group (/aws/sagemaker/TrainingJobs…) if it is not there, with no
@@ -653,6 +724,7 @@ def install():
     refuse_existing_models()
     aws_sdk_errors_as_documented()
     aws_sdk_parameters_as_on_aws()
+    autoscaling_as_on_aws()
     failing_publishes()
     sagemaker_task_failures_as_on_aws()
     fresh_token_per_attempt()
@@ -669,6 +741,7 @@ def install():
     moto_api_urls.url_paths["{0}/moto-api/extension/lose-next-answer"] = lose_next_answer
     moto_api_urls.url_paths["{0}/moto-api/extension/ecr/apply-lifecycle"] = ecr_apply_lifecycle
     moto_api_urls.url_paths["{0}/moto-api/extension/logs/sagemaker-group"] = sagemaker_log_group
+    moto_api_urls.url_paths["{0}/moto-api/extension/autoscaling/targets"] = autoscaling_targets
 
 
 def enforce_iam(keys_file):

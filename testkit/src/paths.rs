@@ -39,7 +39,7 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 12] = [
+pub const PATH_PARAMETERS: [&str; 13] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
@@ -52,6 +52,7 @@ pub const PATH_PARAMETERS: [&str; 12] = [
     "TuningMaxJobs",
     "DeploymentStrategy",
     "EndpointInstanceCount",
+    "EndpointMaxInstances",
 ];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must

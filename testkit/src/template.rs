@@ -324,15 +324,12 @@ impl<'a> Resolver<'a> {
                 let [map, top, second] = keys.as_slice() else {
                     return Err("FindInMap takes three keys".into());
                 };
-                self.template.json["Mappings"][map][top][second]
-                    .as_str()
-                    .map(|v| Value::String(v.to_owned()))
-                    .or_else(|| {
-                        let v = &self.template.json["Mappings"][map][top][second];
-                        (!v.is_null()).then(|| Value::String(v.to_string()))
-                    })
-                    .map(Some)
-                    .ok_or_else(|| format!("FindInMap {map}.{top}.{second}: no such entry"))
+                // A string or a list, as CloudFormation answers; other values as text.
+                match &self.template.json["Mappings"][map][top][second] {
+                    Value::Null => Err(format!("FindInMap {map}.{top}.{second}: no such entry")),
+                    v @ (Value::String(_) | Value::Array(_)) => Ok(Some(v.clone())),
+                    v => Ok(Some(Value::String(v.to_string()))),
+                }
             }
             "Fn::Split" => {
                 let a = list()?;

@@ -791,22 +791,101 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
 
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
-async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm() {
-    // Two instances: the template's rules refuse a canary on one.
+async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm_and_autoscaling_is_set_again_after_it()
+ {
+    // Two instances: the template's rules refuse a canary on one. Autoscaling
+    // up to four.
     let rig = rig(
         "eu-south-1",
         &[
             ("DeploymentStrategy", "canary"),
             ("EndpointInstanceCount", "2"),
+            ("EndpointMaxInstances", "4"),
         ],
     )
     .await;
+    let mut states = Vec::new();
     for (execution, commit) in [("run-one", "1111aaa"), ("run-two", "2222bbb")] {
         let (arn, link) = run_to_approval(&rig, execution, commit).await;
         approve(&rig, &link);
         let (status, error, cause) = rig.finish(&arn).await.unwrap();
         assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+        let entered: Vec<String> = rig
+            .history(&arn)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
+            .collect();
+        states.push(entered);
     }
+    // The create registers the variant once it is InService; the update
+    // deregisters it first (SageMaker refuses an update that changes a scaled
+    // variant's instance type) and registers it again after.
+    let order = |run: &[String], names: &[&str]| -> Vec<usize> {
+        names
+            .iter()
+            .map(|n| run.iter().position(|s| s == n).unwrap_or(usize::MAX))
+            .collect()
+    };
+    let first = order(
+        &states[0],
+        &[
+            "CreateEndpoint",
+            "RegisterScaling",
+            "TrackInvocations",
+            "RecordDeployed",
+        ],
+    );
+    assert!(
+        first.windows(2).all(|w| w[0] < w[1]) && first[3] != usize::MAX,
+        "{:?}",
+        states[0]
+    );
+    assert!(!states[0].iter().any(|s| s == "StopScaling"));
+    let second = order(
+        &states[1],
+        &[
+            "StopScaling",
+            "UpdateEndpoint",
+            "RegisterScaling",
+            "TrackInvocations",
+            "RecordDeployed",
+        ],
+    );
+    assert!(
+        second.windows(2).all(|w| w[0] < w[1]) && second[4] != usize::MAX,
+        "{:?}",
+        states[1]
+    );
+    let targets = rig
+        .world
+        .moto
+        .control_answer(
+            "/moto-api/extension/autoscaling/targets",
+            &json!({"region": rig.world.region}),
+        )
+        .unwrap();
+    let endpoint_name = rig.world.endpoint_name();
+    assert_eq!(
+        targets["targets"],
+        json!([{
+            "resourceId": format!("endpoint/{endpoint_name}/variant/AllTraffic"),
+            "dimension": "sagemaker:variant:DesiredInstanceCount",
+            "min": 2, "max": 4,
+            "policies": [{
+                "name": "invocations-per-instance",
+                "type": "TargetTrackingScaling",
+                "configuration": {
+                    "TargetValue": 100,
+                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    "ScaleInCooldown": 300,
+                    "ScaleOutCooldown": 60
+                }
+            }]
+        }]),
+        "the template's ScalingInvocationsPerInstance, between the instance count and the maximum"
+    );
     let calls = rig.calls();
     all_answered(&calls);
     let policy = deploy_inputs(&of(&calls, "run-two"))

@@ -781,6 +781,37 @@ fn task_needs(
                 params["LogGroupName"].as_str()?
             ),
         )],
+        "aws-sdk:applicationautoscaling:registerScalableTarget"
+        | "aws-sdk:applicationautoscaling:deregisterScalableTarget"
+        | "aws-sdk:applicationautoscaling:putScalingPolicy" => {
+            let verb = op.rsplit(':').next()?;
+            let endpoint = subs["EndpointName"].clone();
+            let mut v = vec![(
+                format!("application-autoscaling:{}", pascal_camel(verb)),
+                format!(
+                    "arn:aws:application-autoscaling:{region}:{a}:scalable-target/0a1b2c3d4e5f"
+                ),
+            )];
+            // What Application Auto Scaling checks the caller may do to the variant.
+            if verb == "registerScalableTarget" {
+                let ep = format!("arn:aws:sagemaker:{region}:{a}:endpoint/{endpoint}");
+                v.push(("sagemaker:DescribeEndpoint".into(), ep.clone()));
+                v.push(("sagemaker:UpdateEndpointWeightsAndCapacities".into(), ep));
+                v.push((
+                    "iam:CreateServiceLinkedRole".into(),
+                    format!("arn:aws:iam::{a}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"),
+                ));
+            }
+            if verb == "putScalingPolicy" {
+                for action in ["PutMetricAlarm", "DescribeAlarms", "DeleteAlarms"] {
+                    v.push((
+                        format!("cloudwatch:{action}"),
+                        format!("arn:aws:cloudwatch:{region}:{a}:alarm:TargetTracking-endpoint/{endpoint}/variant/AllTraffic-AlarmHigh-0a1b2c3d"),
+                    ));
+                }
+            }
+            v
+        }
         "aws-sdk:dynamodb:query" => vec![(
             "dynamodb:Query".into(),
             format!("arn:aws:dynamodb:{region}:{a}:table/{}", subs["TableName"]),
@@ -2473,6 +2504,36 @@ fn more_required_approvals_than_named_approvers_fails_the_template_at_deploy_tim
     );
     assert!(with("", "1").is_ok(), "the defaults deploy");
     assert!(with("ana@example.com,bo@example.com,cy@example.com", "1").is_ok());
+}
+
+/// Autoscaling's floor is EndpointInstanceCount: a maximum below it fails
+/// the template at deploy time (Fn::Select past the list), and 0 turns
+/// autoscaling off whatever the count.
+#[test]
+fn a_scaling_maximum_below_the_instance_count_fails_the_template_at_deploy_time() {
+    let t = template();
+    let id = t.function_id("deploy-endpoint").unwrap();
+    let with = |count: &str, max: &str| {
+        Resolver::new(t, REGION)
+            .with_parameter("EndpointInstanceCount", count)
+            .with_parameter("EndpointMaxInstances", max)
+            .environment(&id)
+    };
+    assert_eq!(t.parameter_defaults()["EndpointMaxInstances"], "0");
+    for (count, max) in [("1", "0"), ("10", "0"), ("2", "2"), ("2", "4"), ("1", "10")] {
+        assert!(with(count, max).is_ok(), "{count} to {max}");
+    }
+    assert_eq!(
+        with("2", "4").unwrap()["SCALING_CHECK"],
+        "floor 2, ceiling 4 (0: no autoscaling)"
+    );
+    for (count, max) in [("2", "1"), ("5", "4"), ("10", "9")] {
+        let refused = with(count, max).unwrap_err();
+        assert!(
+            refused.contains("out of range"),
+            "{count} to {max}: {refused}"
+        );
+    }
 }
 
 #[test]
