@@ -43,8 +43,11 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
   a call that succeeded answers that call's version instead of a second one.
 - POST /moto-api/extension/lose-next-answer with {"region", "action"}: the next call of
   that action (`sagemaker:CreateModelPackage`, `UpdateModelPackage`,
-  `DescribeModelPackage`, `DescribeTrainingJob`) is carried out, then answered
-  with InternalFailure, as when its answer is lost on the way back.
+  `DescribeModelPackage`, `DescribeTrainingJob`, `DeleteEndpointConfig`,
+  `DeleteModel`; `application-autoscaling:RegisterScalableTarget`,
+  `DeregisterScalableTarget`, `PutScalingPolicy`) is carried out, then
+  answered with InternalFailure (InternalServiceException for Application
+  Auto Scaling), as when its answer is lost on the way back.
 - SageMaker's own limits on the registry calls moto does not check:
   ApprovalDescription (1024 characters, one line) and metadata values (256
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
@@ -498,6 +501,31 @@ def registry_retries_as_on_aws():
     SageMakerResponse.update_model_package = losing("sagemaker:UpdateModelPackage", SageMakerResponse.update_model_package)
     SageMakerResponse.describe_model_package = losing("sagemaker:DescribeModelPackage", SageMakerResponse.describe_model_package)
     SageMakerResponse.describe_training_job = losing("sagemaker:DescribeTrainingJob", SageMakerResponse.describe_training_job)
+    SageMakerResponse.delete_endpoint_config = losing("sagemaker:DeleteEndpointConfig", SageMakerResponse.delete_endpoint_config)
+    SageMakerResponse.delete_model = losing("sagemaker:DeleteModel", SageMakerResponse.delete_model)
+
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+    from moto.core.exceptions import JsonRESTError
+
+    class InternalService(JsonRESTError):
+        def __init__(self):
+            super().__init__("InternalServiceException", "the answer was lost (fault injected by the test: moto-api/extension/lose-next-answer)")
+
+    def losing_autoscaling(action, original):
+        def handler(self):
+            answer = original(self)
+            if (self.region, action) in LOSE_NEXT_ANSWER:
+                LOSE_NEXT_ANSWER.discard((self.region, action))
+                raise InternalService()
+            return answer
+        return handler
+
+    for name, action in [
+        ("register_scalable_target", "application-autoscaling:RegisterScalableTarget"),
+        ("deregister_scalable_target", "application-autoscaling:DeregisterScalableTarget"),
+        ("put_scaling_policy", "application-autoscaling:PutScalingPolicy"),
+    ]:
+        setattr(ApplicationAutoScalingResponse, name, losing_autoscaling(action, getattr(ApplicationAutoScalingResponse, name)))
 
 
 def ecr_image_missing(account, region, image):

@@ -619,13 +619,17 @@ async fn a_first_run_creates_the_endpoint() {
 async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollback_after_more_builds_than_ecr_keeps_puts_the_first_version_back()
  {
     let rig = rig("eu-west-2", &[]).await;
+    let mut first = None;
     // The second model is worse on the held-out data (two rows more wrong), though
     // above the gate: its page shows it beside the deployed one, as worse.
     for (execution, commit, wrong) in [("run-first", "1111aaa", 0), ("run-second", "2222bbb", 2)] {
         if wrong > 0 {
             // Fault injection: the update was made, its answer lost; the retry
-            // finds the endpoint on its way to the new config.
+            // finds the endpoint on its way to the new config. The superseded
+            // config's deletion too: its retry finds it gone.
             rig.lose_next_answer("UpdateEndpoint", "Lambda.ServiceException");
+            rig.lose_next_api_answer("sagemaker:DeleteEndpointConfig")
+                .unwrap();
         }
         let (arn, link) = run_to_approval_with(&rig, execution, commit, wrong).await;
         let (code, page) = rig.page(&link);
@@ -652,7 +656,42 @@ async fn with_the_template_defaults_a_later_run_updates_the_endpoint_and_a_rollb
             ("SUCCEEDED", None),
             "{execution}: {cause:?}"
         );
+        if wrong > 0 {
+            assert_eq!(
+                lost_and_retried(&rig, &arn, "deleteEndpointConfig").await,
+                1
+            );
+        }
+        first.get_or_insert(endpoint(&rig).await);
     }
+    // The update superseded the first run's config and model: both are gone;
+    // the endpoint's own remain.
+    let (first_config, first_model, _) = first.unwrap();
+    let (config_now, model_now, _) = endpoint(&rig).await;
+    assert_ne!(first_config, config_now);
+    let config_exists = |name: String| {
+        let sm = rig.sagemaker.clone();
+        async move {
+            sm.describe_endpoint_config()
+                .endpoint_config_name(name)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    let model_named = |name: String| {
+        let sm = rig.sagemaker.clone();
+        async move { sm.describe_model().model_name(name).send().await.is_ok() }
+    };
+    assert!(
+        !config_exists(first_config).await,
+        "the superseded config is deleted"
+    );
+    assert!(
+        !model_named(first_model).await,
+        "the superseded model is deleted"
+    );
+    assert!(config_exists(config_now).await && model_named(model_now).await);
     let calls = rig.calls();
     all_answered(&calls);
     let second = of(&calls, "run-second");
@@ -806,6 +845,14 @@ async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm_and_
     .await;
     let mut states = Vec::new();
     for (execution, commit) in [("run-one", "1111aaa"), ("run-two", "2222bbb")] {
+        // Fault injection: each call made, its answer lost; the retry must end
+        // where one call would have.
+        let lost = if execution == "run-one" {
+            "application-autoscaling:RegisterScalableTarget"
+        } else {
+            "application-autoscaling:DeregisterScalableTarget"
+        };
+        rig.lose_next_api_answer(lost).unwrap();
         let (arn, link) = run_to_approval(&rig, execution, commit).await;
         approve(&rig, &link);
         let (status, error, cause) = rig.finish(&arn).await.unwrap();
@@ -818,6 +865,9 @@ async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm_and_
             .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
             .collect();
         states.push(entered);
+        let verb = lost.rsplit(':').next().unwrap();
+        let verb = format!("{}{}", verb[..1].to_lowercase(), &verb[1..]);
+        assert_eq!(lost_and_retried(&rig, &arn, &verb).await, 1, "{lost}");
     }
     // The create registers the variant once it is InService; the update
     // deregisters it first (SageMaker refuses an update that changes a scaled
@@ -1301,6 +1351,14 @@ async fn a_rejection_on_the_page_ends_the_run_without_touching_the_endpoint() {
         ("FAILED", Some("ApprovalRejected"))
     );
     assert_eq!(lost_and_retried(&rig, &arn, "updateModelPackage").await, 1);
+    // Nothing will serve the rejected run's model: it is deleted (its
+    // registry version, Rejected, keeps the image and the archive).
+    assert!(!model_exists(&rig, &rig.world.run_names(execution)).await);
+    // Its archive is tagged for the bucket's expire-rejected-models rule.
+    assert_eq!(
+        archive_tags(&rig, execution).await,
+        [("mlops-status".to_owned(), "rejected".to_owned())]
+    );
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
@@ -1624,6 +1682,25 @@ async fn registered_version(rig: &Rig, status: &str) -> String {
 /// No `.sync` task (training, tuning, processing, transform) was started.
 /// How many of `resource`'s calls (an AWS SDK task's action) failed with the
 /// lost answer the test stack injected, and were retried.
+/// The tags of the run's model archive (its current S3 version).
+async fn archive_tags(rig: &Rig, execution: &str) -> Vec<(String, String)> {
+    let names = rig.world.run_names(execution);
+    aws_sdk_s3::Client::new(&rig.world.sdk)
+        .get_object_tagging()
+        .bucket(rig.world.name("ArtifactBucket"))
+        .key(format!(
+            "models/{}-0-0/output/model.tar.gz",
+            names.training_job_name
+        ))
+        .send()
+        .await
+        .unwrap()
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
 async fn lost_and_retried(rig: &Rig, arn: &str, resource: &str) -> usize {
     rig.history(arn)
         .await
@@ -1632,7 +1709,13 @@ async fn lost_and_retried(rig: &Rig, arn: &str, resource: &str) -> usize {
         .filter_map(|e| e.task_failed_event_details())
         .filter(|d| {
             d.resource().contains(resource)
-                && d.error() == Some("SageMaker.InternalFailureException")
+                && matches!(
+                    d.error(),
+                    Some(
+                        "SageMaker.InternalFailureException"
+                            | "ApplicationAutoScaling.InternalServiceException"
+                    )
+                )
         })
         .count()
 }

@@ -812,6 +812,34 @@ fn task_needs(
             }
             v
         }
+        "aws-sdk:s3:putObjectTagging" => {
+            let archive = format!(
+                "arn:aws:s3:::{}/models/{}-0-0/output/model.tar.gz",
+                subs["ArtifactBucket"], n.training_job_name
+            );
+            // With a VersionId, S3 authorizes PutObjectVersionTagging.
+            vec![
+                ("s3:PutObjectTagging".into(), archive.clone()),
+                ("s3:PutObjectVersionTagging".into(), archive),
+            ]
+        }
+        "aws-sdk:sagemaker:deleteModel" => vec![(
+            "sagemaker:DeleteModel".into(),
+            format!("arn:aws:sagemaker:{region}:{a}:model/{}", n.model_name),
+        )],
+        "aws-sdk:sagemaker:deleteEndpointConfig" | "aws-sdk:sagemaker:describeEndpointConfig" => {
+            vec![(
+                format!("sagemaker:{}", pascal_camel(op.rsplit(':').next()?)),
+                format!(
+                    "arn:aws:sagemaker:{region}:{a}:endpoint-config/{}",
+                    shared::naming::endpoint_config_name(
+                        &Resolver::new(template(), REGION).token(),
+                        &n.model_name,
+                        "AllTraffic|ml.t2.medium|1|"
+                    )
+                ),
+            )]
+        }
         "aws-sdk:dynamodb:query" => vec![(
             "dynamodb:Query".into(),
             format!("arn:aws:dynamodb:{region}:{a}:table/{}", subs["TableName"]),
@@ -1846,6 +1874,26 @@ fn captured_requests_transform_output_and_processed_data_expire_after_their_para
     assert_eq!(expires("data-capture/").as_deref(), Some("7"));
     assert_eq!(expires("transform/").as_deref(), Some("200"));
     assert_eq!(expires("processed/").as_deref(), Some("31"));
+    // A rejected version's archive, tagged by the run that rejects it.
+    let rejected = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rule| rule["Prefix"] == "models/")
+        .expect("a rule for models/");
+    assert_eq!(rejected["Status"], "Enabled");
+    assert_eq!(
+        rejected["TagFilters"],
+        serde_json::json!([{"Key": "mlops-status", "Value": "rejected"}]),
+        "only archives a run rejected: an approved version's archive is a rollback target"
+    );
+    assert_eq!(
+        r.text(&rejected["ExpirationInDays"]).unwrap(),
+        t.parameter_defaults()["RejectedModelRetentionDays"]
+    );
+    let def = definition(&r.substitutions("StateMachine").unwrap());
+    let tag = &def["States"]["TagRejectedArchive"]["Parameters"];
+    assert_eq!(tag["Tagging"]["TagSet"], rejected["TagFilters"]);
     // The bucket is versioned: an expired object leaves a noncurrent version,
     // which another rule removes.
     assert!(rules.as_array().unwrap().iter().any(|rule| {
