@@ -488,12 +488,12 @@ def registry_retries_as_on_aws():
 
     SageMakerModelBackend.create_model_package = create_model_package
 
-    def losing(action, original):
+    def losing(action, original, lost=InternalFailure):
         def handler(self):
             answer = original(self)
             if (self.region, action) in LOSE_NEXT_ANSWER:
                 LOSE_NEXT_ANSWER.discard((self.region, action))
-                raise InternalFailure()
+                raise lost()
             return answer
         return handler
 
@@ -511,21 +511,12 @@ def registry_retries_as_on_aws():
         def __init__(self):
             super().__init__("InternalServiceException", "the answer was lost (fault injected by the test: moto-api/extension/lose-next-answer)")
 
-    def losing_autoscaling(action, original):
-        def handler(self):
-            answer = original(self)
-            if (self.region, action) in LOSE_NEXT_ANSWER:
-                LOSE_NEXT_ANSWER.discard((self.region, action))
-                raise InternalService()
-            return answer
-        return handler
-
     for name, action in [
         ("register_scalable_target", "application-autoscaling:RegisterScalableTarget"),
         ("deregister_scalable_target", "application-autoscaling:DeregisterScalableTarget"),
         ("put_scaling_policy", "application-autoscaling:PutScalingPolicy"),
     ]:
-        setattr(ApplicationAutoScalingResponse, name, losing_autoscaling(action, getattr(ApplicationAutoScalingResponse, name)))
+        setattr(ApplicationAutoScalingResponse, name, losing(action, getattr(ApplicationAutoScalingResponse, name), InternalService))
 
 
 def ecr_image_missing(account, region, image):
