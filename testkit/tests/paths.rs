@@ -857,13 +857,7 @@ async fn a_canary_update_carries_the_traffic_percent_and_the_rollback_alarm_and_
         approve(&rig, &link);
         let (status, error, cause) = rig.finish(&arn).await.unwrap();
         assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
-        let entered: Vec<String> = rig
-            .history(&arn)
-            .await
-            .unwrap()
-            .iter()
-            .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
-            .collect();
+        let entered = entered_states(&rig, &arn).await;
         states.push(entered);
         let verb = lost.rsplit(':').next().unwrap();
         let verb = format!("{}{}", verb[..1].to_lowercase(), &verb[1..]);
@@ -1677,6 +1671,16 @@ async fn registered_version(rig: &Rig, status: &str) -> String {
 /// No `.sync` task (training, tuning, processing, transform) was started.
 /// How many of `resource`'s calls (an AWS SDK task's action) failed with the
 /// lost answer the test stack injected, and were retried.
+/// The states an execution entered, in order.
+async fn entered_states(rig: &Rig, arn: &str) -> Vec<String> {
+    rig.history(arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
+        .collect()
+}
+
 /// The tags of the run's model archive (its current S3 version).
 async fn archive_tags(rig: &Rig, execution: &str) -> Vec<(String, String)> {
     let names = rig.world.run_names(execution);
@@ -1716,13 +1720,7 @@ async fn lost_and_retried(rig: &Rig, arn: &str, resource: &str) -> usize {
 }
 
 async fn no_jobs(rig: &Rig, arn: &str) {
-    let entered: Vec<String> = rig
-        .history(arn)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
-        .collect();
+    let entered = entered_states(rig, arn).await;
     assert!(
         entered.iter().any(|s| s == "CreateModelFromPackage"),
         "{entered:?}"
@@ -2313,13 +2311,7 @@ async fn a_pipeline_run_can_never_become_a_deploy_only_or_rollback_run() {
             .await
             .is_err()
     );
-    let entered: Vec<String> = rig
-        .history(&arn)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_owned()))
-        .collect();
+    let entered = entered_states(&rig, &arn).await;
     assert!(
         !entered
             .iter()
