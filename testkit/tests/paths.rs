@@ -2033,6 +2033,12 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
         (status.as_str(), error.as_deref()),
         ("FAILED", Some("QualityGateFailed"))
     );
+    // With processing on, SageMaker's ProcessingJobs group gets the retention too.
+    assert_eq!(
+        rig.sagemaker_log_group("/aws/sagemaker/ProcessingJobs", false)
+            .unwrap(),
+        (true, Some(365))
+    );
     let calls = rig.calls();
     all_answered(&calls);
     assert_eq!(
