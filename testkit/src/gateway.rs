@@ -423,17 +423,38 @@ impl Drop for RestGateway {
     }
 }
 
-/// The template's approval pages (ApprovalPagesApi, every method of which
-/// reaches handle-approval) in front of `handle_approval`, a started binary.
+/// The template's REST API `logical_id` served on 127.0.0.1, each method's
+/// function played by what `function` starts for its binary name.
+pub fn start_from_template(
+    logical_id: &str,
+    agent: ureq::Agent,
+    mut function: impl FnMut(&str) -> Result<Function, String>,
+) -> Result<RestGateway, String> {
+    let template = Template::load()?;
+    let api = RestApi::from_template(template, logical_id)?;
+    let binaries = template.functions();
+    let mut functions = BTreeMap::new();
+    for m in &api.methods {
+        let (_, binary) = binaries
+            .iter()
+            .find(|(id, _)| *id == m.function)
+            .ok_or_else(|| format!("{} is not a function of the template", m.function))?;
+        functions.insert(m.function.clone(), function(binary)?);
+    }
+    RestGateway::start(api, functions, agent)
+}
+
+/// The template's approval pages (ApprovalPagesApi) in front of
+/// `handle_approval`, a started binary: every method must reach it.
 pub fn approval_pages(
     runtime: &crate::LambdaRuntime,
     handle_approval: &Function,
 ) -> Result<RestGateway, String> {
-    let template = Template::load()?;
-    let api = RestApi::from_template(template, "ApprovalPagesApi")?;
-    let id = template.function_id("handle-approval")?;
-    let functions = BTreeMap::from([(id, handle_approval.clone())]);
-    RestGateway::start(api, functions, runtime.agent())
+    start_from_template("ApprovalPagesApi", runtime.agent(), |binary| {
+        (binary == "handle-approval")
+            .then(|| handle_approval.clone())
+            .ok_or_else(|| format!("the approval pages reach {binary}, not handle-approval"))
+    })
 }
 
 /// Reads one HTTP/1.1 request from `stream`, answers it with `answer`, and

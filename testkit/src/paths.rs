@@ -607,7 +607,7 @@ pub struct Rig {
 }
 
 /// The log group SageMaker writes a `.sync` state's job to.
-fn sagemaker_log_group(state: &str) -> Option<&'static str> {
+fn job_log_group(state: &str) -> Option<&'static str> {
     match state {
         "Train" | "Tune" => Some("/aws/sagemaker/TrainingJobs"),
         "Transform" => Some("/aws/sagemaker/TransformJobs"),
@@ -749,21 +749,11 @@ impl Rig {
         if let Some(g) = pages.as_ref() {
             return g.origin();
         }
-        let template = Template::load().unwrap_or_else(|e| panic!("{e}"));
-        let api = crate::gateway::RestApi::from_template(template, "ApprovalPagesApi")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut functions = BTreeMap::new();
-        for m in &api.methods {
-            let (_, binary) = template
-                .functions()
-                .into_iter()
-                .find(|(id, _)| *id == m.function)
-                .unwrap_or_else(|| panic!("{} is not a function of the template", m.function));
-            functions.insert(m.function.clone(), self.function(&binary));
-        }
         let agent = locked(&self.runtime).agent();
-        let gateway = crate::gateway::RestGateway::start(api, functions, agent)
-            .unwrap_or_else(|e| panic!("the approval pages' API: {e}"));
+        let gateway = crate::gateway::start_from_template("ApprovalPagesApi", agent, |binary| {
+            Ok(self.function(binary))
+        })
+        .unwrap_or_else(|e| panic!("the approval pages' API: {e}"));
         let url = gateway.origin();
         *pages = Some(gateway);
         url
@@ -1028,7 +1018,7 @@ impl Rig {
     /// Completes a `.sync` task as SageMaker's Describe*Job would.
     pub async fn complete(&self, task: &SyncTask, describe_output: &Value) -> Result<(), String> {
         self.write_model_archive(describe_output).await?;
-        if let Some(group) = sagemaker_log_group(&task.state) {
+        if let Some(group) = job_log_group(&task.state) {
             self.sagemaker_log_group(group, true)?;
         }
         self.sfn
