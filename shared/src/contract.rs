@@ -135,6 +135,23 @@ pub struct EvaluateInput {
     pub problem_type: ProblemType,
     /// The held-out metric the gate reads (higher is better).
     pub gate_metric: String,
+    /// The training job's model archive (`s3://<artifacts>/models/<job>/output/model.tar.gz`):
+    /// its SHA-256 and S3 version go to the registry and the trail, so a year
+    /// later the bytes served can be proved the bytes evaluated and approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact_uri: Option<String>,
+}
+
+/// The model archive a run evaluated, as read: its S3 version and the SHA-256
+/// of its bytes (lower-case hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactDigest {
+    pub uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +163,9 @@ pub struct EvaluateOutput {
     pub metrics: Metrics,
     pub gate_metric: String,
     pub gate_value: f64,
+    /// The model archive's digest, when `modelArtifactUri` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact: Option<ArtifactDigest>,
 }
 
 // ---------------------------------------------------------------- check-endpoint
@@ -488,6 +508,12 @@ pub struct RunDetails {
     /// The held-out evaluation's report (`transformed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_quality_uri: Option<String>,
+    /// The SHA-256 (hex) of the model archive evaluate-model read (`transformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact_sha256: Option<String>,
+    /// The S3 version of that archive (`transformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact_version_id: Option<String>,
     /// The held-out metrics (`transformed`); `metrics` stays the training job's own.
     #[serde(
         default,

@@ -46,7 +46,8 @@ fn full_record_input() -> Value {
         "endpointName": "e", "endpointConfigName": "c", "modelPackageArn": "p", "error": "E", "cause": "C",
         "gate": {"metricName": "m", "value": 0.9, "threshold": 0.8},
         "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train",
-        "modelQualityUri": "s3://b/transform/run/model-quality.json", "heldOutMetrics": {"accuracy": 0.9}
+        "modelQualityUri": "s3://b/transform/run/model-quality.json", "heldOutMetrics": {"accuracy": 0.9},
+        "modelArtifactSha256": "00", "modelArtifactVersionId": "v"
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -175,6 +176,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
                 transform_output_uri: "s3://b/transform/run/".into(),
                 problem_type: ProblemType::Classification,
                 gate_metric: "accuracy".into(),
+                model_artifact_uri: Some("s3://b/models/train/output/model.tar.gz".into()),
             })
             .unwrap(),
         ),
@@ -217,6 +219,12 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
                 metrics: [("accuracy".to_owned(), 0.9)].into(),
                 gate_metric: "accuracy".into(),
                 gate_value: 0.9,
+                model_artifact: Some(shared::contract::ArtifactDigest {
+                    uri: "s3://b/models/train/output/model.tar.gz".into(),
+                    version_id: Some("v".into()),
+                    sha256: "0".repeat(64),
+                    bytes: 1,
+                }),
             })
             .unwrap(),
         ),

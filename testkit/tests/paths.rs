@@ -1083,6 +1083,33 @@ fn emitted(rig: &Rig) -> BTreeMap<(String, String), Vec<f64>> {
     metrics
 }
 
+/// The run's trail item of one stage, every attribute.
+async fn trail_item(
+    rig: &Rig,
+    execution: &str,
+    stage: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    aws_sdk_dynamodb::Client::new(&rig.world.sdk)
+        .query()
+        .table_name(rig.world.name("Table"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(shared::keys::run_pk(execution)))
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .find(|i| {
+            i.get("stage")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(stage)
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("{execution} has no {stage} item"))
+}
+
 /// The run's audit trail as the table holds it: (stage, status, error, cause), in order.
 async fn trail(rig: &Rig, execution: &str) -> Vec<(String, String, String, String)> {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -2856,6 +2883,41 @@ async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_wit
         version.metadata.contains_key("modelArtifactVersionId"),
         "the registry keeps the archive's S3 version: {:?}",
         version.metadata
+    );
+    // ...and the SHA-256 of the archive's bytes, as the trail does.
+    let job = &version.metadata["trainingJobName"];
+    let archive = rig
+        .s3
+        .get_object()
+        .bucket(rig.world.name("ArtifactBucket"))
+        .key(format!("models/{job}/output/model.tar.gz"))
+        .send()
+        .await
+        .unwrap();
+    let version_id = archive.version_id.clone().unwrap_or_default();
+    let bytes = archive.body.collect().await.unwrap().into_bytes();
+    let sha256: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        version.metadata.get("modelArtifactSha256"),
+        Some(&sha256),
+        "{:?}",
+        version.metadata
+    );
+    let transformed = trail_item(&rig, "run-after", "transformed").await;
+    assert_eq!(
+        (
+            transformed
+                .get("modelArtifactSha256")
+                .and_then(|v| v.as_s().ok()),
+            transformed
+                .get("modelArtifactVersionId")
+                .and_then(|v| v.as_s().ok()),
+        ),
+        (Some(&sha256), Some(&version_id)),
+        "the trail keeps the archive's digest and version: {transformed:?}"
     );
 
     // The archive a run's approval covers is overwritten before the deploy

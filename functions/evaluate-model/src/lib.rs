@@ -6,7 +6,8 @@ pub mod evaluation;
 
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::LambdaEvent;
-use shared::contract::{EvaluateInput, EvaluateOutput, parse_s3_uri};
+use sha2::{Digest, Sha256};
+use shared::contract::{ArtifactDigest, EvaluateInput, EvaluateOutput, parse_s3_uri};
 use shared::{ConfigError, Env, ErrorName, Failure, aws};
 
 use evaluation::Evaluation;
@@ -146,6 +147,47 @@ async fn read(
     rows.finish(evaluation).map_err(bad)
 }
 
+/// The model archive's SHA-256, read as a stream (an archive of any size in
+/// the function's memory), with the S3 version that was read.
+pub async fn digest(state: &State, uri: &str) -> Result<ArtifactDigest, Failure> {
+    let (bucket, key) = parse_s3_uri(uri)
+        .filter(|(_, key)| !key.is_empty() && !key.ends_with('/'))
+        .ok_or_else(|| {
+            Failure::invalid_input(format!(
+                "modelArtifactUri must be an s3://bucket/key URI of one object, got {uri:?}"
+            ))
+        })?;
+    let object = state
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetObject (model archive)", &e))?;
+    let version_id = object.version_id.clone();
+    let mut body: ByteStream = object.body;
+    let mut hasher = Sha256::new();
+    let mut bytes = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| Failure::new(ErrorName::AwsUnavailable, format!("reading {uri}: {e}")))?;
+        bytes += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(ArtifactDigest {
+        uri: uri.to_owned(),
+        version_id,
+        sha256,
+        bytes,
+    })
+}
+
 pub async fn handle(
     state: &State,
     event: LambdaEvent<EvaluateInput>,
@@ -193,6 +235,10 @@ pub async fn handle(
             input.gate_metric
         ))
     })?;
+    let model_artifact = match &input.model_artifact_uri {
+        Some(uri) => Some(digest(state, uri).await?),
+        None => None,
+    };
     let report = evaluation.report(&shared::clock::now_rfc3339());
     let report_key = format!("{prefix}{REPORT_NAME}");
     state
@@ -218,6 +264,7 @@ pub async fn handle(
         metrics,
         gate_metric: input.gate_metric,
         gate_value,
+        model_artifact,
     })
 }
 

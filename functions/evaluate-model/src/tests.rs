@@ -17,6 +17,7 @@ fn input(gate: &str) -> LambdaEvent<EvaluateInput> {
             transform_output_uri: "s3://artifacts/transform/run-1/".into(),
             problem_type: ProblemType::Classification,
             gate_metric: gate.into(),
+            model_artifact_uri: None,
         },
         Context::default(),
     )
@@ -156,5 +157,39 @@ proptest! {
                 "{e}"
             ),
         }
+    }
+}
+
+#[tokio::test]
+async fn the_model_archive_is_hashed_as_read_with_the_version_read() {
+    // SHA-256("abc"), the FIPS 180-2 example.
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| {
+            r.bucket() == Some("artifacts") && r.key() == Some("models/train-1/output/model.tar.gz")
+        })
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .version_id("v-42")
+                .body(ByteStream::from_static(b"abc"))
+                .build()
+        });
+    let s = state(&[&get]);
+    let d = digest(&s, "s3://artifacts/models/train-1/output/model.tar.gz")
+        .await
+        .unwrap();
+    assert_eq!(
+        d.sha256,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!((d.version_id.as_deref(), d.bytes), (Some("v-42"), 3));
+}
+
+#[tokio::test]
+async fn a_model_archive_uri_that_names_no_object_is_invalid_input() {
+    let s = state(&[]);
+    for uri in ["models/x", "s3://artifacts/models/", "s3://artifacts"] {
+        let err = digest(&s, uri).await.unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidInput, "{uri}");
+        assert!(err.message.contains("modelArtifactUri"), "{err}");
     }
 }

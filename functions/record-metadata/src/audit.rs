@@ -58,6 +58,12 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
     text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
     text("modelPackageArn", &d.model_package_arn, MAX_TEXT);
     text("modelQualityUri", &d.model_quality_uri, MAX_TEXT);
+    text("modelArtifactSha256", &d.model_artifact_sha256, MAX_TEXT);
+    text(
+        "modelArtifactVersionId",
+        &d.model_artifact_version_id,
+        MAX_TEXT,
+    );
     text("deployStartedTime", &d.deploy_started_time, MAX_TEXT);
     text("failedState", &d.failed_state, MAX_TEXT);
     text("error", &d.error, MAX_TEXT);
@@ -279,6 +285,12 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
     }
     if let Some(uri) = &d.model_quality_uri {
         lines.push(format!("Model-quality report: {}", truncate(uri, 512).0));
+    }
+    if let Some(digest) = &d.model_artifact_sha256 {
+        lines.push(format!(
+            "Model archive SHA-256: {}",
+            truncate(digest, 128).0
+        ));
     }
     if let Some(gate) = &d.gate {
         lines.push(format!(
