@@ -1083,12 +1083,11 @@ fn emitted(rig: &Rig) -> BTreeMap<(String, String), Vec<f64>> {
     metrics
 }
 
-/// The run's trail item of one stage, every attribute.
-async fn trail_item(
+/// The run's items in the table, in key order.
+async fn run_items(
     rig: &Rig,
     execution: &str,
-    stage: &str,
-) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     use aws_sdk_dynamodb::types::AttributeValue;
     aws_sdk_dynamodb::Client::new(&rig.world.sdk)
         .query()
@@ -1098,29 +1097,32 @@ async fn trail_item(
         .send()
         .await
         .unwrap()
-        .items()
-        .iter()
+        .items
+        .unwrap_or_default()
+}
+
+/// The run's trail item of one stage, every attribute.
+async fn trail_item(
+    rig: &Rig,
+    execution: &str,
+    stage: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    run_items(rig, execution)
+        .await
+        .into_iter()
         .find(|i| {
             i.get("stage")
                 .and_then(|v| v.as_s().ok())
                 .map(String::as_str)
                 == Some(stage)
         })
-        .cloned()
         .unwrap_or_else(|| panic!("{execution} has no {stage} item"))
 }
 
 /// The run's audit trail as the table holds it: (stage, status, error, cause), in order.
 async fn trail(rig: &Rig, execution: &str) -> Vec<(String, String, String, String)> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let items = aws_sdk_dynamodb::Client::new(&rig.world.sdk)
-        .query()
-        .table_name(rig.world.name("Table"))
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(shared::keys::run_pk(execution)))
-        .send()
-        .await
-        .unwrap();
+    let items = run_items(rig, execution).await;
     let text = |i: &std::collections::HashMap<String, AttributeValue>, k: &str| {
         i.get(k)
             .and_then(|v| v.as_s().ok())
@@ -1128,7 +1130,6 @@ async fn trail(rig: &Rig, execution: &str) -> Vec<(String, String, String, Strin
             .unwrap_or_default()
     };
     items
-        .items()
         .iter()
         .map(|i| {
             (
@@ -2896,10 +2897,7 @@ async fn a_run_in_flight_during_a_deploy_finishes_on_the_versions_it_started_wit
         .unwrap();
     let version_id = archive.version_id.clone().unwrap_or_default();
     let bytes = archive.body.collect().await.unwrap().into_bytes();
-    let sha256: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = shared::naming::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     assert_eq!(
         version.metadata.get("modelArtifactSha256"),
         Some(&sha256),

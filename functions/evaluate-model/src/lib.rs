@@ -117,13 +117,15 @@ impl Rows {
     }
 }
 
-/// Feeds one object's rows to the evaluation, chunk by chunk as S3 sends them.
-async fn read(
+/// Reads one object chunk by chunk as S3 sends them, each to `take`; gives
+/// back the S3 version read. `what` names the object in an error.
+async fn each_chunk(
     state: &State,
     bucket: &str,
     key: &str,
-    evaluation: &mut Evaluation,
-) -> Result<(), Failure> {
+    what: &str,
+    mut take: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<Option<String>, Failure> {
     let object = state
         .s3
         .get_object()
@@ -131,10 +133,8 @@ async fn read(
         .key(key)
         .send()
         .await
-        .map_err(|e| aws::failure("GetObject (transform output)", &e))?;
+        .map_err(|e| aws::failure(&format!("GetObject ({what})"), &e))?;
     let mut body: ByteStream = object.body;
-    let mut rows = Rows::default();
-    let bad = |why: String| Failure::invalid_input(format!("s3://{bucket}/{key} {why}"));
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             Failure::new(
@@ -142,8 +142,24 @@ async fn read(
                 format!("reading s3://{bucket}/{key}: {e}"),
             )
         })?;
-        rows.push(&chunk, evaluation).map_err(bad)?;
+        take(&chunk)?;
     }
+    Ok(object.version_id)
+}
+
+/// Feeds one object's rows to the evaluation.
+async fn read(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    evaluation: &mut Evaluation,
+) -> Result<(), Failure> {
+    let mut rows = Rows::default();
+    let bad = |why: String| Failure::invalid_input(format!("s3://{bucket}/{key} {why}"));
+    each_chunk(state, bucket, key, "transform output", |chunk| {
+        rows.push(chunk, evaluation).map_err(bad)
+    })
+    .await?;
     rows.finish(evaluation).map_err(bad)
 }
 
@@ -157,29 +173,15 @@ pub async fn digest(state: &State, uri: &str) -> Result<ArtifactDigest, Failure>
                 "modelArtifactUri must be an s3://bucket/key URI of one object, got {uri:?}"
             ))
         })?;
-    let object = state
-        .s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| aws::failure("GetObject (model archive)", &e))?;
-    let version_id = object.version_id.clone();
-    let mut body: ByteStream = object.body;
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| Failure::new(ErrorName::AwsUnavailable, format!("reading {uri}: {e}")))?;
+    let version_id = each_chunk(state, bucket, key, "model archive", |chunk| {
         bytes += chunk.len() as u64;
-        hasher.update(&chunk);
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+        hasher.update(chunk);
+        Ok(())
+    })
+    .await?;
+    let sha256 = shared::naming::hex(&hasher.finalize());
     Ok(ArtifactDigest {
         uri: uri.to_owned(),
         version_id,
