@@ -12,7 +12,7 @@ local:
 	scripts/local $(ARGS)
 
 ## make bench: release builds, then cold start, memory, size and latency of the
-## seven functions against a floor built in the same run (docs/performance.md)
+## functions against a floor built in the same run (docs/performance.md)
 bench:
 	scripts/bench $(ARGS)
 

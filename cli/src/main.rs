@@ -283,13 +283,16 @@ async fn trail(
     Ok(page.items().to_vec())
 }
 
-const FACTS: [&str; 19] = [
+const FACTS: [&str; 22] = [
     "status",
     "commitId",
     "imageUri",
     "trainingDataUri",
     "dataVersionId",
     "dataEtag",
+    "testDataUri",
+    "testDataVersionId",
+    "dataManifestUri",
     "trainingJobName",
     "metrics",
     "modelName",

@@ -168,6 +168,77 @@ pub struct EvaluateOutput {
     pub model_artifact: Option<ArtifactDigest>,
 }
 
+// ---------------------------------------------------------------- snapshot-data
+
+/// What a training run reads, pinned before any job: the state machine's input
+/// to snapshot-data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotInput {
+    /// The run's execution: the snapshot and the manifest are named after it.
+    pub execution_name: String,
+    /// Under the data bucket's `training/` (a prefix, as SageMaker reads it).
+    pub training_data_uri: String,
+    /// Under the data bucket's `test/`.
+    pub test_data_uri: String,
+}
+
+/// One set of objects as snapshot-data copied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotSet {
+    /// The prefix the run was given.
+    pub source_uri: String,
+    /// The copy the jobs read: the same prefix under `snapshots/<execution>/`.
+    pub uri: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// The S3 version read, when the set is one object (a test file,
+    /// typically); null otherwise, never absent (the state machine reads it).
+    #[serde(default)]
+    pub version_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotOutput {
+    /// `s3://<artifacts>/runs/<execution>/data-manifest.json`: every object
+    /// read, with its version, ETag and size; kept with the run.
+    pub manifest_uri: String,
+    pub training: SnapshotSet,
+    pub test: SnapshotSet,
+}
+
+/// One object of a manifest: exactly which bytes a run read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestObject {
+    pub key: String,
+    pub version_id: String,
+    pub e_tag: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestSet {
+    pub source_uri: String,
+    pub uri: String,
+    pub objects: Vec<ManifestObject>,
+}
+
+/// The data manifest a run writes before any job and keeps (never expired).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataManifest {
+    pub execution_name: String,
+    pub created_at: String,
+    /// The bucket the objects were read from (their keys are in it).
+    pub bucket: String,
+    pub training: ManifestSet,
+    pub test: ManifestSet,
+}
+
 // ---------------------------------------------------------------- check-endpoint
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +438,13 @@ pub struct RequestApprovalInput {
     pub training_data_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_data_uri: Option<String>,
+    /// The held-out object's S3 version, when the test set is one object
+    /// (null otherwise, and for a version registered before manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_version_id: Option<String>,
+    /// The run's data manifest: every object it read, with its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_manifest_uri: Option<String>,
     /// The approval state's `TimeoutSeconds`: the approval expires with it.
     pub timeout_seconds: u64,
     /// The held-out evaluation's report (its confusion matrix goes on the page).
@@ -514,6 +592,14 @@ pub struct RunDetails {
     /// The S3 version of that archive (`transformed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_artifact_version_id: Option<String>,
+    /// The held-out object's S3 version, when the test set is one object
+    /// (`trained`, `transformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_version_id: Option<String>,
+    /// The run's data manifest: every training and test object, with its
+    /// version (`trained`, `transformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_manifest_uri: Option<String>,
     /// The held-out metrics (`transformed`); `metrics` stays the training job's own.
     #[serde(
         default,

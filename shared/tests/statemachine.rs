@@ -18,6 +18,7 @@ use shared::contract::{
     CheckEndpointInput, CheckEndpointOutput, DeployAction, DeployEndpointInput,
     DeployEndpointOutput, DeploymentStrategy, EndpointStatus, EvaluateInput, EvaluateOutput,
     ProblemType, RecordInput, RecordOutput, RequestApprovalInput, RequestApprovalOutput,
+    SnapshotInput, SnapshotOutput, SnapshotSet,
 };
 use shared::naming::RunNames;
 
@@ -47,7 +48,8 @@ fn full_record_input() -> Value {
         "gate": {"metricName": "m", "value": 0.9, "threshold": 0.8},
         "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train",
         "modelQualityUri": "s3://b/transform/run/model-quality.json", "heldOutMetrics": {"accuracy": 0.9},
-        "modelArtifactSha256": "00", "modelArtifactVersionId": "v"
+        "modelArtifactSha256": "00", "modelArtifactVersionId": "v",
+        "testDataVersionId": "v", "dataManifestUri": "s3://b/runs/run/data-manifest.json"
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -97,6 +99,8 @@ fn full_request_approval_input() -> Value {
         data_version_id: Some("v".into()),
         training_data_uri: Some("s3://d/training/x.csv".into()),
         test_data_uri: Some("s3://d/test/".into()),
+        test_data_version_id: Some("v".into()),
+        data_manifest_uri: Some("s3://b/runs/n/data-manifest.json".into()),
         timeout_seconds: 60,
         model_quality_uri: Some("s3://b/o/model-quality.json".into()),
         endpoint_name: Some("e".into()),
@@ -180,8 +184,24 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             })
             .unwrap(),
         ),
+        (
+            "${SnapshotDataFunctionArn}",
+            serde_json::to_value(SnapshotInput {
+                execution_name: "run".into(),
+                training_data_uri: "s3://d/training/".into(),
+                test_data_uri: "s3://d/test/".into(),
+            })
+            .unwrap(),
+        ),
     ]
     .into();
+    let set = |prefix: &str| SnapshotSet {
+        source_uri: format!("s3://d/{prefix}"),
+        uri: format!("s3://b/snapshots/run/{prefix}"),
+        objects: 1,
+        bytes: 1,
+        version_id: Some("v".into()),
+    };
     let outputs: BTreeMap<&str, Value> = [
         (
             "${RecordMetadataFunctionArn}",
@@ -225,6 +245,15 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
                     sha256: "0".repeat(64),
                     bytes: 1,
                 }),
+            })
+            .unwrap(),
+        ),
+        (
+            "${SnapshotDataFunctionArn}",
+            serde_json::to_value(SnapshotOutput {
+                manifest_uri: "s3://b/runs/run/data-manifest.json".into(),
+                training: set("training/"),
+                test: set("test/"),
             })
             .unwrap(),
         ),
@@ -284,7 +313,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             }
         }
     }
-    assert_eq!(lambda_tasks, 12, "the Lambda tasks this test knows of");
+    assert_eq!(lambda_tasks, 13, "the Lambda tasks this test knows of");
     assert!(errors.is_empty(), "{errors:#?}");
 }
 

@@ -40,10 +40,35 @@ async fn rig(region: &str, parameters: &[(&str, &str)]) -> Rig {
     Rig::new(region, &all).await.unwrap()
 }
 
+/// Uploads the project's training and held-out rows where a run reads them
+/// (`training/iris.csv`, `test/iris-test.csv`); returns their S3 versions.
+async fn upload_data(rig: &Rig) -> (String, String) {
+    let data = rig.world.name("DataBucket");
+    let mut versions = Vec::new();
+    for (file, key) in [
+        ("data/iris-train.csv", "training/iris.csv"),
+        ("data/iris-test.csv", "test/iris-test.csv"),
+    ] {
+        let body = std::fs::read(testkit::workspace_root().join(file)).unwrap();
+        let put = rig
+            .s3
+            .put_object()
+            .bucket(&data)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        versions.push(put.version_id().unwrap().to_owned());
+    }
+    (versions.remove(0), versions.remove(0))
+}
+
 /// A run's input as CodePipeline passes it, after the build stage pushed the
-/// commit's image into the stack's repository.
+/// commit's image into the stack's repository (and the data is in its bucket).
 async fn execution_input(rig: &Rig, commit: &str) -> Value {
     let data = rig.world.name("DataBucket");
+    upload_data(rig).await;
     let image = rig.world.push_image(commit).await.unwrap();
     json!({
         "commitId": commit,
@@ -204,10 +229,7 @@ async fn run_to_approval_with(
     wrong: usize,
 ) -> (String, String) {
     let names = rig.world.run_names(execution);
-    let (data, artifacts) = (
-        rig.world.name("DataBucket"),
-        rig.world.name("ArtifactBucket"),
-    );
+    let artifacts = rig.world.name("ArtifactBucket");
     let arn = rig
         .start(execution, &execution_input(rig, commit).await)
         .await
@@ -220,7 +242,8 @@ async fn run_to_approval_with(
     );
     assert_eq!(
         train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-        format!("s3://{data}/training/iris.csv")
+        format!("s3://{artifacts}/snapshots/{execution}/training/iris.csv"),
+        "training reads the run's snapshot of its data, not the data bucket"
     );
     assert_eq!(
         train.request["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"],
@@ -238,8 +261,8 @@ async fn run_to_approval_with(
     assert_eq!(transform.request["ModelName"], names.model_name.as_str());
     assert_eq!(
         transform.request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"],
-        format!("s3://{data}/test/"),
-        "the batch transform runs on the held-out data"
+        format!("s3://{artifacts}/snapshots/{execution}/test/"),
+        "the batch transform runs on the run's snapshot of the held-out data"
     );
     assert_eq!(transform.request["DataProcessing"]["InputFilter"], "$[1:]");
     rig.complete(
@@ -2020,8 +2043,8 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
     assert_eq!(process.request["AppSpecification"]["ImageUri"], image);
     assert_eq!(
         process.request["ProcessingInputs"][0]["S3Input"]["S3Uri"],
-        format!("s3://{data}/training/iris.csv"),
-        "processing reads the new data"
+        format!("s3://{artifacts}/snapshots/{execution}/training/iris.csv"),
+        "processing reads the run's snapshot of the new data"
     );
     let processed = format!("s3://{artifacts}/processed/{execution}/");
     assert_eq!(
@@ -2082,10 +2105,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     let rig = rig("ap-south-1", &[("TuningMaxJobs", "4")]).await;
     let execution = "run-tuning";
     let names = rig.world.run_names(execution);
-    let (data, artifacts) = (
-        rig.world.name("DataBucket"),
-        rig.world.name("ArtifactBucket"),
-    );
+    let artifacts = rig.world.name("ArtifactBucket");
     let arn = rig
         .start(execution, &execution_input(&rig, "0123abc").await)
         .await
@@ -2111,7 +2131,7 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     );
     assert_eq!(
         tune.request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-        format!("s3://{data}/training/iris.csv")
+        format!("s3://{artifacts}/snapshots/{execution}/training/iris.csv")
     );
     // The best of the tuning job's training jobs, which SageMaker (moto here) describes.
     let best = format!("{tuning_name}-003-1a2b3c4d");
@@ -2497,11 +2517,69 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
     );
     let execution = "run-burst";
     let names = rig.world.run_names(execution);
+    let test_version = upload_test_rows(&rig).await;
+    let uploaded = current_versions(&rig, "training/").await;
+    assert_eq!(uploaded.len(), N);
     let arn = rig.start(execution, &input).await.unwrap();
     let train = rig.next_sync("Train").await.unwrap();
+    let artifacts = rig.world.name("ArtifactBucket");
     assert_eq!(
         train.request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"],
-        prefix.as_str()
+        format!("s3://{artifacts}/snapshots/{execution}/training/"),
+        "the run trains on its snapshot of the prefix"
+    );
+    // While the job runs, the prefix changes: one object overwritten, one added.
+    let data = rig.world.name("DataBucket");
+    for key in ["training/part-0000.csv", "training/part-9999.csv"] {
+        rig.s3
+            .put_object()
+            .bucket(&data)
+            .key(key)
+            .body(b"uploaded during the run\n".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The manifest names exactly the versions current when the run started...
+    let manifest: shared::contract::DataManifest = serde_json::from_slice(
+        &object_bytes(
+            &rig,
+            &artifacts,
+            &format!("runs/{execution}/data-manifest.json"),
+        )
+        .await,
+    )
+    .unwrap();
+    let listed: Vec<(String, String)> = manifest
+        .training
+        .objects
+        .iter()
+        .map(|o| (o.key.clone(), o.version_id.clone()))
+        .collect();
+    assert_eq!(
+        listed, uploaded,
+        "every object of the prefix, at its version"
+    );
+    assert_eq!(manifest.test.objects.len(), 1);
+    assert_eq!(manifest.test.objects[0].version_id, test_version);
+    // ...and what the job reads is those bytes, whatever the prefix holds now.
+    let rows = std::fs::read(testkit::workspace_root().join("data/iris-train.csv")).unwrap();
+    let snapshot = current_versions_in(
+        &rig,
+        &artifacts,
+        &format!("snapshots/{execution}/training/"),
+    )
+    .await;
+    assert_eq!(snapshot.len(), N, "nothing uploaded during the run is read");
+    assert_eq!(
+        object_bytes(
+            &rig,
+            &artifacts,
+            &format!("snapshots/{execution}/training/part-0000.csv")
+        )
+        .await,
+        rows,
+        "an object overwritten during the run is read as it was"
     );
     rig.complete(&train, &training_output(&rig, &names, 0.97))
         .await
@@ -2541,6 +2619,22 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
         emails.len()
     );
     assert_eq!((runs, emails.len()), (1, 1));
+    // The trail, the registry and the email name the manifest; the email, the test set's version.
+    let manifest_uri = format!("s3://{artifacts}/runs/{execution}/data-manifest.json");
+    let trained = trail_item(&rig, execution, "trained").await;
+    assert_eq!(
+        trained.get("dataManifestUri").and_then(|v| v.as_s().ok()),
+        Some(&manifest_uri)
+    );
+    assert_eq!(
+        trained.get("testDataVersionId").and_then(|v| v.as_s().ok()),
+        Some(&test_version)
+    );
+    let email = emails[0]["Message"].as_str().unwrap_or_default();
+    assert!(
+        email.contains(&format!("(S3 version {test_version})")) && email.contains(&manifest_uri),
+        "{email}"
+    );
     rig.sfn
         .stop_execution()
         .execution_arn(&arn)
@@ -2553,6 +2647,78 @@ async fn a_burst_of_uploads_is_one_run_and_one_approval_email() {
     let schedules = burst(&off, N).await;
     assert!(schedules.is_empty());
     assert_eq!(pipeline_executions(&off).await.len(), N);
+}
+
+/// Uploads the held-out rows alone (`test/iris-test.csv`); returns the version.
+async fn upload_test_rows(rig: &Rig) -> String {
+    let body = std::fs::read(testkit::workspace_root().join("data/iris-test.csv")).unwrap();
+    rig.s3
+        .put_object()
+        .bucket(rig.world.name("DataBucket"))
+        .key("test/iris-test.csv")
+        .body(body.into())
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// (key, version) of every current object under `prefix` of the data bucket, in key order.
+async fn current_versions(rig: &Rig, prefix: &str) -> Vec<(String, String)> {
+    current_versions_in(rig, &rig.world.name("DataBucket"), prefix).await
+}
+
+async fn current_versions_in(rig: &Rig, bucket: &str, prefix: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let (mut key, mut version) = (None, None);
+    loop {
+        let page = rig
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key)
+            .set_version_id_marker(version)
+            .send()
+            .await
+            .unwrap();
+        out.extend(
+            page.versions()
+                .iter()
+                .filter(|v| v.is_latest() == Some(true))
+                .map(|v| {
+                    (
+                        v.key().unwrap_or_default().to_owned(),
+                        v.version_id().unwrap_or_default().to_owned(),
+                    )
+                }),
+        );
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key = page.next_key_marker().map(str::to_owned);
+        version = page.next_version_id_marker().map(str::to_owned);
+    }
+    out.sort();
+    out
+}
+
+async fn object_bytes(rig: &Rig, bucket: &str, key: &str) -> Vec<u8> {
+    rig.s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {e:?}"))
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
 }
 
 async fn rig_off() -> Rig {

@@ -66,6 +66,10 @@ pub struct Approval {
     /// What the version learned from and was judged on.
     pub training_data_uri: Option<String>,
     pub test_data_uri: Option<String>,
+    /// The held-out object's S3 version (one object), and the run's data
+    /// manifest (every object with its version).
+    pub test_data_version_id: Option<String>,
+    pub data_manifest_uri: Option<String>,
     pub metrics: Vec<(String, String)>,
     pub deadline: u64,
     /// The held-out evaluation's report (its confusion matrix).
@@ -168,6 +172,8 @@ impl Approval {
             data_version_id: s("dataVersionId"),
             training_data_uri: s("trainingDataUri"),
             test_data_uri: s("testDataUri"),
+            test_data_version_id: s("testDataVersionId"),
+            data_manifest_uri: s("dataManifestUri"),
             metrics,
             deadline: item
                 .get("deadline")

@@ -64,6 +64,8 @@ pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue>
         &d.model_artifact_version_id,
         MAX_TEXT,
     );
+    text("testDataVersionId", &d.test_data_version_id, MAX_TEXT);
+    text("dataManifestUri", &d.data_manifest_uri, MAX_TEXT);
     text("deployStartedTime", &d.deploy_started_time, MAX_TEXT);
     text("failedState", &d.failed_state, MAX_TEXT);
     text("error", &d.error, MAX_TEXT);
@@ -272,6 +274,9 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
         ("Commit", &d.commit_id),
         ("Data", &d.training_data_uri),
         ("Data version", &d.data_version_id),
+        ("Data manifest", &d.data_manifest_uri),
+        ("Held-out data", &d.test_data_uri),
+        ("Held-out data version", &d.test_data_version_id),
         ("Training job", &d.training_job_name),
         ("Model", &d.model_name),
         ("Endpoint", &d.endpoint_name),

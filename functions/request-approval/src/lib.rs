@@ -260,6 +260,12 @@ fn approval_item(
     if let Some(uri) = &input.test_data_uri {
         item.insert("testDataUri".into(), s(uri));
     }
+    if let Some(version) = &input.test_data_version_id {
+        item.insert("testDataVersionId".into(), s(version));
+    }
+    if let Some(uri) = &input.data_manifest_uri {
+        item.insert("dataManifestUri".into(), s(uri));
+    }
     let metrics: HashMap<_, _> = input
         .metrics
         .iter()
@@ -392,7 +398,13 @@ pub fn email(
         lines.push(format!("Data version: {version}"));
     }
     if let Some(uri) = &input.test_data_uri {
-        lines.push(format!("Held-out data: {uri}"));
+        match &input.test_data_version_id {
+            Some(version) => lines.push(format!("Held-out data: {uri} (S3 version {version})")),
+            None => lines.push(format!("Held-out data: {uri}")),
+        }
+    }
+    if let Some(uri) = &input.data_manifest_uri {
+        lines.push(format!("Every object read, with its version: {uri}"));
     }
     lines.push(format!(
         "Batch predictions on held-out data: {}",
