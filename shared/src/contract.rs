@@ -904,6 +904,8 @@ mod tests {
             data_version_id: None,
             training_data_uri: None,
             test_data_uri: None,
+            test_data_version_id: None,
+            data_manifest_uri: None,
             timeout_seconds: 60,
             model_quality_uri: None,
             endpoint_name: None,

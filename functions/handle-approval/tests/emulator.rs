@@ -204,6 +204,8 @@ async fn start_for(
         data_version_id: Some("v1".into()),
         training_data_uri: Some("s3://data/training/iris.csv".into()),
         test_data_uri: Some("s3://data/test/".into()),
+        test_data_version_id: Some("t1".into()),
+        data_manifest_uri: Some("s3://artifacts/runs/run/data-manifest.json".into()),
         timeout_seconds: approval_timeout,
         model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
         endpoint_name: Some("iris-model".into()),
