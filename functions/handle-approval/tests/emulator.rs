@@ -383,7 +383,12 @@ async fn five_gets_then_two_posts_tell_step_functions_exactly_once() {
         assert!(body.contains("Approve this model") && body.contains("0.9667"));
         // What the version learned from and was judged on, as request-approval stored it.
         assert!(body.contains("<th>Trained on</th><td>s3://data/training/iris.csv</td>"));
-        assert!(body.contains("<th>Held-out data</th><td>s3://data/test/</td>"));
+        assert!(body.contains(
+            "<th>Held-out data</th><td>s3://data/test/ <span class=\"note\">(S3 version t1)</span></td>"
+        ));
+        assert!(
+            body.contains("<th>Data manifest</th><td>s3://artifacts/runs/run/data-manifest.json ")
+        );
         // Rows of every label, though the output is sorted by label.
         for label in ["setosa", "versicolor", "virginica"] {
             assert!(
