@@ -479,6 +479,7 @@ async fn a_first_run_creates_the_endpoint() {
         functions(&calls),
         [
             "record-metadata",
+            "snapshot-data",
             "record-metadata",
             "evaluate-model",
             "record-metadata",
@@ -998,6 +999,7 @@ async fn a_model_below_the_threshold_stops_at_the_quality_gate() {
         functions(&calls),
         [
             "record-metadata",
+            "snapshot-data",
             "record-metadata",
             "evaluate-model",
             "record-metadata",
@@ -1217,8 +1219,8 @@ async fn a_training_job_that_overruns_fails_the_run_at_train_so_a_redrive_reruns
     all_answered(&calls);
     assert_eq!(
         functions(&calls),
-        ["record-metadata"],
-        "only the start, from the definition"
+        ["record-metadata", "snapshot-data"],
+        "only the start and the data's snapshot, from the definition"
     );
     let delivered = rig.deliver_run_end(&arn).await.unwrap().unwrap().output();
     assert_eq!(
