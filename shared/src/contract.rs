@@ -320,6 +320,16 @@ pub struct DeploymentPolicy {
     pub max_polls: Option<u32>,
 }
 
+/// A serverless variant's capacity (SageMaker's `ServerlessConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerlessHosting {
+    /// 1024 to 6144 MB, in steps of 1024; vCPUs scale with it.
+    pub memory_size_mb: u32,
+    /// At most this many requests at once (1 to 200); more are throttled.
+    pub max_concurrency: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataCapture {
@@ -332,8 +342,16 @@ pub struct DataCapture {
 pub struct DeployEndpointInput {
     pub endpoint_name: String,
     pub model_name: String,
-    pub instance_type: String,
-    pub initial_instance_count: u32,
+    /// The instances that host the model (with `initialInstanceCount`); null
+    /// or absent when `serverless` hosts it instead.
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    #[serde(default)]
+    pub initial_instance_count: Option<u32>,
+    /// Serverless inference instead of instances (`EndpointHosting:
+    /// serverless`): no data capture, and an update shifts all traffic at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<ServerlessHosting>,
     #[serde(default = "default_variant")]
     pub variant_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -64,8 +64,14 @@ fn full_deploy_input() -> Value {
     serde_json::to_value(DeployEndpointInput {
         endpoint_name: "e".into(),
         model_name: "m".into(),
-        instance_type: "ml.t2.medium".into(),
-        initial_instance_count: 1,
+        // Every field, so every key the payload may send is known; the two
+        // hostings are exclusive at run time (deploy-endpoint's validate).
+        instance_type: Some("ml.t2.medium".into()),
+        initial_instance_count: Some(1),
+        serverless: Some(shared::contract::ServerlessHosting {
+            memory_size_mb: 2048,
+            max_concurrency: 5,
+        }),
         variant_name: "AllTraffic".into(),
         deployment: Some(shared::contract::DeploymentPolicy {
             strategy: DeploymentStrategy::Canary,

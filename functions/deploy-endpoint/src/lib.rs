@@ -4,12 +4,13 @@
 use aws_sdk_sagemaker::types::{
     Alarm, AutoRollbackConfig, BlueGreenUpdatePolicy, CapacitySize, CapacitySizeType, CaptureMode,
     CaptureOption, DataCaptureConfig, DeploymentConfig, ProductionVariant,
-    ProductionVariantInstanceType, Tag, TrafficRoutingConfig, TrafficRoutingConfigType,
+    ProductionVariantInstanceType, ProductionVariantServerlessConfig, Tag, TrafficRoutingConfig,
+    TrafficRoutingConfigType,
 };
 use lambda_runtime::LambdaEvent;
 use shared::contract::{
     DeployAction, DeployEndpointInput, DeployEndpointOutput, DeploymentStrategy, EndpointStatus,
-    parse_s3_uri,
+    ServerlessHosting, parse_s3_uri,
 };
 use shared::naming::{self, SAGEMAKER_NAME_MAX, is_valid_sagemaker_name};
 use shared::{ConfigError, Env, ErrorName, Failure, aws};
@@ -49,6 +50,66 @@ pub struct Observed {
     pub status: EndpointStatus,
     pub config_name: Option<String>,
     pub failure_reason: Option<String>,
+    /// Its variant is serverless (SageMaker cannot update such an endpoint
+    /// from instances to serverless).
+    pub serverless: bool,
+}
+
+/// What hosts the model: instances, or serverless inference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hosting {
+    Instances { instance_type: String, count: u32 },
+    Serverless(ServerlessHosting),
+}
+
+/// The one way the input may name its hosting: an instance type and count,
+/// or `serverless` and neither of them.
+pub fn hosting(input: &DeployEndpointInput) -> Result<Hosting, Failure> {
+    match (
+        &input.serverless,
+        &input.instance_type,
+        input.initial_instance_count,
+    ) {
+        (Some(serverless), None, None) => {
+            if !(1024..=6144).contains(&serverless.memory_size_mb)
+                || serverless.memory_size_mb % 1024 != 0
+            {
+                return Err(Failure::invalid_input(format!(
+                    "serverless.memorySizeMb must be 1024 to 6144 in steps of 1024, not {}",
+                    serverless.memory_size_mb
+                )));
+            }
+            if !(1..=200).contains(&serverless.max_concurrency) {
+                return Err(Failure::invalid_input(format!(
+                    "serverless.maxConcurrency must be 1 to 200, not {}",
+                    serverless.max_concurrency
+                )));
+            }
+            Ok(Hosting::Serverless(*serverless))
+        }
+        (Some(_), _, _) => Err(Failure::invalid_input(
+            "serverless hosting takes no instanceType or initialInstanceCount",
+        )),
+        (None, Some(instance_type), Some(count)) => {
+            if !instance_type.starts_with("ml.") {
+                return Err(Failure::invalid_input(format!(
+                    "instanceType {instance_type:?} is not a SageMaker instance type (ml.*)"
+                )));
+            }
+            if count == 0 || i32::try_from(count).is_err() {
+                return Err(Failure::invalid_input(
+                    "initialInstanceCount must be at least 1",
+                ));
+            }
+            Ok(Hosting::Instances {
+                instance_type: instance_type.clone(),
+                count,
+            })
+        }
+        (None, _, _) => Err(Failure::invalid_input(
+            "instanceType and initialInstanceCount are required (or serverless)",
+        )),
+    }
 }
 
 /// What to do about it.
@@ -104,17 +165,7 @@ pub fn validate(input: &DeployEndpointInput) -> Result<(), Failure> {
             )));
         }
     }
-    if !input.instance_type.starts_with("ml.") {
-        return Err(Failure::invalid_input(format!(
-            "instanceType {:?} is not a SageMaker instance type (ml.*)",
-            input.instance_type
-        )));
-    }
-    if input.initial_instance_count == 0 || i32::try_from(input.initial_instance_count).is_err() {
-        return Err(Failure::invalid_input(
-            "initialInstanceCount must be at least 1",
-        ));
-    }
+    let serverless = matches!(hosting(input)?, Hosting::Serverless(_));
     if input.execution_name.trim().is_empty() || input.commit_id.trim().is_empty() {
         return Err(Failure::invalid_input(
             "executionName and commitId are required (they tag the endpoint)",
@@ -125,6 +176,24 @@ pub fn validate(input: &DeployEndpointInput) -> Result<(), Failure> {
     }
     if let Some(capture) = &input.data_capture {
         validate_capture(capture)?;
+    }
+    if serverless {
+        if input.data_capture.is_some() {
+            return Err(Failure::invalid_input(
+                "a serverless endpoint cannot capture its requests (SageMaker does not support \
+                 data capture there): send no dataCapture",
+            ));
+        }
+        if input
+            .deployment
+            .as_ref()
+            .is_some_and(|d| d.strategy != DeploymentStrategy::AllAtOnce)
+        {
+            return Err(Failure::invalid_input(
+                "a serverless endpoint has no instances to shift traffic by: \
+                 deployment.strategy must be allAtOnce",
+            ));
+        }
     }
     Ok(())
 }
@@ -215,13 +284,19 @@ pub fn config_name(token: &naming::StackToken, input: &DeployEndpointInput) -> S
         .as_ref()
         .map(|c| format!("{}@{}", c.destination_s3_uri, c.sampling_percentage))
         .unwrap_or_default();
+    let hosting = match (&input.serverless, &input.instance_type) {
+        // The instance form keeps the names configs had before serverless.
+        (None, instance_type) => format!(
+            "{}|{}",
+            instance_type.as_deref().unwrap_or_default(),
+            input.initial_instance_count.unwrap_or_default()
+        ),
+        (Some(s), _) => format!("serverless {} MB|{}", s.memory_size_mb, s.max_concurrency),
+    };
     naming::endpoint_config_name(
         token,
         &input.model_name,
-        &format!(
-            "{}|{}|{}|{}",
-            input.variant_name, input.instance_type, input.initial_instance_count, capture
-        ),
+        &format!("{}|{hosting}|{capture}", input.variant_name),
     )
 }
 
@@ -236,16 +311,26 @@ fn tags(input: &DeployEndpointInput) -> Vec<Tag> {
     .collect()
 }
 
-fn production_variant(input: &DeployEndpointInput) -> ProductionVariant {
-    ProductionVariant::builder()
+fn production_variant(input: &DeployEndpointInput, hosting: &Hosting) -> ProductionVariant {
+    let variant = ProductionVariant::builder()
         .variant_name(&input.variant_name)
         .model_name(&input.model_name)
-        .instance_type(ProductionVariantInstanceType::from(
-            input.instance_type.as_str(),
-        ))
-        .initial_instance_count(i32::try_from(input.initial_instance_count).unwrap_or(i32::MAX))
-        .initial_variant_weight(1.0)
-        .build()
+        .initial_variant_weight(1.0);
+    match hosting {
+        Hosting::Instances {
+            instance_type,
+            count,
+        } => variant
+            .instance_type(ProductionVariantInstanceType::from(instance_type.as_str()))
+            .initial_instance_count(i32::try_from(*count).unwrap_or(i32::MAX)),
+        Hosting::Serverless(s) => variant.serverless_config(
+            ProductionVariantServerlessConfig::builder()
+                .memory_size_in_mb(i32::try_from(s.memory_size_mb).unwrap_or(i32::MAX))
+                .max_concurrency(i32::try_from(s.max_concurrency).unwrap_or(i32::MAX))
+                .build(),
+        ),
+    }
+    .build()
 }
 
 fn data_capture(input: &DeployEndpointInput) -> Option<DataCaptureConfig> {
@@ -332,7 +417,7 @@ async fn ensure_config(
         .sagemaker
         .create_endpoint_config()
         .endpoint_config_name(name)
-        .production_variants(production_variant(input))
+        .production_variants(production_variant(input, &hosting(input)?))
         .set_data_capture_config(data_capture(input))
         .set_tags(Some(tags(input)))
         .send()
@@ -385,11 +470,25 @@ async fn existing_config(
         Err(err) if aws::is_sagemaker_not_found(&err) => return Ok(ExistingConfig::Absent),
         Err(err) => return Err(aws::failure("DescribeEndpointConfig", &err)),
     };
+    let hosting = hosting(input)?;
     let same = existing.production_variants().iter().any(|v| {
+        let same_hosting = match &hosting {
+            Hosting::Instances {
+                instance_type,
+                count,
+            } => {
+                v.instance_type().map(|t| t.as_str()) == Some(instance_type.as_str())
+                    && v.initial_instance_count() == i32::try_from(*count).ok()
+                    && v.serverless_config().is_none()
+            }
+            Hosting::Serverless(s) => v.serverless_config().is_some_and(|c| {
+                c.memory_size_in_mb() == i32::try_from(s.memory_size_mb).ok()
+                    && c.max_concurrency() == i32::try_from(s.max_concurrency).ok()
+            }),
+        };
         v.model_name() == Some(input.model_name.as_str())
             && v.variant_name() == Some(input.variant_name.as_str())
-            && v.instance_type().map(|t| t.as_str()) == Some(input.instance_type.as_str())
-            && v.initial_instance_count() == i32::try_from(input.initial_instance_count).ok()
+            && same_hosting
     }) && existing.production_variants().len() == 1;
     Ok(if same {
         ExistingConfig::Same
@@ -459,7 +558,20 @@ async fn deploy(
             ));
         }
         Plan::Create => create(state, &input, &target).await?,
-        Plan::Update => update(state, &input, &target, endpoint_arn).await?,
+        Plan::Update => {
+            if input.serverless.is_some() && observed.as_ref().is_some_and(|o| !o.serverless) {
+                return Err(Failure::new(
+                    ErrorName::Conflict,
+                    format!(
+                        "endpoint {endpoint} is hosted on instances, and SageMaker cannot update an \
+                         instance-based endpoint to serverless. Give the stack a new EndpointName \
+                         (a serverless endpoint is created beside the old one; move clients, then \
+                         delete it) or delete {endpoint} and run again; nothing was changed"
+                    ),
+                ));
+            }
+            update(state, &input, &target, endpoint_arn).await?
+        }
     };
     tracing::info!(endpoint = %endpoint, config = %target, action = ?action, "deployed");
     Ok(DeployEndpointOutput {
@@ -488,6 +600,10 @@ async fn observe(
                     .unwrap_or(EndpointStatus::Unknown),
                 config_name: e.endpoint_config_name().map(str::to_owned),
                 failure_reason: e.failure_reason().map(str::to_owned),
+                serverless: e
+                    .production_variants()
+                    .iter()
+                    .any(|v| v.current_serverless_config().is_some()),
             }),
             e.endpoint_arn().map(str::to_owned),
         )),

@@ -93,6 +93,7 @@ fn the_plan_follows_the_endpoint_status() {
         status,
         config_name: Some(config.into()),
         failure_reason: Some("reason".into()),
+        serverless: false,
     };
     assert_eq!(plan(None, "new"), Plan::Create);
     assert_eq!(plan(Some(&at(InService, "old")), "new"), Plan::Update);
@@ -131,7 +132,7 @@ fn the_plan_follows_the_endpoint_status() {
 fn config_names_are_stable_valid_and_follow_the_content() {
     let a = input("create.json");
     let mut b = a.clone();
-    b.initial_instance_count = 2;
+    b.initial_instance_count = Some(2);
     assert_eq!(config_name(&token(), &a), config_name(&token(), &a.clone()));
     assert_ne!(config_name(&token(), &a), config_name(&token(), &b));
     assert!(is_valid_sagemaker_name(
@@ -151,13 +152,21 @@ fn bad_inputs_are_refused_with_the_field_named() {
         ),
         (
             "instanceType",
-            Box::new(|i| i.instance_type = "m5.large".into()),
+            Box::new(|i| i.instance_type = Some("m5.large".into())),
         ),
         (
             "initialInstanceCount",
-            Box::new(|i| i.initial_instance_count = 0),
+            Box::new(|i| i.initial_instance_count = Some(0)),
         ),
         ("commitId", Box::new(|i| i.commit_id = " ".into())),
+        (
+            "initialInstanceCount are required",
+            Box::new(|i| i.initial_instance_count = None),
+        ),
+        (
+            "takes no instanceType",
+            Box::new(|i| i.serverless = Some(serverless(2048, 5))),
+        ),
         (
             "trafficPercent",
             Box::new(|i| {
@@ -447,4 +456,195 @@ async fn a_config_of_the_same_name_with_other_content_is_a_conflict() {
     let s = state(&[&endpoint_absent(), &config_exists(&wanted.model_name, 7)]);
     let err = handle(&s, event(wanted)).await.unwrap_err();
     assert_eq!(err.name, ErrorName::Conflict);
+}
+
+fn serverless(memory_size_mb: u32, max_concurrency: u32) -> ServerlessHosting {
+    ServerlessHosting {
+        memory_size_mb,
+        max_concurrency,
+    }
+}
+
+/// The input as the definition sends it with `EndpointHosting: serverless`.
+fn serverless_input() -> DeployEndpointInput {
+    let mut i = input("serverless.json");
+    assert!(i.instance_type.is_none() && i.data_capture.is_none());
+    i.serverless = Some(serverless(2048, 5));
+    i
+}
+
+#[test]
+fn serverless_hosting_refuses_capture_gradual_rollouts_and_sizes_sagemaker_refuses() {
+    assert_eq!(validate(&serverless_input()), Ok(()));
+    type Spoil = Box<dyn Fn(&mut DeployEndpointInput)>;
+    let cases: Vec<(&str, Spoil)> = vec![
+        (
+            "data capture",
+            Box::new(|i| {
+                i.data_capture = Some(DataCapture {
+                    destination_s3_uri: "s3://b/data-capture/".into(),
+                    sampling_percentage: 10,
+                })
+            }),
+        ),
+        (
+            "must be allAtOnce",
+            Box::new(|i| {
+                i.deployment = Some(DeploymentPolicy {
+                    strategy: DeploymentStrategy::Linear,
+                    traffic_percent: Some(50),
+                    wait_interval_seconds: Some(60),
+                    rollback_alarm_names: vec![],
+                    poll_seconds: None,
+                    max_polls: None,
+                })
+            }),
+        ),
+        (
+            "memorySizeMb",
+            Box::new(|i| i.serverless = Some(serverless(1500, 5))),
+        ),
+        (
+            "memorySizeMb",
+            Box::new(|i| i.serverless = Some(serverless(7168, 5))),
+        ),
+        (
+            "maxConcurrency",
+            Box::new(|i| i.serverless = Some(serverless(1024, 0))),
+        ),
+        (
+            "maxConcurrency",
+            Box::new(|i| i.serverless = Some(serverless(1024, 201))),
+        ),
+        (
+            "takes no instanceType",
+            Box::new(|i| i.initial_instance_count = Some(1)),
+        ),
+    ];
+    for (words, spoil) in cases {
+        let mut bad = serverless_input();
+        spoil(&mut bad);
+        let err = validate(&bad).unwrap_err();
+        assert_eq!(err.name, ErrorName::InvalidInput);
+        assert!(err.message.contains(words), "{words}: {}", err.message);
+    }
+}
+
+#[test]
+fn a_serverless_config_is_named_apart_from_an_instance_one_and_from_another_size() {
+    let a = serverless_input();
+    let mut b = a.clone();
+    b.serverless = Some(serverless(4096, 5));
+    let instances = input("create.json");
+    let names = [&a, &b, &instances].map(|i| config_name(&token(), i));
+    assert_ne!(names[0], names[1]);
+    assert_ne!(names[0], names[2]);
+    assert!(is_valid_sagemaker_name(&names[0], SAGEMAKER_NAME_MAX));
+}
+
+#[tokio::test]
+async fn a_serverless_endpoint_is_created_with_a_serverless_variant_and_no_capture() {
+    let wanted = serverless_input();
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .match_requests(|r| {
+            let v = &r.production_variants()[0];
+            v.instance_type().is_none()
+                && v.initial_instance_count().is_none()
+                && v.serverless_config().is_some_and(|c| {
+                    c.memory_size_in_mb() == Some(2048) && c.max_concurrency() == Some(5)
+                })
+                && r.data_capture_config().is_none()
+        })
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let create = mock!(aws_sdk_sagemaker::Client::create_endpoint)
+        .then_output(|| CreateEndpointOutput::builder().build());
+    let s = state(&[
+        &endpoint_absent(),
+        &config_absent(),
+        &create_config,
+        &create,
+    ]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Created);
+    assert_eq!((create_config.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_instance_endpoint_is_not_turned_serverless_and_nothing_is_created() {
+    // The endpoint is InService on instances (no serverless variant); no
+    // CreateEndpointConfig or UpdateEndpoint rule: either call would fail.
+    let s = state(&[&endpoint(SmStatus::InService, "config-old")]);
+    let err = handle(&s, event(serverless_input())).await.unwrap_err();
+    assert_eq!(err.name, ErrorName::Conflict);
+    assert!(
+        err.message
+            .contains("cannot update an instance-based endpoint to serverless")
+            && err.message.contains("EndpointName"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn a_serverless_endpoint_is_updated_all_at_once_on_a_new_serverless_config() {
+    let mut wanted = serverless_input();
+    wanted.serverless = Some(serverless(3072, 10));
+    wanted.deployment = Some(DeploymentPolicy {
+        strategy: DeploymentStrategy::AllAtOnce,
+        traffic_percent: None,
+        wait_interval_seconds: Some(60),
+        rollback_alarm_names: vec!["rollback".into()],
+        poll_seconds: None,
+        max_polls: None,
+    });
+    let on_serverless = mock!(aws_sdk_sagemaker::Client::describe_endpoint).then_output(|| {
+        DescribeEndpointOutput::builder()
+            .endpoint_name("iris-classifier")
+            .endpoint_arn("arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-classifier")
+            .endpoint_status(SmStatus::InService)
+            .endpoint_config_name("config-old")
+            .production_variants(
+                aws_sdk_sagemaker::types::ProductionVariantSummary::builder()
+                    .variant_name("AllTraffic")
+                    .current_serverless_config(
+                        ProductionVariantServerlessConfig::builder()
+                            .memory_size_in_mb(2048)
+                            .max_concurrency(5)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let create_config = mock!(aws_sdk_sagemaker::Client::create_endpoint_config)
+        .match_requests(|r| {
+            r.production_variants()[0]
+                .serverless_config()
+                .is_some_and(|c| c.memory_size_in_mb() == Some(3072))
+        })
+        .then_output(|| CreateEndpointConfigOutput::builder().build());
+    let update = mock!(aws_sdk_sagemaker::Client::update_endpoint)
+        .match_requests(|r| {
+            r.deployment_config()
+                .and_then(|d| d.blue_green_update_policy())
+                .and_then(|b| b.traffic_routing_configuration())
+                .is_some_and(|t| t.r#type() == Some(&TrafficRoutingConfigType::AllAtOnce))
+        })
+        .then_output(|| {
+            aws_sdk_sagemaker::operation::update_endpoint::UpdateEndpointOutput::builder()
+                .endpoint_arn("arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-classifier")
+                .build()
+        });
+    let tag = mock!(aws_sdk_sagemaker::Client::add_tags)
+        .then_output(|| aws_sdk_sagemaker::operation::add_tags::AddTagsOutput::builder().build());
+    let s = state(&[
+        &on_serverless,
+        &config_absent(),
+        &create_config,
+        &update,
+        &tag,
+    ]);
+    let out = handle(&s, event(wanted)).await.unwrap();
+    assert_eq!(out.action, DeployAction::Updated);
+    assert_eq!((create_config.num_calls(), update.num_calls()), (1, 1));
 }
