@@ -71,6 +71,11 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
 - POST /moto-api/extension/autoscaling/targets with {"region"}: the SageMaker
   scalable targets and their policies (Application Auto Scaling itself is
   held to its API reference: see autoscaling_as_on_aws).
+- SageMaker keeps CreateModel's EnableNetworkIsolation and answers it in
+  DescribeModel, and CreateEndpointConfig refuses a serverless variant whose
+  model is network-isolated, or any serverless config with data capture:
+  serverless inference supports neither (SageMaker guide, "Serverless
+  Inference", feature exclusions). moto dropped the flag and took both.
 - POST /moto-api/extension/sagemaker/refuse-next-approval: the next
   UpdateModelPackage to Approved fails (a path that must reject the version).
 
@@ -113,6 +118,13 @@ def update_endpoint(self, endpoint_name, endpoint_config_name, deployment_config
             message=f"Cannot update in-progress endpoint '{endpoint.arn}'."
             if endpoint.endpoint_status in ("Creating", "Updating", "SystemUpdating", "RollingBack")
             else f"Cannot update endpoint '{endpoint.arn}' in status {endpoint.endpoint_status}."
+        )
+    # SageMaker refuses to turn an instance-based endpoint serverless
+    # (docs: "Update a serverless endpoint").
+    was_serverless = any("CurrentServerlessConfig" in v for v in endpoint.production_variants)
+    if not was_serverless and any("ServerlessConfig" in v for v in config.production_variants):
+        raise ValidationError(
+            message="Updating a real-time inference endpoint to a serverless endpoint is not supported."
         )
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
@@ -559,6 +571,35 @@ def refuse_existing_models():
     SageMakerModelBackend.create_model = create_model
 
 
+def serverless_as_on_aws():
+    original_create = SageMakerResponse.create_model
+
+    def create_model(self):
+        answer = original_create(self)
+        model = self.sagemaker_backend._models.get(self._get_param("ModelName"))
+        if model is not None:
+            model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation"))
+        return answer
+
+    original_config = SageMakerModelBackend.create_endpoint_config
+
+    def create_endpoint_config(self, endpoint_config_name, production_variants, data_capture_config, *args, **kwargs):
+        for variant in production_variants or []:
+            if "ServerlessConfig" not in variant:
+                continue
+            model = self._models.get(variant.get("ModelName"))
+            if model is not None and model.enable_network_isolation:
+                raise ValidationError(
+                    message=f"Network isolation is not supported for serverless inference: model {model.model_name} has EnableNetworkIsolation."
+                )
+            if data_capture_config:
+                raise ValidationError(message="DataCaptureConfig is not supported for serverless inference.")
+        return original_config(self, endpoint_config_name, production_variants, data_capture_config, *args, **kwargs)
+
+    SageMakerResponse.create_model = create_model
+    SageMakerModelBackend.create_endpoint_config = create_endpoint_config
+
+
 def fresh_token_per_attempt():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
@@ -741,6 +782,7 @@ def ecr_apply_lifecycle(request, full_url, headers):
 
 def install():
     refuse_existing_models()
+    serverless_as_on_aws()
     aws_sdk_errors_as_documented()
     aws_sdk_parameters_as_on_aws()
     autoscaling_as_on_aws()
