@@ -39,7 +39,7 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 13] = [
+pub const PATH_PARAMETERS: [&str; 15] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
@@ -53,6 +53,8 @@ pub const PATH_PARAMETERS: [&str; 13] = [
     "DeploymentStrategy",
     "EndpointInstanceCount",
     "EndpointMaxInstances",
+    "EndpointHosting",
+    "DataCaptureSamplingPercent",
 ];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must
@@ -260,6 +262,13 @@ impl World {
     /// Creates the resources under the template's names for a stack of its own.
     pub async fn create(region: &str, parameters: &[(&str, &str)]) -> Result<World, String> {
         let template = Template::load()?;
+        // CloudFormation refuses what the Rules refuse before it creates anything.
+        let refused = template.refused_by(parameters)?;
+        if !refused.is_empty() {
+            return Err(format!(
+                "the template's Rules {refused:?} refuse these parameters: {parameters:?}"
+            ));
+        }
         let mut resolver = Resolver::new(template, region).with_stack(&crate::unique("stack"));
         for (k, v) in parameters {
             if !PATH_PARAMETERS.contains(k) {

@@ -85,6 +85,37 @@ impl Template {
         out
     }
 
+    /// The names of the `Rules` that refuse these parameter values over the
+    /// defaults, as CloudFormation evaluates them before it creates or
+    /// updates anything.
+    pub fn refused_by(&self, overrides: &[(&str, &str)]) -> Result<Vec<String>, String> {
+        let mut parameters = self.parameter_defaults();
+        for (name, value) in overrides {
+            parameters.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let mut refused = Vec::new();
+        let Some(rules) = self.json["Rules"].as_object() else {
+            return Ok(refused);
+        };
+        for (name, rule) in rules {
+            let applies = match rule.get("RuleCondition") {
+                Some(condition) => rule_value(condition, &parameters)? == Value::Bool(true),
+                None => true,
+            };
+            let mut holds = true;
+            for a in rule["Assertions"]
+                .as_array()
+                .ok_or(format!("{name}: no Assertions"))?
+            {
+                holds &= rule_value(&a["Assert"], &parameters)? == Value::Bool(true);
+            }
+            if applies && !holds {
+                refused.push(name.clone());
+            }
+        }
+        Ok(refused)
+    }
+
     /// The functions: (logical id, binary), from `Metadata.BuildProperties.Binary`.
     pub fn functions(&self) -> Vec<(String, String)> {
         self.resources()
@@ -770,6 +801,49 @@ fn single(value: &Value) -> Option<(&str, &Value)> {
         return None;
     }
     map.iter().next().map(|(k, v)| (k.as_str(), v))
+}
+
+/// A value of a `Rules` assertion, with the parameters as given (defaults
+/// otherwise): the rule-specific intrinsic functions this template uses.
+fn rule_value(value: &Value, parameters: &BTreeMap<String, String>) -> Result<Value, String> {
+    let Some((name, args)) = value.as_object().and_then(|m| m.iter().next()) else {
+        return Ok(value.clone());
+    };
+    let list = |n: usize| -> Result<Vec<Value>, String> {
+        let items = args.as_array().ok_or(format!("{name}: not a list"))?;
+        if items.len() < n {
+            return Err(format!("{name}: {} arguments", items.len()));
+        }
+        items.iter().map(|v| rule_value(v, parameters)).collect()
+    };
+    Ok(match name.as_str() {
+        "Ref" => {
+            let p = args.as_str().unwrap_or_default();
+            Value::String(
+                parameters
+                    .get(p)
+                    .cloned()
+                    .ok_or(format!("Ref {p}: no such parameter"))?,
+            )
+        }
+        "Fn::Equals" => {
+            let both = list(2)?;
+            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            Value::Bool(text(&both[0]) == text(&both[1]))
+        }
+        "Fn::Not" => Value::Bool(!list(1)?[0].as_bool().ok_or("Fn::Not of a non-boolean")?),
+        "Fn::And" => Value::Bool(list(1)?.iter().all(|v| v.as_bool() == Some(true))),
+        "Fn::Or" => Value::Bool(list(1)?.iter().any(|v| v.as_bool() == Some(true))),
+        "Fn::Contains" => {
+            let both = list(2)?;
+            Value::Bool(
+                both[0]
+                    .as_array()
+                    .is_some_and(|items| items.contains(&both[1])),
+            )
+        }
+        other => return Err(format!("{other}: not a rule function this check knows")),
+    })
 }
 
 #[cfg(test)]

@@ -392,6 +392,17 @@ async fn model_exists(rig: &Rig, names: &RunNames) -> bool {
         .is_ok()
 }
 
+/// What SageMaker (moto) holds as the model's EnableNetworkIsolation.
+async fn network_isolation(rig: &Rig, model: &str) -> Option<bool> {
+    rig.sagemaker
+        .describe_model()
+        .model_name(model)
+        .send()
+        .await
+        .unwrap()
+        .enable_network_isolation()
+}
+
 /// The endpoint as moto's SageMaker holds it: (config, its model, LastDeploymentConfig).
 async fn endpoint(rig: &Rig) -> (String, String, Option<String>) {
     let name = rig.world.endpoint_name();
@@ -518,6 +529,8 @@ async fn a_first_run_creates_the_endpoint() {
     // The endpoint exists in SageMaker, serving this run's model.
     let (config, model, _) = endpoint(&rig).await;
     assert_eq!(model, names.model_name);
+    // An instance endpoint's container runs network-isolated.
+    assert_eq!(network_isolation(&rig, &model).await, Some(true));
     assert_eq!(
         records[4].details.endpoint_config_name.as_deref(),
         Some(config.as_str())
@@ -2103,8 +2116,17 @@ async fn processing_on_runs_the_users_container_first_and_trains_on_its_output()
 
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
-async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
-    let rig = rig("ap-south-1", &[("TuningMaxJobs", "4")]).await;
+async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on_to_a_serverless_endpoint() {
+    // Serverless hosting, with the one other setting its Rule asks for.
+    let rig = rig(
+        "ap-south-1",
+        &[
+            ("TuningMaxJobs", "4"),
+            ("EndpointHosting", "serverless"),
+            ("DataCaptureSamplingPercent", "0"),
+        ],
+    )
+    .await;
     let execution = "run-tuning";
     let names = rig.world.run_names(execution);
     let artifacts = rig.world.name("ArtifactBucket");
@@ -2215,6 +2237,44 @@ async fn tuning_on_runs_a_tuning_job_and_the_best_training_job_goes_on() {
     let version = versions(&rig).await.pop().unwrap();
     assert_eq!(version.metadata["trainingJobName"], best);
     assert_eq!(version.status, "Approved");
+    // deploy-endpoint was asked for a serverless variant of the template's
+    // size, with no instances and no capture, and SageMaker (moto) holds one.
+    let deploy = &deploy_inputs(&calls)[0];
+    assert_eq!(
+        deploy.serverless,
+        Some(shared::contract::ServerlessHosting {
+            memory_size_mb: 2048,
+            max_concurrency: 5
+        })
+    );
+    assert_eq!(
+        (&deploy.instance_type, deploy.initial_instance_count),
+        (&None, None)
+    );
+    assert!(deploy.data_capture.is_none());
+    let (config, model, _) = endpoint(&rig).await;
+    assert_eq!(model, names.model_name);
+    // Serverless inference refuses an isolated model (moto_ext, as SageMaker).
+    assert_eq!(network_isolation(&rig, &model).await, Some(false));
+    let c = rig
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(&config)
+        .send()
+        .await
+        .unwrap();
+    let variant = &c.production_variants()[0];
+    assert!(variant.instance_type().is_none());
+    let size = variant.serverless_config().unwrap();
+    assert_eq!(
+        (size.memory_size_in_mb(), size.max_concurrency()),
+        (Some(2048), Some(5))
+    );
+    // moto answers an absent DataCaptureConfig as `{}`, so what proves no
+    // capture is that it names no destination and enables nothing.
+    let capture = c.data_capture_config();
+    assert!(capture.and_then(|d| d.destination_s3_uri()).is_none());
+    assert_ne!(capture.and_then(|d| d.enable_capture()), Some(true));
 }
 
 // ------------------------------------------------------------------ paths that used to end in States.Runtime

@@ -1696,71 +1696,9 @@ fn the_gate_widget_is_titled_after_the_held_out_metric_the_gate_reads() {
 
 // ------------------------------------------------------------------ deploy-time rules
 
-/// A value of a `Rules` assertion, with the parameters as given (defaults
-/// otherwise): the rule-specific intrinsic functions this template uses.
-fn rule_value(value: &Value, parameters: &BTreeMap<String, String>) -> Result<Value, String> {
-    let Some((name, args)) = value.as_object().and_then(|m| m.iter().next()) else {
-        return Ok(value.clone());
-    };
-    let list = |n: usize| -> Result<Vec<Value>, String> {
-        let items = args.as_array().ok_or(format!("{name}: not a list"))?;
-        if items.len() < n {
-            return Err(format!("{name}: {} arguments", items.len()));
-        }
-        items.iter().map(|v| rule_value(v, parameters)).collect()
-    };
-    Ok(match name.as_str() {
-        "Ref" => {
-            let p = args.as_str().unwrap_or_default();
-            Value::String(
-                parameters
-                    .get(p)
-                    .cloned()
-                    .ok_or(format!("Ref {p}: no such parameter"))?,
-            )
-        }
-        "Fn::Equals" => {
-            let both = list(2)?;
-            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-            Value::Bool(text(&both[0]) == text(&both[1]))
-        }
-        "Fn::Not" => Value::Bool(!list(1)?[0].as_bool().ok_or("Fn::Not of a non-boolean")?),
-        "Fn::And" => Value::Bool(list(1)?.iter().all(|v| v.as_bool() == Some(true))),
-        "Fn::Or" => Value::Bool(list(1)?.iter().any(|v| v.as_bool() == Some(true))),
-        "Fn::Contains" => {
-            let both = list(2)?;
-            Value::Bool(
-                both[0]
-                    .as_array()
-                    .is_some_and(|items| items.contains(&both[1])),
-            )
-        }
-        other => return Err(format!("{other}: not a rule function this check knows")),
-    })
-}
-
 /// The names of the template's rules that refuse these parameter values.
 fn refused_by(t: &Template, overrides: &[(&str, &str)]) -> Vec<String> {
-    let mut parameters = t.parameter_defaults();
-    for (name, value) in overrides {
-        parameters.insert((*name).to_owned(), (*value).to_owned());
-    }
-    let mut refused = Vec::new();
-    for (name, rule) in t.json["Rules"].as_object().expect("the template has Rules") {
-        let applies = match rule.get("RuleCondition") {
-            Some(condition) => rule_value(condition, &parameters).unwrap() == Value::Bool(true),
-            None => true,
-        };
-        let holds = rule["Assertions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| rule_value(&a["Assert"], &parameters).unwrap() == Value::Bool(true));
-        if applies && !holds {
-            refused.push(name.clone());
-        }
-    }
-    refused
+    t.refused_by(overrides).unwrap()
 }
 
 #[test]
@@ -1784,6 +1722,28 @@ fn the_defaults_pass_every_rule_and_each_impossible_combination_is_refused_by_it
             ],
             "GradualRolloutNeedsTwoInstances",
         ),
+        // Serverless with each thing it cannot have, the rest as it must be.
+        (
+            &[
+                ("EndpointHosting", "serverless"),
+                ("DataCaptureSamplingPercent", "0"),
+                ("DeploymentStrategy", "linear"),
+                ("EndpointInstanceCount", "2"),
+            ],
+            "ServerlessHasNoInstancesOrCapture",
+        ),
+        (
+            &[("EndpointHosting", "serverless")],
+            "ServerlessHasNoInstancesOrCapture",
+        ),
+        (
+            &[
+                ("EndpointHosting", "serverless"),
+                ("DataCaptureSamplingPercent", "0"),
+                ("EndpointMaxInstances", "2"),
+            ],
+            "ServerlessHasNoInstancesOrCapture",
+        ),
     ];
     for (overrides, rule) in cases {
         assert_eq!(
@@ -1800,6 +1760,10 @@ fn the_defaults_pass_every_rule_and_each_impossible_combination_is_refused_by_it
             ("EndpointInstanceCount", "2"),
         ][..],
         &[("HeldOutMetric", "macroF1")][..],
+        &[
+            ("EndpointHosting", "serverless"),
+            ("DataCaptureSamplingPercent", "0"),
+        ][..],
     ] {
         assert_eq!(refused_by(t, fine), Vec::<String>::new(), "{fine:?}");
     }
