@@ -86,6 +86,8 @@ secret to FILE (for the tests' own setup), and signs moto's own internal calls
 those go through the server too. Every other caller then needs an IAM user's
 keys and a policy that grants what it does.
 
+CloudFormation's differences are in moto_cfn.py, installed with these.
+
 Everything else is moto's own server, unchanged.
 """
 import json
@@ -781,6 +783,9 @@ def ecr_apply_lifecycle(request, full_url, headers):
 
 
 def install():
+    import moto_cfn
+
+    moto_cfn.install()
     refuse_existing_models()
     serverless_as_on_aws()
     aws_sdk_errors_as_documented()
