@@ -4,6 +4,11 @@
 with CodeUri and DefinitionUri as `sam package` writes them (S3 URIs).
 
     scripts/sam_translate.py OUT.json
+    SAM_CODE_REVISION=2 scripts/sam_translate.py OUT.json
+
+SAM_CODE_REVISION names each function's archive `<Function>-<revision>.zip`,
+as `sam package` names changed code by its hash: the functions' published
+versions then get new logical ids, as on a deploy of new code.
 
 Writes the translated template (plain CloudFormation) to OUT.json, or fails
 with the translator's own errors. `sam validate --lint` does not run this: it
@@ -32,7 +37,9 @@ def main(out):
     for name, resource in template.get("Resources", {}).items():
         properties = resource.get("Properties") or {}
         if "CodeUri" in properties:
-            properties["CodeUri"] = f"s3://sam-package-bucket/{name}.zip"
+            revision = os.environ.get("SAM_CODE_REVISION")
+            key = f"{name}-{revision}.zip" if revision else f"{name}.zip"
+            properties["CodeUri"] = f"s3://sam-package-bucket/{key}"
         if "DefinitionUri" in properties:
             properties["DefinitionUri"] = "s3://sam-package-bucket/pipeline.asl.json"
     try:
