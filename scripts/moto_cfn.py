@@ -285,20 +285,46 @@ def definition_from_s3(properties, account_id):
 
 
 def state_machines_from_s3():
+    """Also: the stack's state machine lives in the backend the Step
+    Functions API answers from. Once a test turns on moto's executing mode
+    (`stepfunctions.execute_state_machine`), the API reads the parser's
+    backend while moto's CloudFormation still wrote the plain one, so the
+    stack's state machine was not there to describe or run."""
+    from moto.stepfunctions import models
     from moto.stepfunctions.models import StateMachine
 
     create, update = StateMachine.create_from_cloudformation_json, StateMachine.update_from_cloudformation_json
+    delete_json, delete = StateMachine.delete_from_cloudformation_json, getattr(StateMachine, "delete", None)
+
+    def in_api_backend(call):
+        from moto.core.config import default_user_config
+
+        plain = models.stepfunctions_backends
+        if default_user_config.get("stepfunctions", {}).get("execute_state_machine", False):
+            from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+            models.stepfunctions_backends = stepfunctions_parser_backends
+        try:
+            return call()
+        finally:
+            models.stepfunctions_backends = plain
 
     def created(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         definition_from_s3(cloudformation_json["Properties"], account_id)
-        return create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return in_api_backend(lambda: create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs))
 
     def updated(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
         definition_from_s3(cloudformation_json["Properties"], account_id)
-        return update.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        return in_api_backend(lambda: update.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name))
+
+    def deleted_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        return in_api_backend(lambda: delete_json.__func__(cls, resource_name, cloudformation_json, account_id, region_name))
 
     StateMachine.create_from_cloudformation_json = classmethod(created)
     StateMachine.update_from_cloudformation_json = classmethod(updated)
+    StateMachine.delete_from_cloudformation_json = classmethod(deleted_json)
+    if delete is not None:
+        StateMachine.delete = lambda self, account_id, region_name: in_api_backend(lambda: delete(self, account_id, region_name))
 
 
 def references(value, names):
