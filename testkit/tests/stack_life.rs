@@ -159,6 +159,17 @@ fn outputs(described: &aws_sdk_cloudformation::types::Stack, key: &str) -> Strin
         .to_owned()
 }
 
+/// The state machine's definition as Step Functions holds it.
+async fn definition(sfn: &aws_sdk_sfn::Client, arn: &str) -> String {
+    sfn.describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .definition()
+        .to_owned()
+}
+
 /// The function versions a definition calls (`…:function:name:N`).
 fn versions_called(definition: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
@@ -252,17 +263,15 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
     let data_bucket = outputs(&described, "DataBucketName");
     let artifact_bucket = outputs(&described, "ArtifactBucketName");
     let key_alias = outputs(&described, "KeyAlias");
+    // The run's data and its model archive, which the buckets keep.
+    let kept_objects = [
+        (&data_bucket, "training/iris.csv"),
+        (&artifact_bucket, "models/run-1/output/model.tar.gz"),
+    ];
 
     // A run waits at approval: the versions its definition calls, its
     // approval item in the table, its data and its model archive.
-    let before = sfn
-        .describe_state_machine()
-        .state_machine_arn(&state_machine)
-        .send()
-        .await
-        .unwrap()
-        .definition()
-        .to_owned();
+    let before = definition(&sfn, &state_machine).await;
     assert!(
         !before.contains("${"),
         "CloudFormation filled every substitution"
@@ -276,13 +285,17 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
         .await
         .unwrap();
     let schema = schema.table().unwrap();
-    let mut item = std::collections::HashMap::new();
-    for key in schema.key_schema() {
-        item.insert(
-            key.attribute_name().to_owned(),
-            AttributeValue::S(format!("APPROVAL#{stack}")),
-        );
-    }
+    let item_key: std::collections::HashMap<String, AttributeValue> = schema
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                AttributeValue::S(format!("APPROVAL#{stack}")),
+            )
+        })
+        .collect();
+    let mut item = item_key.clone();
     item.insert("status".into(), AttributeValue::S("pending".into()));
     dynamodb
         .put_item()
@@ -291,10 +304,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
         .send()
         .await
         .unwrap();
-    for (bucket, key) in [
-        (&data_bucket, "training/iris.csv"),
-        (&artifact_bucket, "models/run-1/output/model.tar.gz"),
-    ] {
+    for (bucket, key) in kept_objects {
         s3.put_object()
             .bucket(bucket)
             .key(key)
@@ -322,14 +332,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
         .unwrap();
     let (status, why) = settle(&cf, &stack).await;
     assert_eq!(status, StackStatus::UpdateComplete, "{why}");
-    let after = sfn
-        .describe_state_machine()
-        .state_machine_arn(&state_machine)
-        .send()
-        .await
-        .unwrap()
-        .definition()
-        .to_owned();
+    let after = definition(&sfn, &state_machine).await;
     let called_after = versions_called(&after);
     assert_eq!(called_after.len(), 6, "{called_after:?}");
     assert!(
@@ -356,18 +359,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
     let waiting = dynamodb
         .get_item()
         .table_name(&table)
-        .set_key(Some(
-            schema
-                .key_schema()
-                .iter()
-                .map(|k| {
-                    (
-                        k.attribute_name().to_owned(),
-                        item[k.attribute_name()].clone(),
-                    )
-                })
-                .collect(),
-        ))
+        .set_key(Some(item_key.clone()))
         .send()
         .await
         .unwrap();
@@ -443,13 +435,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
     let read = dynamodb
         .get_item()
         .table_name(&table)
-        .set_key(waiting.item().map(|i| {
-            schema
-                .key_schema()
-                .iter()
-                .map(|k| (k.attribute_name().to_owned(), i[k.attribute_name()].clone()))
-                .collect()
-        }))
+        .set_key(Some(item_key))
         .send()
         .await
         .unwrap();
@@ -457,10 +443,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
         read.item().is_some(),
         "the trail's item is readable after sam delete"
     );
-    for (bucket, key) in [
-        (&data_bucket, "training/iris.csv"),
-        (&artifact_bucket, "models/run-1/output/model.tar.gz"),
-    ] {
+    for (bucket, key) in kept_objects {
         let body = s3.get_object().bucket(bucket).key(key).send().await;
         let body = body
             .unwrap_or_else(|e| panic!("s3://{bucket}/{key} did not outlive the stack: {e:?}"))
