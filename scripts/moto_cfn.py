@@ -190,6 +190,26 @@ def lowercase_repository_names():
     parsing.generate_resource_name = generate_resource_name
 
 
+def properties_first(model, prepare, on_update=False):
+    """Runs `prepare(properties, account_id, region_name)` on a resource's
+    properties before moto creates it (and updates it, with `on_update`):
+    where CloudFormation hands a service a property differently from how
+    the template spells it."""
+    create, update = model.create_from_cloudformation_json, model.update_from_cloudformation_json
+
+    def created(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        prepare(cloudformation_json["Properties"], account_id, region_name)
+        return create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    def updated(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        prepare(cloudformation_json["Properties"], account_id, region_name)
+        return update.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+
+    model.create_from_cloudformation_json = classmethod(created)
+    if on_update:
+        model.update_from_cloudformation_json = classmethod(updated)
+
+
 def cfn_string(value):
     """A template scalar as CloudFormation hands it to a string property."""
     if isinstance(value, bool):
@@ -203,23 +223,12 @@ def lambda_environments_as_on_aws():
     answers."""
     from moto.awslambda.models import LambdaFunction
 
-    create, update = LambdaFunction.create_from_cloudformation_json, LambdaFunction.update_from_cloudformation_json
-
-    def stringify(cloudformation_json):
-        variables = (cloudformation_json["Properties"].get("Environment") or {}).get("Variables")
+    def stringify(properties, account_id, region_name):
+        variables = (properties.get("Environment") or {}).get("Variables")
         if variables:
-            cloudformation_json["Properties"]["Environment"]["Variables"] = {k: cfn_string(v) for k, v in variables.items()}
+            properties["Environment"]["Variables"] = {k: cfn_string(v) for k, v in variables.items()}
 
-    def created(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        stringify(cloudformation_json)
-        return create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-
-    def updated(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-        stringify(cloudformation_json)
-        return update.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-
-    LambdaFunction.create_from_cloudformation_json = classmethod(created)
-    LambdaFunction.update_from_cloudformation_json = classmethod(updated)
+    properties_first(LambdaFunction, stringify, on_update=True)
 
 
 def lambda_versions_as_on_aws():
@@ -401,19 +410,16 @@ def table_encryption_as_on_aws():
     from moto.dynamodb.models.table import Table
     from moto.kms.models import kms_backends
 
-    original = Table.create_from_cloudformation_json
-
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        sse = cloudformation_json["Properties"].get("SSESpecification")
+    def encryption(properties, account_id, region_name):
+        sse = properties.get("SSESpecification")
         if sse is not None:
             spec = {"Enabled": bool(sse.get("SSEEnabled")), "SSEType": sse.get("SSEType", "KMS")}
             if sse.get("KMSMasterKeyId"):
                 key = kms_backends[account_id][region_name].describe_key(sse["KMSMasterKeyId"])
                 spec["KMSMasterKeyId"] = key.arn
-            cloudformation_json["Properties"]["SSESpecification"] = spec
-        return original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            properties["SSESpecification"] = spec
 
-    Table.create_from_cloudformation_json = classmethod(create)
+    properties_first(Table, encryption)
 
 
 def key_policies_as_on_aws():
@@ -423,15 +429,11 @@ def key_policies_as_on_aws():
 
     from moto.kms.models import Key
 
-    original = Key.create_from_cloudformation_json
+    def policy_document(properties, account_id, region_name):
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
 
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        policy = cloudformation_json["Properties"].get("KeyPolicy")
-        if isinstance(policy, dict):
-            cloudformation_json["Properties"]["KeyPolicy"] = json.dumps(policy)
-        return original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-
-    Key.create_from_cloudformation_json = classmethod(create)
+    properties_first(Key, policy_document)
 
     def delete(self, account_id, region_name):
         # CloudFormation schedules a deleted key's deletion
