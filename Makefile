@@ -1,10 +1,15 @@
 # The commands a newcomer needs. Each is a script in scripts/ that installs
 # what it lacks (scripts/setup) first.
-.PHONY: test local bench setup build events fmt
+.PHONY: test check local bench setup build events fmt
 
 ## make test: format, clippy, unit + emulator tests (moto), the local story, template and ASL checks
 test:
 	scripts/test
+
+## make check: the inner loop: fmt, clippy, unit tests (a minute or two warm;
+## no moto, no containers, no browser)
+check:
+	scripts/check
 
 ## make local: the pipeline's story on this machine (approve in your browser;
 ## make local ARGS=--yes approves by itself)
