@@ -299,7 +299,9 @@ fn number(value: f64) -> Value {
 
 /// Checks a document against the EMF specification's rules and returns its
 /// metric values by name (the values of every directive, in order). For tests,
-/// which read the real binaries' lines back.
+/// which read the real binaries' lines back: only with the `test-util`
+/// feature, which the crates' dev-dependencies turn on, so no Lambda ships it.
+#[cfg(any(test, feature = "test-util"))]
 pub fn check(document: &Value) -> Result<Vec<(String, f64)>, String> {
     let root = document.as_object().ok_or("the root is not an object")?;
     let aws = root
@@ -371,6 +373,7 @@ pub fn check(document: &Value) -> Result<Vec<(String, f64)>, String> {
 }
 
 /// CloudWatch's units (MetricDatum's `Unit`), which EMF accepts.
+#[cfg(any(test, feature = "test-util"))]
 const UNITS: [&str; 27] = [
     "Seconds",
     "Microseconds",

@@ -10,21 +10,10 @@
 //!   no output at all; a gate metric it does not compute), and the AWS names
 //!   of `shared::ErrorName`.
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::load(evaluate_model::Config::from_env)?;
-    let sdk = shared::aws::sdk_config().await;
-    let state = evaluate_model::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let state = &state;
-            let span = shared::door::span_for(&event.payload);
-            async move { evaluate_model::handle(state, shared::door::event(event)?).await }
-                .instrument(span)
-        },
-    ))
-    .await
+    let state = evaluate_model::State::new(config, &shared::aws::sdk_config().await);
+    shared::lambda::serve(|event| evaluate_model::handle(&state, event)).await
 }

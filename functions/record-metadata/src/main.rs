@@ -11,19 +11,10 @@
 //! - Environment: `TABLE_NAME`, `NOTIFICATION_TOPIC_ARN`.
 //! - Errors: `InvalidInput`, and the AWS names of `shared::ErrorName`.
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::load(record_metadata::Config::from_env)?;
-    let sdk = shared::aws::sdk_config().await;
-    let state = record_metadata::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let span = shared::door::span_for(&event.payload);
-            record_metadata::handle_any(&state, event).instrument(span)
-        },
-    ))
-    .await
+    let state = record_metadata::State::new(config, &shared::aws::sdk_config().await);
+    shared::lambda::serve(|event| record_metadata::handle_any(&state, event)).await
 }

@@ -9,21 +9,10 @@
 //! - The task token is stored in the approval item only; it is never logged,
 //!   emailed, or put in a URL.
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::load(request_approval::Config::from_env)?;
-    let sdk = shared::aws::sdk_config().await;
-    let state = request_approval::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let state = &state;
-            let span = shared::door::span_for(&event.payload);
-            async move { request_approval::handle(state, shared::door::event(event)?).await }
-                .instrument(span)
-        },
-    ))
-    .await
+    let state = request_approval::State::new(config, &shared::aws::sdk_config().await);
+    shared::lambda::serve(|event| request_approval::handle(&state, event)).await
 }

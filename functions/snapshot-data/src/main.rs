@@ -13,21 +13,10 @@
 //!   many objects), `Conflict` (a manifest of this execution names other data),
 //!   and the AWS names of `shared::ErrorName`.
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::load(snapshot_data::Config::from_env)?;
-    let sdk = shared::aws::sdk_config().await;
-    let state = snapshot_data::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let state = &state;
-            let span = shared::door::span_for(&event.payload);
-            async move { snapshot_data::handle(state, shared::door::event(event)?).await }
-                .instrument(span)
-        },
-    ))
-    .await
+    let state = snapshot_data::State::new(config, &shared::aws::sdk_config().await);
+    shared::lambda::serve(|event| snapshot_data::handle(&state, event)).await
 }

@@ -13,21 +13,10 @@
 //!   pipeline or table), `AccessDenied`, `AwsRequestRejected` (for example a
 //!   pipeline variable the pipeline does not declare).
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
     let config = shared::config::load(start_retraining::Config::from_env)?;
-    let sdk = shared::aws::sdk_config().await;
-    let state = start_retraining::State::new(config, &sdk);
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let state = &state;
-            let span = shared::door::span_for(&event.payload);
-            async move { start_retraining::handle(state, shared::door::event(event)?).await }
-                .instrument(span)
-        },
-    ))
-    .await
+    let state = start_retraining::State::new(config, &shared::aws::sdk_config().await);
+    shared::lambda::serve(|event| start_retraining::handle(&state, event)).await
 }

@@ -12,8 +12,6 @@
 //! approvals and nothing else, so a schedule made by whoever may pass
 //! ReminderRole cannot write the audit trail.
 
-use tracing::Instrument;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::logging::init();
@@ -23,11 +21,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         table_name,
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
     };
-    lambda_runtime::run(lambda_runtime::service_fn(
-        |event: lambda_runtime::LambdaEvent<shared::door::Payload>| {
-            let span = shared::door::span_for(&event.payload);
-            record_metadata::reminder::handle_only(&reader, event).instrument(span)
-        },
-    ))
-    .await
+    shared::lambda::serve(|event| record_metadata::reminder::handle_only(&reader, event)).await
 }

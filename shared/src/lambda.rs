@@ -1,16 +1,43 @@
-//! The door: every event-driven function decodes its payload here, so that a
-//! missing or mistyped field is `InvalidInput` naming the field's path
-//! (`details.metrics.validation:accuracy`), never the runtime's own error
-//! with a Rust type name in `errorType`.
+//! The Lambda plumbing every event-driven function shares, written once:
+//! [`serve`] runs a handler with its payload decoded here, so that a missing
+//! or mistyped field is `InvalidInput` naming the field's path
+//! (`details.metrics.validation:accuracy`), never the runtime's own error with
+//! a Rust type name in `errorType`; and each invocation runs in a span naming
+//! its execution ([`run_fields`]).
+
+use std::future::Future;
 
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::Failure;
 
-/// A payload before the door decodes it.
+/// A payload before it is decoded.
 pub type Payload = Value;
+
+/// Runs `handler` for every invocation until the runtime stops: the payload
+/// decoded into `I` ([`decode`]), inside the invocation's span ([`span_for`]).
+/// A handler that reads several payload kinds takes `I = Payload` and decodes
+/// each with [`decode`].
+pub async fn serve<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: Fn(LambdaEvent<I>) -> Fut,
+    Fut: Future<Output = Result<O, Failure>>,
+{
+    let handler = &handler;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Payload>| {
+            let span = span_for(&event.payload);
+            async move { handler(self::event(event)?).await }.instrument(span)
+        },
+    ))
+    .await
+}
 
 /// Decodes a payload into `T`; the error names where and what is wrong.
 pub fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, Failure> {
@@ -25,33 +52,53 @@ pub fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, Failure> {
     })
 }
 
-/// The invocation's span, inside lambda_runtime's own (which carries
-/// `requestId`): `execution` from the payload's `executionName` (a
-/// state-machine task) or `detail.name` (a status-change event), and an
-/// `approval` field the function may fill with the approval's hash. Every log
-/// line of the invocation carries them (`span`/`spans` in the JSON lines).
-pub fn span_for(payload: &Value) -> tracing::Span {
+/// What an invocation's span says of it, read from its payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFields {
+    /// `executionName` (a state-machine task), `detail.name` (a status-change
+    /// event) or `approvalReminder.executionName` (a reminder).
+    pub execution: Option<String>,
+    /// A reminder's `approvalHash`; other functions record it themselves.
+    pub approval: Option<String>,
+}
+
+/// The longest value a span field takes from a payload (characters).
+pub const FIELD_CHARS: usize = 256;
+
+/// The span's fields from a payload: strings only, each cut to [`FIELD_CHARS`].
+pub fn run_fields(payload: &Value) -> RunFields {
     let reminder = payload.get("approvalReminder");
     let field = |value: Option<&Value>| {
         value
             .and_then(Value::as_str)
-            .map(|text| text.chars().take(256).collect::<String>())
+            .map(|text| text.chars().take(FIELD_CHARS).collect::<String>())
     };
-    let execution = field(
-        payload
-            .get("executionName")
-            .or_else(|| payload.get("detail").and_then(|d| d.get("name")))
-            .or_else(|| reminder.and_then(|r| r.get("executionName"))),
-    );
+    RunFields {
+        execution: field(
+            payload
+                .get("executionName")
+                .or_else(|| payload.get("detail").and_then(|d| d.get("name")))
+                .or_else(|| reminder.and_then(|r| r.get("executionName"))),
+        ),
+        approval: field(reminder.and_then(|r| r.get("approvalHash"))),
+    }
+}
+
+/// The invocation's span, inside lambda_runtime's own (which carries
+/// `requestId`), with [`run_fields`]' `execution` and `approval` (which the
+/// function may fill with the approval's hash). Every log line of the
+/// invocation carries them (`span`/`spans` in the JSON lines).
+pub fn span_for(payload: &Value) -> tracing::Span {
+    let fields = run_fields(payload);
     let span = tracing::info_span!(
         "run",
         execution = tracing::field::Empty,
         approval = tracing::field::Empty
     );
-    if let Some(execution) = execution {
+    if let Some(execution) = fields.execution {
         span.record("execution", execution.as_str());
     }
-    if let Some(hash) = field(reminder.and_then(|r| r.get("approvalHash"))) {
+    if let Some(hash) = fields.approval {
         span.record("approval", hash.as_str());
     }
     span
@@ -126,21 +173,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_span_names_the_execution_from_a_task_or_a_status_change() {
-        let task = span_for(&serde_json::json!({"executionName": "run-1"}));
-        let change = span_for(&serde_json::json!({"detail": {"name": "run-2"}}));
-        let neither = span_for(&serde_json::json!({"Records": []}));
-        let reminder = span_for(
-            &serde_json::json!({"approvalReminder": {"executionName": "run-3", "approvalHash": "ab"}}),
+    fn the_span_names_the_execution_from_a_task_a_status_change_or_a_reminder() {
+        let fields = |payload| run_fields(&payload);
+        assert_eq!(
+            fields(serde_json::json!({"executionName": "run-1"})),
+            RunFields {
+                execution: Some("run-1".into()),
+                approval: None
+            }
         );
-        for span in [task, change, neither, reminder] {
-            // Without a subscriber spans are disabled; the fields are declared either way.
-            let fields = span
-                .metadata()
-                .map(|m| m.fields().iter().map(|f| f.name()).collect::<Vec<_>>());
-            assert_eq!(fields.unwrap_or_default(), ["execution", "approval"]);
-        }
+        assert_eq!(
+            fields(serde_json::json!({"detail": {"name": "run-2"}})).execution,
+            Some("run-2".into())
+        );
+        assert_eq!(
+            fields(
+                serde_json::json!({"approvalReminder": {"executionName": "run-3", "approvalHash": "ab"}})
+            ),
+            RunFields {
+                execution: Some("run-3".into()),
+                approval: Some("ab".into())
+            }
+        );
+        // A task's own name wins over a nested one; nothing else is read.
+        assert_eq!(
+            fields(serde_json::json!({"executionName": "run-4", "detail": {"name": "other"}}))
+                .execution,
+            Some("run-4".into())
+        );
+        assert_eq!(
+            fields(serde_json::json!({"Records": []})),
+            RunFields::default()
+        );
+        assert_eq!(
+            fields(serde_json::json!({"executionName": 7, "detail": "x"})),
+            RunFields::default()
+        );
+        let long = fields(serde_json::json!({"executionName": "é".repeat(1000)}));
+        assert_eq!(long.execution.map(|e| e.chars().count()), Some(FIELD_CHARS));
     }
+
     use crate::ErrorName;
     use crate::contract::{DeployEndpointInput, RecordInput};
 
