@@ -430,12 +430,13 @@ pub mod metrics_format {
     }
 }
 
-/// request-approval's input, sent with `.waitForTaskToken`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// request-approval's input, sent with `.waitForTaskToken`. Its `Debug`
+/// shows no token ([`crate::TaskToken`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestApprovalInput {
     /// `$$.Task.Token`. Stored in the approval item only; never logged.
-    pub task_token: String,
+    pub task_token: crate::TaskToken,
     pub execution_arn: String,
     /// `$$.State.EnteredTime`: the same for every retry of the approval task
     /// (whose token may differ), so the retries share one approval.
@@ -473,24 +474,12 @@ pub struct RequestApprovalInput {
     pub endpoint_name: Option<String>,
 }
 
-// Hand-written so that the task token can never reach a log line through `{:?}`.
-impl std::fmt::Debug for RequestApprovalInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestApprovalInput")
-            .field("task_token", &"<redacted>")
-            .field("execution_name", &self.execution_name)
-            .field("model_name", &self.model_name)
-            .field("timeout_seconds", &self.timeout_seconds)
-            .finish_non_exhaustive()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestApprovalOutput {
-    /// The approval id's SHA-256 ([`crate::keys::approval_hash`]): the answer
+    /// The approval id's SHA-256 ([`crate::ApprovalId::hash`]): the answer
     /// is kept in the execution history, and the id is a bearer capability.
-    pub approval_hash: String,
+    pub approval_hash: crate::ApprovalHash,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -644,7 +633,7 @@ pub struct RunDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalReminder {
-    pub approval_hash: String,
+    pub approval_hash: crate::ApprovalHash,
     pub execution_name: String,
 }
 

@@ -1,5 +1,7 @@
-//! The DynamoDB single-table key layout (DESIGN.md, "One DynamoDB table").
+//! The DynamoDB single-table key layout (docs/architecture.md, "The table").
 //! Handlers build keys only through these functions.
+
+use crate::{ApprovalHash, ApprovalId, TaskToken};
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -54,31 +56,16 @@ pub fn run_summary(execution_name: &str) -> Key {
     }
 }
 
-/// Whether `id` has the shape of an approval id (32 lower-case hex characters,
-/// 128 bits), checked before any lookup.
-pub fn is_approval_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// What the table, the logs and the audit trail hold of an approval id: its
-/// SHA-256, hex. The id is a bearer capability: it lives only in the link
-/// emailed to the approver, so whoever can read the table or the logs cannot
-/// decide.
-pub fn approval_hash(id: &str) -> String {
-    crate::naming::digest(&[id])
-}
-
-/// The approval item, keyed by the id's hash ([`approval_hash`]), never the id.
-pub fn approval(id: &str) -> Key {
-    approval_by_hash(&approval_hash(id))
+/// The approval item, keyed by the id's hash ([`ApprovalId::hash`]), never
+/// the id: the id is a bearer capability that lives only in the link emailed
+/// to the approver, so whoever can read the table or the logs cannot decide.
+pub fn approval(id: &ApprovalId) -> Key {
+    approval_by_hash(&id.hash())
 }
 
 /// The approval item with this hash: an approver's link points at its
 /// approval (the one the approvers share) by this hash.
-pub fn approval_by_hash(hash: &str) -> Key {
+pub fn approval_by_hash(hash: &ApprovalHash) -> Key {
     Key {
         pk: format!("APPROVAL#{hash}"),
         sk: APPROVAL_SK.to_owned(),
@@ -102,9 +89,9 @@ pub fn approval_request(execution_arn: &str, entered_time: &str) -> Key {
 /// The guard keyed by a SHA-256 of the task token (the token itself is stored
 /// only in the approval): for a caller that does not pass the state's entry
 /// time.
-pub fn approval_task(task_token: &str) -> Key {
+pub fn approval_task(task_token: &TaskToken) -> Key {
     Key {
-        pk: format!("APPROVALTASK#{}", crate::naming::digest(&[task_token])),
+        pk: format!("APPROVALTASK#{}", task_token.digest()),
         sk: "APPROVALTASK".to_owned(),
     }
 }
@@ -131,10 +118,8 @@ mod tests {
             }
         );
         assert_eq!(run_summary("exec-1").sk, "SUMMARY");
-        assert_eq!(
-            approval("abc").pk,
-            format!("APPROVAL#{}", approval_hash("abc"))
-        );
+        let id = ApprovalId::from_bytes([1; 16]);
+        assert_eq!(approval(&id).pk, format!("APPROVAL#{}", id.hash()));
         assert_eq!(
             trigger("bucket", "training/iris.csv", "v1").pk,
             "TRIGGER#bucket/training/iris.csv#v1"
@@ -143,22 +128,20 @@ mod tests {
 
     #[test]
     fn an_approval_is_keyed_by_the_ids_hash_never_the_id() {
-        let id = "0123456789abcdef0123456789abcdef";
-        let key = approval(id);
-        assert!(!key.pk.contains(id), "{}", key.pk);
+        let id = ApprovalId::from_bytes([0xab; 16]);
+        let key = approval(&id);
+        assert!(!key.pk.contains(id.reveal()), "{}", key.pk);
         assert_eq!(key.pk.len(), "APPROVAL#".len() + 64);
-        assert_ne!(
-            approval_hash(id),
-            approval_hash("0123456789abcdef0123456789abcdee")
-        );
+        assert_ne!(id.hash(), ApprovalId::from_bytes([0xac; 16]).hash());
     }
 
     #[test]
     fn the_approval_guard_never_holds_the_token() {
-        let key = approval_task("AQCEAAAA-secret-token");
+        let token = TaskToken::new("AQCEAAAA-secret-token");
+        let key = approval_task(&token);
         assert!(!key.pk.contains("secret"));
         assert_eq!(key.pk.len(), "APPROVALTASK#".len() + 64);
-        assert_eq!(key, approval_task("AQCEAAAA-secret-token"));
+        assert_eq!(key, approval_task(&token.clone()));
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! Types and pure logic shared by the pipeline's eight Lambdas.
+//! Types and pure logic shared by the pipeline's Lambdas.
 //!
 //! - [`config`]: typed configuration from environment variables, read once at init.
 //! - [`error`]: the fixed set of error names a failed invocation carries as its `errorType`.
 //! - [`contract`]: the JSON (camelCase) between the state machine and each Lambda.
 //! - [`naming`]: SageMaker and CodePipeline names derived deterministically.
 //! - [`keys`]: the DynamoDB single-table key layout.
+//! - [`items`]: each kind of table item as one serde type (the approval, a link, the guard, the champion).
+//! - [`ids`]: an approval's identifiers as types: the id (a capability, never shown), its hash, the task token.
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
-//! - [`door`]: every event-driven function decodes its payload here (`InvalidInput`, naming the field).
+//! - [`lambda`]: every event-driven function runs through [`lambda::serve`], which decodes its payload (`InvalidInput`, naming the field) inside a span naming the run.
 //! - [`sample`]: the stratified sample of a batch output the approval page shows.
 //! - [`logging`]: the log subscriber every function installs (the runtime's and SDK's crates held at INFO).
 //! - [`metrics`]: business metrics in CloudWatch's Embedded Metric Format, and their one list of names.
@@ -15,9 +17,11 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod contract;
-pub mod door;
 pub mod error;
+pub mod ids;
+pub mod items;
 pub mod keys;
+pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod naming;
@@ -26,3 +30,4 @@ pub mod sample;
 
 pub use config::{ConfigError, Env};
 pub use error::{ErrorName, Failure};
+pub use ids::{ApprovalHash, ApprovalId, TaskToken};

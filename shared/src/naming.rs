@@ -206,12 +206,9 @@ pub fn retrain_window_name(
 /// The one-time schedule that reminds of an approval close to its deadline:
 /// named after the approval's hash (never its id), so a retried request finds
 /// the schedule it already made. At most 64 of `[0-9a-zA-Z-_.]`.
-pub fn approval_reminder_name(token: &StackToken, approval_hash: &str) -> String {
-    let hex: String = approval_hash
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .take(32)
-        .collect();
+pub fn approval_reminder_name(token: &StackToken, approval_hash: &crate::ApprovalHash) -> String {
+    // A hash is 64 hex characters: its first half names the schedule.
+    let hex = approval_hash.as_str().get(..32).unwrap_or_default();
     format!("approval-{token}-{hex}")
 }
 
@@ -282,7 +279,12 @@ mod tests {
         let config = endpoint_config_name(&other, &b.model_name, "x");
         assert!(config.starts_with("config-9a3b11f0-"), "{config}");
         assert!(retrain_window_name(&other, "p", "training/", 1).starts_with("retrain-9a3b11f0-"));
-        assert!(approval_reminder_name(&other, "abc").starts_with("approval-9a3b11f0-"));
+        let hash = crate::ApprovalId::from_bytes([1; 16]).hash();
+        let reminder = approval_reminder_name(&other, &hash);
+        assert_eq!(
+            reminder,
+            format!("approval-9a3b11f0-{}", &hash.as_str()[..32])
+        );
         assert_eq!(default_endpoint_name(&other), "iris-9a3b11f0");
     }
 

@@ -95,7 +95,10 @@ fn record_metadata_takes_the_reminder_the_schedule_sends() {
         .map(|p| serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap())
         .collect();
     assert_eq!(reminders.len(), 1);
-    assert_eq!(reminders[0].approval_reminder.approval_hash.len(), 64);
+    assert_eq!(
+        reminders[0].approval_reminder.approval_hash.as_str().len(),
+        64
+    );
 }
 
 #[test]

@@ -233,7 +233,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
         (
             "${RequestApprovalFunctionArn}",
             serde_json::to_value(RequestApprovalOutput {
-                approval_hash: "a".into(),
+                approval_hash: shared::ApprovalId::from_bytes([0xa; 16]).hash(),
             })
             .unwrap(),
         ),

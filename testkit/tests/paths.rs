@@ -573,7 +573,7 @@ async fn a_first_run_creates_the_endpoint() {
     // Every log line is JSON; every line in a pipeline function's invocation
     // carries the execution; handle-approval's carry the approval's hash. The
     // metrics (EMF lines) read back as CloudWatch would take them.
-    let hash = shared::keys::approval_hash(id);
+    let hash = shared::ApprovalId::parse(id).unwrap().hash().to_string();
     let metrics = emitted(&rig);
     for (function, text) in &logs {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -547,7 +547,7 @@ fn required(
                         "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
                         shared::naming::approval_reminder_name(
                             &token,
-                            &shared::keys::approval_hash("x")
+                            &shared::ApprovalId::from_bytes([0; 16]).hash()
                         )
                     )
                 },
@@ -2458,7 +2458,10 @@ fn stack_resources(r: &Resolver) -> Vec<(&'static str, String)> {
             "reminder schedule",
             format!(
                 "arn:aws:scheduler:{region}:{a}:schedule/default/{}",
-                shared::naming::approval_reminder_name(&token, &shared::keys::approval_hash("x"))
+                shared::naming::approval_reminder_name(
+                    &token,
+                    &shared::ApprovalId::from_bytes([0; 16]).hash()
+                )
             ),
         ),
         ("table", r.attribute("Table", "Arn").unwrap()),

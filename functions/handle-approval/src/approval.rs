@@ -1,62 +1,18 @@
 //! The approval item, read from DynamoDB.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
+use shared::TaskToken;
 use shared::contract::Decision;
+use shared::items::ApprovalItem;
 
-/// An approval's lifecycle: pending → deciding → approved, rejected or expired
-/// (deciding back to pending when Step Functions could not be told).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Deciding,
-    Approved,
-    Rejected,
-    Expired,
-}
-
-impl Status {
-    /// As the table stores it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Deciding => "deciding",
-            Status::Approved => "approved",
-            Status::Rejected => "rejected",
-            Status::Expired => "expired",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        [
-            Status::Pending,
-            Status::Deciding,
-            Status::Approved,
-            Status::Rejected,
-            Status::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
-
-impl From<Decision> for Status {
-    fn from(decision: Decision) -> Status {
-        match decision {
-            Decision::Approved => Status::Approved,
-            Decision::Rejected => Status::Rejected,
-        }
-    }
-}
+/// An approval's lifecycle, as the table stores it.
+pub use shared::items::ApprovalStatus as Status;
 
 /// What the page and the decision need. `task_token` never leaves this crate's
-/// calls to Step Functions.
-#[derive(Clone, PartialEq)]
+/// calls to Step Functions (and its `Debug` shows nothing of it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Approval {
-    pub id: String,
     pub status: Status,
-    pub task_token: String,
+    pub task_token: TaskToken,
     pub execution_name: String,
     pub commit_id: String,
     pub model_name: String,
@@ -94,17 +50,6 @@ pub struct Approval {
     pub decision: Option<Decision>,
     /// When the current `deciding` claim was made (epoch seconds), or 0.
     pub deciding_since: u64,
-}
-
-impl std::fmt::Debug for Approval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Approval")
-            .field("id", &self.id)
-            .field("status", &self.status)
-            .field("task_token", &"<redacted>")
-            .field("execution_name", &self.execution_name)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One metric of the page's comparison: this version, the deployed one, the difference.
@@ -147,104 +92,44 @@ impl Approval {
             })
             .collect()
     }
-
-    pub fn from_item(id: &str, item: &HashMap<String, AttributeValue>) -> Option<Approval> {
-        let s = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let mut metrics: Vec<(String, String)> = item
-            .get("metrics")
-            .and_then(|v| v.as_m().ok())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_n().cloned().unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        metrics.sort();
-        Some(Approval {
-            id: id.to_owned(),
-            status: Status::parse(&s("status")?)?,
-            task_token: s("taskToken")?,
-            execution_name: s("executionName").unwrap_or_default(),
-            commit_id: s("commitId").unwrap_or_default(),
-            model_name: s("modelName").unwrap_or_default(),
-            training_job_name: s("trainingJobName").unwrap_or_default(),
-            transform_output_uri: s("transformOutputUri").unwrap_or_default(),
-            data_version_id: s("dataVersionId"),
-            training_data_uri: s("trainingDataUri"),
-            test_data_uri: s("testDataUri"),
-            test_data_version_id: s("testDataVersionId"),
-            data_manifest_uri: s("dataManifestUri"),
-            metrics,
-            deadline: item
-                .get("deadline")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
-            created_at: item
-                .get("createdAt")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
-            model_quality_uri: s("modelQualityUri"),
-            required: item
-                .get("required")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1),
-            approvals: item
-                .get("approvals")
-                .and_then(|v| v.as_ss().ok())
-                .cloned()
-                .unwrap_or_default(),
-            champion_known: item
-                .get("championKnown")
-                .and_then(|v| v.as_bool().ok())
-                .copied(),
-            champion_execution: s("championExecution"),
-            champion_version: s("championVersion"),
-            champion_metrics: item
-                .get("championMetrics")
-                .and_then(|v| v.as_m().ok())
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse().ok()?)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            champion_quality_uri: s("championQualityUri"),
-            approver: s("approver"),
-            comment: s("comment"),
-            decided_at: s("decidedAt"),
-            decision: match s("decision").as_deref() {
-                Some("approved") => Some(Decision::Approved),
-                Some("rejected") => Some(Decision::Rejected),
-                _ => None,
-            },
-            deciding_since: item
-                .get("decidingSince")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0),
-        })
-    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_status_reads_back_as_stored_and_nothing_else_is_one() {
-        for s in [
-            Status::Pending,
-            Status::Deciding,
-            Status::Approved,
-            Status::Rejected,
-            Status::Expired,
-        ] {
-            assert_eq!(Status::parse(s.as_str()), Some(s));
+impl From<ApprovalItem> for Approval {
+    fn from(item: ApprovalItem) -> Approval {
+        Approval {
+            status: item.status,
+            task_token: item.task_token,
+            execution_name: item.execution_name,
+            commit_id: item.commit_id,
+            model_name: item.model_name,
+            training_job_name: item.training_job_name,
+            transform_output_uri: item.transform_output_uri,
+            data_version_id: item.data_version_id,
+            training_data_uri: item.training_data_uri,
+            test_data_uri: item.test_data_uri,
+            test_data_version_id: item.test_data_version_id,
+            data_manifest_uri: item.data_manifest_uri,
+            // In name order, as the item's map is.
+            metrics: item
+                .metrics
+                .into_iter()
+                .map(|(name, value)| (name, value.to_string()))
+                .collect(),
+            deadline: item.deadline,
+            created_at: item.created_at,
+            model_quality_uri: item.model_quality_uri,
+            required: item.required.map_or(1, |n| n as usize),
+            approvals: item.approvals,
+            champion_known: item.champion_known,
+            champion_execution: item.champion_execution,
+            champion_version: item.champion_version,
+            champion_metrics: item.champion_metrics.unwrap_or_default(),
+            champion_quality_uri: item.champion_quality_uri,
+            approver: item.approver,
+            comment: item.comment,
+            decided_at: item.decided_at,
+            decision: item.decision,
+            deciding_since: item.deciding_since.unwrap_or(0),
         }
-        assert_eq!(Status::parse("Approved"), None);
-        assert_eq!(Status::from(Decision::Rejected), Status::Rejected);
     }
 }

@@ -19,8 +19,9 @@ use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, RequestExt, Response};
 use shared::clock::{epoch_seconds as now, rfc3339};
 use shared::contract::{ApprovalDecision, Decision, parse_s3_uri};
+use shared::items::{self, ApprovalItem};
 use shared::metrics::{self, Emf};
-use shared::{ConfigError, Env, aws, keys};
+use shared::{ApprovalHash, ApprovalId, ConfigError, Env, TaskToken, aws, keys};
 use tracing::Instrument;
 
 use approval::{Approval, Status};
@@ -156,7 +157,7 @@ pub fn parse_form(content_type: Option<&str>, body: &[u8]) -> Result<Form, &'sta
 }
 
 /// The approval id from the route (`/approvals/{id}`), if it has the right shape.
-fn approval_id(request: &Request) -> Option<String> {
+fn approval_id(request: &Request) -> Option<ApprovalId> {
     let from_route = request
         .path_parameters_ref()
         .and_then(|p| p.first("id"))
@@ -166,14 +167,14 @@ fn approval_id(request: &Request) -> Option<String> {
         path.rsplit_once("/approvals/")
             .map(|(_, id)| id.trim_end_matches('/').to_owned())
     })?;
-    keys::is_approval_id(&id).then_some(id)
+    ApprovalId::parse(&id)
 }
 
 /// The approval item (or an approver's link) with this hash, read consistently.
 async fn read_item(
     state: &State,
-    hash: &str,
-) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, shared::Failure> {
+    hash: &ApprovalHash,
+) -> Result<Option<items::Item>, shared::Failure> {
     let key = keys::approval_by_hash(hash);
     let got = state
         .dynamodb
@@ -185,13 +186,23 @@ async fn read_item(
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (approval)", &e))?;
-    Ok(got.item().cloned())
+    Ok(got.item)
 }
 
-async fn load(state: &State, hash: &str) -> Result<Option<Approval>, shared::Failure> {
-    Ok(read_item(state, hash)
-        .await?
-        .and_then(|item| Approval::from_item(hash, &item)))
+/// An approval item read back; one of another shape is logged, and shown as
+/// no approval at all.
+fn approval_of(item: items::Item) -> Option<Approval> {
+    match items::from_item::<ApprovalItem>(item, "the approval") {
+        Ok(approval) => Some(approval.into()),
+        Err(failure) => {
+            tracing::error!(error = %failure, "an approval item that cannot be read");
+            None
+        }
+    }
+}
+
+async fn load(state: &State, hash: &ApprovalHash) -> Result<Option<Approval>, shared::Failure> {
+    Ok(read_item(state, hash).await?.and_then(approval_of))
 }
 
 fn unavailable() -> Response<Body> {
@@ -288,30 +299,24 @@ async fn sample(state: &State, uri: &str, labels: &[String]) -> Vec<(String, Vec
 
 /// What a link reaches: the approval's hash, the address the link is bound
 /// to, and the approval itself when the link is its own (one read).
-type Reached = (String, Option<String>, Option<Approval>);
+type Reached = (ApprovalHash, Option<String>, Option<Approval>);
 
 /// The approval a link decides, and the address it is bound to: the link's
 /// own approval, or (a link request-approval made for one named approver)
 /// the approval its approvers share, by that approval's hash.
-async fn resolve(state: &State, link_id: &str) -> Result<Option<Reached>, shared::Failure> {
-    let hash = keys::approval_hash(link_id);
+async fn resolve(state: &State, link_id: &ApprovalId) -> Result<Option<Reached>, shared::Failure> {
+    let hash = link_id.hash();
     let Some(item) = read_item(state, &hash).await? else {
         return Ok(None);
     };
-    let item = &item;
-    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    let bound_only = item
-        .get("boundOnly")
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false);
-    Ok(match (text("groupHash"), text("approverEmail")) {
-        (Some(group), Some(email)) => Some((group, Some(email), None)),
+    Ok(match items::reached(item) {
+        Ok(items::Reached::Link(link)) => Some((link.group_hash, Some(link.approver_email), None)),
         // An approval of named approvers is reached only through their links.
-        _ if bound_only => None,
-        _ => {
-            let approval = Approval::from_item(&hash, item);
-            approval.map(|a| (hash, None, Some(a)))
+        Ok(items::Reached::Approval(a)) if a.bound_only == Some(true) => None,
+        Ok(items::Reached::Approval(a)) => Some((hash, None, Some(Approval::from(*a)))),
+        Err(failure) => {
+            tracing::error!(error = %failure, "an approval item that cannot be read");
+            None
         }
     })
 }
@@ -325,7 +330,7 @@ async fn target(state: &State, request: &Request) -> Result<Reached, Box<Respons
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(Box::new(page::not_found())),
         Err(failure) => {
-            tracing::error!(approval = %keys::approval_hash(&link), error = %failure, "could not read the approval");
+            tracing::error!(approval = %link.hash(), error = %failure, "could not read the approval");
             Err(Box::new(unavailable()))
         }
     }
@@ -409,7 +414,7 @@ async fn show(state: &State, request: &Request) -> Response<Body> {
 /// Moves the approval out of `deciding`, but only if this request put it there.
 async fn settle(
     state: &State,
-    hash: &str,
+    hash: &ApprovalHash,
     request_id: &str,
     status: Status,
 ) -> Result<(), shared::Failure> {
@@ -498,7 +503,7 @@ enum Vote {
 /// An approval that asks for `required` distinct approvers: adds this
 /// address to those who approved; the approval is decided only once they
 /// are enough. One approver is the usual case and decides at once.
-async fn vote(state: &State, hash: &str, email: &str) -> Vote {
+async fn vote(state: &State, hash: &ApprovalHash, email: &str) -> Vote {
     let key = keys::approval_by_hash(hash);
     let voted = state
         .dynamodb
@@ -545,7 +550,7 @@ async fn vote(state: &State, hash: &str, email: &str) -> Vote {
             return Vote::Waits(Box::new(unavailable()));
         }
     };
-    let Some(a) = Approval::from_item(hash, &item) else {
+    let Some(a) = approval_of(item) else {
         return Vote::Waits(Box::new(unavailable()));
     };
     decided(&a, email).unwrap_or_else(|| {
@@ -623,7 +628,7 @@ fn read_form(request: &Request) -> Result<Form, Box<Response<Body>>> {
 /// Long because that write is one request, built in one place.
 async fn claim(
     state: &State,
-    hash: &str,
+    hash: &ApprovalHash,
     request_id: &str,
     form: &Form,
     decided_at: &str,
@@ -671,7 +676,8 @@ async fn claim(
     match claimed {
         Ok(out) => out
             .attributes()
-            .and_then(|item| Approval::from_item(hash, item))
+            .cloned()
+            .and_then(approval_of)
             .ok_or_else(|| Box::new(unavailable())),
         Err(err)
             if err
@@ -691,7 +697,7 @@ async fn claim(
 /// task is gone), or back to pending (Step Functions could not be told).
 async fn conclude(
     state: &State,
-    hash: &str,
+    hash: &ApprovalHash,
     request_id: &str,
     approval: Approval,
     form: Form,
@@ -709,7 +715,7 @@ async fn conclude(
             tracing::info!(decision = decision.as_str(), "decided");
             decision_metrics(decision, approval.created_at, now())
                 .property("executionName", approval.execution_name.as_str())
-                .property("approvalHash", hash)
+                .property("approvalHash", hash.as_str())
                 .emit();
             let mut shown = approval;
             shown.status = decision;
@@ -758,7 +764,7 @@ pub fn decision_metrics(decision: Status, created_at: u64, now: u64) -> Emf {
 /// Tells Step Functions a decision: `(error code, failure)` when it could not.
 async fn tell(
     state: &State,
-    task_token: &str,
+    task_token: &TaskToken,
     decision: Decision,
     approver: Option<String>,
     comment: Option<String>,
@@ -783,7 +789,7 @@ async fn tell(
                 state
                     .sfn
                     .send_task_success()
-                    .task_token(task_token)
+                    .task_token(task_token.reveal())
                     .output(output.clone())
                     .customize()
                     .config_override(no_retries())
@@ -801,7 +807,7 @@ async fn tell(
                 state
                     .sfn
                     .send_task_failure()
-                    .task_token(task_token)
+                    .task_token(task_token.reveal())
                     .error("ApprovalRejected")
                     .cause(cause.clone())
                     .customize()
@@ -879,7 +885,7 @@ fn task_gone(code: &str) -> bool {
 /// a token it no longer knows before the deadline means it does.
 async fn finish_stale(
     state: &State,
-    hash: &str,
+    hash: &ApprovalHash,
     request_id: &str,
     first: Approval,
 ) -> Response<Body> {
@@ -938,7 +944,7 @@ async fn finish_stale(
 
 /// Takes a stale `deciding` claim over for this request, keeping what it
 /// records; false when another request holds it (or took it first).
-async fn take_over(state: &State, hash: &str, request_id: &str, now: u64) -> bool {
+async fn take_over(state: &State, hash: &ApprovalHash, request_id: &str, now: u64) -> bool {
     let key = keys::approval_by_hash(hash);
     let taken = state
         .dynamodb
@@ -982,7 +988,7 @@ fn being_recorded() -> Response<Body> {
 }
 
 /// The page for a POST that found the approval not `pending`.
-async fn already(state: &State, hash: &str, request_id: &str) -> Response<Body> {
+async fn already(state: &State, hash: &ApprovalHash, request_id: &str) -> Response<Body> {
     match load(state, hash).await {
         Ok(None) => page::not_found(),
         Ok(Some(a)) => match a.status {
@@ -1046,10 +1052,10 @@ async fn already(state: &State, hash: &str, request_id: &str) -> Response<Body> 
 /// the execution once the approval is read. lambda_http's own span above it
 /// carries the request id.
 pub async fn handle(state: &State, request: Request) -> Result<Response<Body>, Infallible> {
-    let hash = approval_id(&request).map(|id| keys::approval_hash(&id));
+    let hash = approval_id(&request).map(|id| id.hash());
     let span = tracing::info_span!(
         "approval",
-        approval = hash.as_deref().unwrap_or_default(),
+        approval = hash.as_ref().map(ApprovalHash::as_str).unwrap_or_default(),
         execution = tracing::field::Empty
     );
     handle_request(state, request).instrument(span).await

@@ -564,7 +564,7 @@ fn bound_link(email: &'static str) -> Rule {
     mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
         GetItemOutput::builder()
             .set_item(Some(HashMap::from([
-                ("groupHash".to_owned(), s("g".repeat(64))),
+                ("groupHash".to_owned(), s("a".repeat(64))),
                 ("approverEmail".to_owned(), s(email)),
             ])))
             .build()

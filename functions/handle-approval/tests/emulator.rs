@@ -188,7 +188,7 @@ async fn start_for(
         &sdk,
     );
     let input = RequestApprovalInput {
-        task_token: token.clone(),
+        task_token: token.clone().into(),
         execution_arn: execution.execution_arn().to_owned(),
         entered_time: None,
         execution_name: name,
@@ -281,13 +281,16 @@ async fn start_for(
     // The id is only in the email's link; the answer and the table hold its hash.
     let approval_id = link_of(&emails[0]);
     if approvers.is_empty() {
-        assert_eq!(out.approval_hash, shared::keys::approval_hash(&approval_id));
+        assert_eq!(
+            out.approval_hash,
+            shared::ApprovalId::parse(&approval_id).unwrap().hash()
+        );
     } else {
         // The approvers share one approval, whose own id was never sent.
         assert!(
             links
                 .values()
-                .all(|l| shared::keys::approval_hash(l) != out.approval_hash)
+                .all(|l| shared::ApprovalId::parse(l).unwrap().hash() != out.approval_hash)
         );
     }
     let stored = aws_sdk_dynamodb::Client::new(&sdk)
@@ -578,7 +581,7 @@ async fn every_page_state_in_a_real_browser_with_no_accessibility_violations() {
 async fn a_stale_claim_is_finished_with_the_first_decision() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let run = start(600, 600).await;
-    let key = shared::keys::approval(&run.approval_id);
+    let key = shared::keys::approval(&shared::ApprovalId::parse(&run.approval_id).unwrap());
     let s = |v: &str| AttributeValue::S(v.to_owned());
     aws_sdk_dynamodb::Client::new(&run.sdk)
         .update_item()

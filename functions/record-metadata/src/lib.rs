@@ -1,5 +1,6 @@
-//! record-metadata's handler, as a library so the `mlops` command reads the
-//! trail with the same layout it is written in.
+//! record-metadata's handler, as a library: its two binaries
+//! (record-metadata and record-reminder) share it, and the `mlops` command's
+//! tests write the trail through it, as the deployed function does.
 
 pub mod audit;
 pub mod metrics;
@@ -12,6 +13,7 @@ use lambda_runtime::LambdaEvent;
 pub mod status_change;
 
 use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
+use shared::items::{self, ChampionItem};
 use shared::naming::{RunNames, StackToken};
 use shared::{ConfigError, Env, Failure, aws, keys};
 
@@ -67,14 +69,14 @@ pub async fn handle_any(
         ));
     }
     if payload.get("source").and_then(|s| s.as_str()) == Some("aws.codepipeline") {
-        let change: shared::contract::PipelineActionChange = shared::door::decode(payload)?;
+        let change: shared::contract::PipelineActionChange = shared::lambda::decode(payload)?;
         return pipeline::handle(state, change, context).await;
     }
     if payload.get("detail-type").is_some() {
-        let change: ExecutionStatusChange = shared::door::decode(payload)?;
+        let change: ExecutionStatusChange = shared::lambda::decode(payload)?;
         return status_change::handle(state, change).await;
     }
-    let input: RecordInput = shared::door::decode(payload)?;
+    let input: RecordInput = shared::lambda::decode(payload)?;
     handle(state, LambdaEvent::new(input, context)).await
 }
 
@@ -142,37 +144,15 @@ async fn record_champion(state: &State, input: &RecordInput) -> Result<(), Failu
     let Some(endpoint) = d.endpoint_name.as_deref() else {
         return Ok(());
     };
-    let key = keys::champion(endpoint);
-    let mut item = std::collections::HashMap::from([
-        (keys::PK.to_owned(), AttributeValue::S(key.pk)),
-        (keys::SK.to_owned(), AttributeValue::S(key.sk)),
-        (
-            "executionName".to_owned(),
-            AttributeValue::S(input.execution_name.clone()),
-        ),
-        (
-            "deployedAt".to_owned(),
-            AttributeValue::S(input.entered_time.clone()),
-        ),
-    ]);
-    for (name, value) in [
-        ("modelPackageArn", &d.model_package_arn),
-        ("modelQualityUri", &d.model_quality_uri),
-        ("modelName", &d.model_name),
-    ] {
-        if let Some(value) = value {
-            item.insert(name.to_owned(), AttributeValue::S(value.clone()));
-        }
-    }
-    if let Some(metrics) = &d.held_out_metrics {
-        let metrics = metrics
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .take(50)
-            .map(|(k, v)| (k.clone(), AttributeValue::N(v.to_string())))
-            .collect();
-        item.insert("heldOutMetrics".to_owned(), AttributeValue::M(metrics));
-    }
+    let mut champion = ChampionItem::new(endpoint, &input.execution_name, &input.entered_time);
+    champion.model_package_arn = d.model_package_arn.clone();
+    champion.model_quality_uri = d.model_quality_uri.clone();
+    champion.model_name = d.model_name.clone();
+    champion.held_out_metrics = d
+        .held_out_metrics
+        .as_ref()
+        .map(|metrics| items::finite(metrics).into_iter().take(50).collect());
+    let item = items::to_item(&champion)?;
     let put = state
         .dynamodb
         .put_item()

@@ -5,6 +5,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{ApprovalReminder, RecordOutput};
+use shared::items::ApprovalStatus;
 use shared::{Failure, aws, keys, metrics};
 
 /// record-reminder's own state: the table to read approvals from, nothing more.
@@ -34,39 +35,26 @@ pub async fn handle_only(
             "record-reminder takes approval reminders only ({\"approvalReminder\": {...}}); the audit trail is record-metadata's",
         ));
     }
-    let event: shared::contract::ApprovalReminderEvent = shared::door::decode(payload)?;
+    let event: shared::contract::ApprovalReminderEvent = shared::lambda::decode(payload)?;
     handle(reader, event.approval_reminder).await
 }
 
 /// Whether an approval in `status` with `deadline` (epoch seconds) is still
 /// waiting for a person at `now`.
-pub fn still_waiting(status: &str, deadline: u64, now: u64) -> bool {
-    status == "pending" && now < deadline
-}
-
-fn is_hash(text: &str) -> bool {
-    text.len() == 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+/// (`None`: the approval is gone.)
+pub fn still_waiting(status: Option<ApprovalStatus>, deadline: u64, now: u64) -> bool {
+    status == Some(ApprovalStatus::Pending) && now < deadline
 }
 
 pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<RecordOutput, Failure> {
-    // Only a hash can key an approval: anything else is refused, not looked up.
-    if !is_hash(&reminder.approval_hash) {
-        return Err(Failure::invalid_input(
-            "approvalReminder.approvalHash must be 64 lowercase hex characters (an approval's SHA-256)",
-        ));
-    }
+    // Only a hash can key an approval: its type refused anything else at decoding.
+    let key = keys::approval_by_hash(&reminder.approval_hash);
     let got = state
         .dynamodb
         .get_item()
         .table_name(&state.table_name)
-        .key(
-            keys::PK,
-            AttributeValue::S(format!("APPROVAL#{}", reminder.approval_hash)),
-        )
-        .key(keys::SK, AttributeValue::S(keys::APPROVAL_SK.into()))
+        .key(keys::PK, AttributeValue::S(key.pk))
+        .key(keys::SK, AttributeValue::S(key.sk))
         .projection_expression("#status, deadline")
         .expression_attribute_names("#status", "status")
         .consistent_read(true)
@@ -77,7 +65,7 @@ pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<Record
     let status = item
         .and_then(|i| i.get("status"))
         .and_then(|v| v.as_s().ok())
-        .map_or("gone", String::as_str);
+        .and_then(|s| ApprovalStatus::parse(s));
     let deadline = item
         .and_then(|i| i.get("deadline"))
         .and_then(|v| v.as_n().ok())
@@ -97,7 +85,7 @@ pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<Record
             "approval still undecided close to its deadline"
         );
     } else {
-        tracing::info!(approval = %reminder.approval_hash, status, "reminder: nothing to remind of");
+        tracing::info!(approval = %reminder.approval_hash, status = status.map_or("gone", ApprovalStatus::as_str), "reminder: nothing to remind of");
     }
     Ok(RecordOutput {
         recorded: false,
@@ -112,19 +100,46 @@ mod tests {
 
     #[test]
     fn only_a_pending_approval_before_its_deadline_is_waiting() {
-        assert!(still_waiting("pending", 2_000, 1_999));
-        assert!(!still_waiting("pending", 2_000, 2_000));
-        for status in ["approved", "rejected", "deciding", "expired", "gone"] {
-            assert!(!still_waiting(status, 2_000, 1_000), "{status}");
+        let pending = Some(ApprovalStatus::Pending);
+        assert!(still_waiting(pending, 2_000, 1_999));
+        assert!(!still_waiting(pending, 2_000, 2_000));
+        for status in ApprovalStatus::ALL
+            .into_iter()
+            .filter(|s| *s != ApprovalStatus::Pending)
+            .map(Some)
+            .chain([None])
+        {
+            assert!(!still_waiting(status, 2_000, 1_000), "{status:?}");
         }
     }
 
     #[test]
     fn only_a_hash_keys_an_approval() {
-        assert!(is_hash(&keys::approval_hash(
-            "0123456789abcdef0123456789abcdef"
-        )));
-        assert!(!is_hash("APPROVAL#x"));
-        assert!(!is_hash(&"A".repeat(64)));
+        let refused = |hash: &str| {
+            shared::lambda::decode::<shared::contract::ApprovalReminderEvent>(serde_json::json!(
+                {"approvalReminder": {"approvalHash": hash, "executionName": "run-1"}}
+            ))
+            .unwrap_err()
+        };
+        for bad in [
+            "APPROVAL#x",
+            &"A".repeat(64),
+            "0123456789abcdef0123456789abcdef",
+        ] {
+            let failure = refused(bad);
+            assert_eq!(failure.name, shared::ErrorName::InvalidInput);
+            assert!(
+                failure.message.starts_with("approvalReminder.approvalHash"),
+                "{}",
+                failure.message
+            );
+        }
+        let hash = shared::ApprovalId::from_bytes([3; 16]).hash();
+        assert!(
+            shared::lambda::decode::<shared::contract::ApprovalReminderEvent>(serde_json::json!(
+                {"approvalReminder": {"approvalHash": hash, "executionName": "run-1"}}
+            ))
+            .is_ok()
+        );
     }
 }

@@ -1,0 +1,184 @@
+//! What the approver reads: the email with the one link, each held-out
+//! figure beside the deployed version's, sent through the approvals topic.
+
+use shared::Failure;
+use shared::aws;
+use shared::contract::RequestApprovalInput;
+
+use crate::State;
+use crate::guard::{Link, mark_sent};
+
+/// The version an endpoint serves now, as record-metadata recorded its deploy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Champion {
+    pub execution_name: String,
+    pub model_package_arn: Option<String>,
+    pub metrics: shared::contract::Metrics,
+    pub model_quality_uri: Option<String>,
+}
+
+/// Whether a champion was looked up, and what was found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ChampionLookup {
+    /// No endpoint named: nothing to compare with (an older caller).
+    #[default]
+    NotLooked,
+    /// Nothing is deployed yet: this would be the first model.
+    NoneDeployed,
+    Deployed(Champion),
+}
+
+/// `value` beside the champion's: `0.9667 (deployed now: 0.9333, +0.0334)`.
+pub fn compared(name: &str, value: f64, champion: &ChampionLookup) -> String {
+    match champion {
+        ChampionLookup::Deployed(c) => match c.metrics.get(name) {
+            Some(before) => format!("{value} (deployed now: {before}, {:+.4})", value - before),
+            None => format!("{value} (deployed now: not measured)"),
+        },
+        _ => value.to_string(),
+    }
+}
+
+/// The email: what to review, until when, and the one link (no token, no decision in it).
+pub fn email(
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    link: &str,
+    deadline: u64,
+) -> (String, String) {
+    let subject: String = format!("[mlops] Approval needed: {}", input.execution_name)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let expires = shared::clock::rfc3339(deadline);
+    let mut lines = vec![
+        "A trained model is waiting for your decision before it goes live.".to_owned(),
+        String::new(),
+        format!("Run: {}", input.execution_name),
+        format!("Commit: {}", input.commit_id),
+        format!("Model: {}", input.model_name),
+        format!("Training job: {}", input.training_job_name),
+    ];
+    match champion {
+        ChampionLookup::Deployed(c) => lines.push(format!(
+            "Deployed now: {} (run {})",
+            c.model_package_arn
+                .as_deref()
+                .unwrap_or("a version without a registry entry"),
+            c.execution_name
+        )),
+        ChampionLookup::NoneDeployed => lines.push(
+            "Deployed now: nothing yet; this would be the endpoint's first model.".to_owned(),
+        ),
+        ChampionLookup::NotLooked => {}
+    }
+    for (name, value) in &input.metrics {
+        lines.push(format!(
+            "Held-out {name}: {}",
+            compared(name, *value, champion)
+        ));
+    }
+    if let Some(uri) = &input.training_data_uri {
+        lines.push(format!("Trained on: {uri}"));
+    }
+    if let Some(version) = &input.data_version_id {
+        lines.push(format!("Data version: {version}"));
+    }
+    if let Some(uri) = &input.test_data_uri {
+        match &input.test_data_version_id {
+            Some(version) => lines.push(format!("Held-out data: {uri} (S3 version {version})")),
+            None => lines.push(format!("Held-out data: {uri}")),
+        }
+    }
+    if let Some(uri) = &input.data_manifest_uri {
+        lines.push(format!("Every object read, with its version: {uri}"));
+    }
+    lines.push(format!(
+        "Batch predictions on held-out data: {}",
+        input.transform_output_uri
+    ));
+    lines.push(format!("Decide before: {expires}"));
+    lines.push(String::new());
+    lines.push("Review the run and approve or reject it here:".into());
+    lines.push(link.to_owned());
+    lines.push(String::new());
+    lines.push("Opening the link decides nothing: the page has Approve and Reject buttons.".into());
+    (subject, lines.join("\n"))
+}
+
+/// One email: the link, to an approver's address alone when named (the
+/// topic's subscriptions filter on the `approver` attribute), else to whoever
+/// subscribed.
+pub(crate) async fn send(
+    state: &State,
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    link: &str,
+    to: Option<&str>,
+    now: u64,
+) -> Result<(), Failure> {
+    let (subject, mut body) = email(input, champion, link, now + input.timeout_seconds);
+    let mut publish = state
+        .sns
+        .publish()
+        .topic_arn(&state.config.topic_arn)
+        .subject(subject);
+    if let Some(address) = to {
+        body.push_str(&format!(
+            "\nThis link is yours ({address}): a decision made with it is recorded as yours, so do not forward it.{}",
+            if state.config.required > 1 {
+                format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.required)
+            } else {
+                String::new()
+            }
+        ));
+        publish = publish.message_attributes(
+            "approver",
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(address)
+                .build()
+                .map_err(|e| Failure::invalid_input(e.to_string()))?,
+        );
+    }
+    publish
+        .message(body)
+        .send()
+        .await
+        .map_err(|e| aws::failure("Publish (approval email)", &e))?;
+    Ok(())
+}
+
+/// Each named approver's own link, to their address; each one recorded as
+/// sent once it went, so a retry after a failure partway sends only the rest.
+pub(crate) async fn send_links(
+    state: &State,
+    input: &RequestApprovalInput,
+    champion: &ChampionLookup,
+    links: &[Link],
+    now: u64,
+) -> Result<(), Failure> {
+    for (link_id, email) in links {
+        send(
+            state,
+            input,
+            champion,
+            &link(state, link_id),
+            Some(email),
+            now,
+        )
+        .await?;
+        mark_sent(state, input, email).await?;
+    }
+    Ok(())
+}
+
+/// The page of an approval id: the one place the id goes.
+pub(crate) fn link(state: &State, id: &shared::ApprovalId) -> String {
+    format!(
+        "{}/approvals/{}",
+        state.config.approval_base_url,
+        id.reveal()
+    )
+}

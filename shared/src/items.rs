@@ -1,0 +1,485 @@
+//! What the table holds, one type per item kind, written and read with serde
+//! ([`serde_dynamo`]): the attribute names are the fields' camelCase names, in
+//! one place, and a read names what is missing or mistyped instead of
+//! defaulting it in silence. Keys are [`crate::keys`]'; the conditional
+//! writes (a claim, a vote) stay update expressions beside their callers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{Decision, Metrics};
+use crate::{ApprovalHash, ErrorName, Failure, TaskToken, keys};
+
+/// A DynamoDB item as the SDK takes and gives it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// `value` as an item. A type here always serializes; an error is a bug in
+/// this module, named as such rather than a panic.
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, Failure> {
+    serde_dynamo::to_item(value).map_err(|e| {
+        Failure::new(
+            ErrorName::InvalidInput,
+            format!("the item cannot be written: {e}"),
+        )
+    })
+}
+
+/// An item read back as `T`; `what` names it in the error (`the approval`).
+/// An item of another shape is a `Conflict`: something else wrote it.
+pub fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T, Failure> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| Failure::new(ErrorName::Conflict, format!("{what} in the table: {e}")))
+}
+
+/// Only finite values: DynamoDB stores no NaN or infinity.
+pub fn finite(metrics: &Metrics) -> BTreeMap<String, f64> {
+    metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+/// An approval's lifecycle: pending → deciding → approved, rejected or expired
+/// (deciding back to pending when Step Functions could not be told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalStatus {
+    Pending,
+    Deciding,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 5] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Deciding,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Expired,
+    ];
+
+    /// As the table stores it (in update expressions' values).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Deciding => "deciding",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ApprovalStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl From<Decision> for ApprovalStatus {
+    fn from(decision: Decision) -> ApprovalStatus {
+        match decision {
+            Decision::Approved => ApprovalStatus::Approved,
+            Decision::Rejected => ApprovalStatus::Rejected,
+        }
+    }
+}
+
+/// The approval (`APPROVAL#<hash>`): written by request-approval with
+/// everything the page shows, the token and the deadline; its decision
+/// fields are set by handle-approval's conditional updates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalItem {
+    #[serde(default)]
+    pub pk: String,
+    #[serde(default)]
+    pub sk: String,
+    pub status: ApprovalStatus,
+    pub task_token: TaskToken,
+    #[serde(default)]
+    pub execution_arn: String,
+    #[serde(default)]
+    pub execution_name: String,
+    #[serde(default)]
+    pub commit_id: String,
+    #[serde(default)]
+    pub model_name: String,
+    #[serde(default)]
+    pub training_job_name: String,
+    #[serde(default)]
+    pub transform_output_uri: String,
+    /// When it was requested and when it expires (epoch seconds).
+    #[serde(default)]
+    pub created_at: u64,
+    #[serde(default)]
+    pub deadline: u64,
+    /// The table's TTL ([`keys::TTL`]).
+    #[serde(default)]
+    pub expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_manifest_uri: Option<String>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_quality_uri: Option<String>,
+    /// With named approvers: how many must approve, and only through their
+    /// own links (`boundOnly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_only: Option<bool>,
+    /// What the endpoint served when the approval was requested: absent when
+    /// not looked up, `false` when nothing was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_known: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_execution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_quality_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub champion_metrics: Option<BTreeMap<String, f64>>,
+    /// The addresses that approved so far (a string set), while more are needed.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "serde_dynamo::string_set"
+    )]
+    pub approvals: Vec<String>,
+    /// The decision, once someone made it (kept through `deciding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// When the current `deciding` claim was made (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deciding_since: Option<u64>,
+}
+
+/// One named approver's link (`APPROVAL#<link hash>`): it points at the
+/// approval the approvers share and binds the decision to an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkItem {
+    #[serde(default)]
+    pub pk: String,
+    #[serde(default)]
+    pub sk: String,
+    pub group_hash: ApprovalHash,
+    pub approver_email: String,
+    #[serde(default)]
+    pub expires_at: u64,
+}
+
+/// What an `APPROVAL#` key holds: an approval, or an approver's link to one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reached {
+    Approval(Box<ApprovalItem>),
+    Link(LinkItem),
+}
+
+/// An item under an approval key, told apart by its fields (a link has a
+/// `groupHash`, an approval a `status`).
+pub fn reached(item: Item) -> Result<Reached, Failure> {
+    if item.contains_key("groupHash") {
+        from_item(item, "the approval link").map(Reached::Link)
+    } else {
+        from_item(item, "the approval").map(|a| Reached::Approval(Box::new(a)))
+    }
+}
+
+/// request-approval's guard (`APPROVALTASK#…`): one approval per entry into
+/// the approval state, whatever its retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardItem {
+    #[serde(default)]
+    pub pk: String,
+    #[serde(default)]
+    pub sk: String,
+    /// The approval this entry made.
+    pub approval_hash: ApprovalHash,
+    /// Every email went out: a retry sends nothing.
+    #[serde(default)]
+    pub emailed: bool,
+    /// With named approvers: each one's link hash, by address.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub links: BTreeMap<String, ApprovalHash>,
+    /// With named approvers: who has not been emailed yet (a string set,
+    /// which DynamoDB removes when its last member is).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "serde_dynamo::string_set"
+    )]
+    pub unsent: Vec<String>,
+    #[serde(default)]
+    pub expires_at: u64,
+}
+
+/// The version an endpoint serves now (`ENDPOINT#<name>`, `CHAMPION`):
+/// written by record-metadata when a run deploys, read by request-approval so
+/// the approver sees the new version beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChampionItem {
+    pub pk: String,
+    pub sk: String,
+    #[serde(default)]
+    pub execution_name: String,
+    /// The deploy's `enteredTime`: a later deploy's champion is never overwritten.
+    #[serde(default)]
+    pub deployed_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_quality_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_metrics: Option<BTreeMap<String, f64>>,
+}
+
+impl ChampionItem {
+    pub fn new(endpoint_name: &str, execution_name: &str, deployed_at: &str) -> ChampionItem {
+        let key = keys::champion(endpoint_name);
+        ChampionItem {
+            pk: key.pk,
+            sk: key.sk,
+            execution_name: execution_name.to_owned(),
+            deployed_at: deployed_at.to_owned(),
+            model_package_arn: None,
+            model_quality_uri: None,
+            model_name: None,
+            held_out_metrics: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ApprovalId;
+
+    fn approval() -> ApprovalItem {
+        let key = keys::approval(&ApprovalId::from_bytes([7; 16]));
+        ApprovalItem {
+            pk: key.pk,
+            sk: key.sk,
+            status: ApprovalStatus::Pending,
+            task_token: TaskToken::new("token"),
+            execution_arn: "arn:aws:states:us-east-1:1:execution:p:run-1".into(),
+            execution_name: "run-1".into(),
+            commit_id: "abc".into(),
+            model_name: "m".into(),
+            training_job_name: "t".into(),
+            transform_output_uri: "s3://b/o".into(),
+            created_at: 100,
+            deadline: 200,
+            expires_at: 300,
+            data_version_id: None,
+            training_data_uri: Some("s3://d/training/iris.csv".into()),
+            test_data_uri: None,
+            test_data_version_id: None,
+            data_manifest_uri: None,
+            metrics: BTreeMap::from([("accuracy".into(), 0.9667)]),
+            model_quality_uri: None,
+            required: Some(2),
+            bound_only: Some(true),
+            champion_known: Some(false),
+            champion_execution: None,
+            champion_version: None,
+            champion_quality_uri: None,
+            champion_metrics: None,
+            approvals: vec![],
+            decision: None,
+            approver: None,
+            comment: None,
+            decided_at: None,
+            deciding_since: None,
+        }
+    }
+
+    #[test]
+    fn an_approval_is_written_with_the_attribute_names_the_updates_use_and_reads_back() {
+        let written = approval();
+        let item = to_item(&written).unwrap();
+        // The names handle-approval's update expressions and the TTL use.
+        for name in [
+            "pk",
+            "sk",
+            "status",
+            "taskToken",
+            "deadline",
+            keys::TTL,
+            "boundOnly",
+        ] {
+            assert!(item.contains_key(name), "{name}: {item:?}");
+        }
+        assert_eq!(item["status"], AttributeValue::S("pending".into()));
+        assert_eq!(item["createdAt"], AttributeValue::N("100".into()));
+        assert_eq!(
+            item["metrics"],
+            AttributeValue::M(HashMap::from([(
+                "accuracy".into(),
+                AttributeValue::N("0.9667".into())
+            )]))
+        );
+        // Nothing absent is written as NULL, and no empty set (DynamoDB refuses one).
+        assert!(!item.contains_key("approvals") && !item.contains_key("decision"));
+        assert!(item.values().all(|v| !v.is_null()));
+        assert_eq!(
+            from_item::<ApprovalItem>(item, "the approval").unwrap(),
+            written
+        );
+    }
+
+    #[test]
+    fn votes_are_a_string_set_and_a_decision_reads_back_from_what_the_updates_write() {
+        let mut item = to_item(&approval()).unwrap();
+        item.insert(
+            "approvals".into(),
+            AttributeValue::Ss(vec!["a@x.org".into()]),
+        );
+        item.insert("status".into(), AttributeValue::S("deciding".into()));
+        item.insert("decision".into(), AttributeValue::S("rejected".into()));
+        item.insert("decidingSince".into(), AttributeValue::N("150".into()));
+        let read: ApprovalItem = from_item(item, "the approval").unwrap();
+        assert_eq!(read.approvals, ["a@x.org"]);
+        assert_eq!(read.status, ApprovalStatus::Deciding);
+        assert_eq!(read.decision, Some(Decision::Rejected));
+        assert_eq!(read.deciding_since, Some(150));
+        let mut written = to_item(&read).unwrap();
+        assert_eq!(
+            written.remove("approvals"),
+            Some(AttributeValue::Ss(vec!["a@x.org".into()]))
+        );
+    }
+
+    #[test]
+    fn an_item_of_another_shape_is_a_conflict_naming_the_field() {
+        let mut item = to_item(&approval()).unwrap();
+        item.insert("status".into(), AttributeValue::S("maybe".into()));
+        let failure = from_item::<ApprovalItem>(item, "the approval").unwrap_err();
+        assert_eq!(failure.name, ErrorName::Conflict);
+        assert!(
+            failure.message.starts_with("the approval in the table"),
+            "{}",
+            failure.message
+        );
+        let mut item = to_item(&approval()).unwrap();
+        item.remove("taskToken");
+        let failure = from_item::<ApprovalItem>(item, "the approval").unwrap_err();
+        assert!(failure.message.contains("taskToken"), "{}", failure.message);
+    }
+
+    #[test]
+    fn an_approval_key_holds_an_approval_or_a_link_told_apart_by_its_fields() {
+        let hash = ApprovalId::from_bytes([1; 16]).hash();
+        let key = keys::approval(&ApprovalId::from_bytes([2; 16]));
+        let link = LinkItem {
+            pk: key.pk,
+            sk: key.sk,
+            group_hash: hash,
+            approver_email: "a@x.org".into(),
+            expires_at: 9,
+        };
+        assert_eq!(
+            reached(to_item(&link).unwrap()).unwrap(),
+            Reached::Link(link.clone())
+        );
+        assert_eq!(
+            reached(to_item(&approval()).unwrap()).unwrap(),
+            Reached::Approval(Box::new(approval()))
+        );
+        let mut bad = to_item(&link).unwrap();
+        bad.insert("groupHash".into(), AttributeValue::S("not a hash".into()));
+        assert_eq!(reached(bad).unwrap_err().name, ErrorName::Conflict);
+    }
+
+    #[test]
+    fn a_guard_keeps_its_links_and_unsent_set_and_drops_them_when_empty() {
+        let hash = ApprovalId::from_bytes([1; 16]).hash();
+        let guard = GuardItem {
+            pk: "APPROVALTASK#x".into(),
+            sk: "APPROVALTASK".into(),
+            approval_hash: hash.clone(),
+            emailed: false,
+            links: BTreeMap::from([("a@x.org".into(), hash.clone())]),
+            unsent: vec!["a@x.org".into()],
+            expires_at: 5,
+        };
+        let item = to_item(&guard).unwrap();
+        assert_eq!(item["unsent"], AttributeValue::Ss(vec!["a@x.org".into()]));
+        assert!(matches!(item["links"], AttributeValue::M(_)));
+        assert_eq!(from_item::<GuardItem>(item, "the guard").unwrap(), guard);
+        // The last DELETE from the set removes the attribute.
+        let mut item = to_item(&guard).unwrap();
+        item.remove("unsent");
+        assert!(
+            from_item::<GuardItem>(item, "the guard")
+                .unwrap()
+                .unsent
+                .is_empty()
+        );
+        let single = GuardItem {
+            links: BTreeMap::new(),
+            unsent: vec![],
+            ..guard
+        };
+        let item = to_item(&single).unwrap();
+        assert!(!item.contains_key("links") && !item.contains_key("unsent"));
+    }
+
+    #[test]
+    fn a_champion_round_trips_and_only_finite_metrics_are_kept() {
+        let mut champion = ChampionItem::new("iris", "run-1", "2026-11-21T10:00:00.000Z");
+        champion.held_out_metrics = Some(finite(&Metrics::from([
+            ("accuracy".to_owned(), 0.9),
+            ("nan".to_owned(), f64::NAN),
+        ])));
+        let item = to_item(&champion).unwrap();
+        assert_eq!(item["pk"], AttributeValue::S("ENDPOINT#iris".into()));
+        assert_eq!(
+            from_item::<ChampionItem>(item, "the champion").unwrap(),
+            champion
+        );
+        assert_eq!(
+            champion
+                .held_out_metrics
+                .map(|m| m.into_keys().collect::<Vec<_>>()),
+            Some(vec!["accuracy".to_owned()])
+        );
+    }
+
+    #[test]
+    fn every_status_reads_back_as_stored_and_nothing_else_is_one() {
+        for s in ApprovalStatus::ALL {
+            assert_eq!(ApprovalStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(ApprovalStatus::parse("Approved"), None);
+        assert_eq!(
+            ApprovalStatus::from(Decision::Rejected),
+            ApprovalStatus::Rejected
+        );
+    }
+}
