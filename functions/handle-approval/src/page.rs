@@ -184,3 +184,47 @@ pub fn decided(status: u16, a: &Approval, title: &str) -> Response<Body> {
     };
     message(status, title, sentence, facts)
 }
+
+/// Nothing was decided: the table or Step Functions could not be reached.
+pub fn unavailable() -> Response<Body> {
+    message(
+        503,
+        "Please try again",
+        "The approval service could not be reached just now. Nothing was decided; reload or press the button again in a moment.",
+        Vec::new(),
+    )
+}
+
+/// Someone else's decision is being recorded just now.
+pub fn being_recorded() -> Response<Body> {
+    message(
+        409,
+        "A decision is being recorded",
+        "Someone has just decided on this model. Reload the page in a moment to see the result.",
+        Vec::new(),
+    )
+}
+
+/// The page for an approval recorded while the run waits for more approvers.
+pub fn waiting(a: &Approval, email: &str, again: bool) -> Response<Body> {
+    let more = a.required.saturating_sub(a.approvals.len());
+    message(
+        200,
+        if again {
+            "You have already approved"
+        } else {
+            "Your approval is recorded"
+        },
+        &format!(
+            "{} of {} approvals so far; the run waits for {more} more approver{} before the model goes on. A rejection by any approver rejects it.",
+            a.approvals.len(),
+            a.required,
+            if more == 1 { "" } else { "s" }
+        ),
+        vec![
+            ("Approved as", email.to_owned()),
+            ("Run", a.execution_name.clone()),
+            ("Model", a.model_name.clone()),
+        ],
+    )
+}

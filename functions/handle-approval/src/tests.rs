@@ -2,11 +2,13 @@ use super::*;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::error::ErrorMetadata as SfnMeta;
 use aws_sdk_sfn::operation::send_task_success::{SendTaskSuccessError, SendTaskSuccessOutput};
 use aws_sdk_sfn::types::error::TaskTimedOut;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use lambda_http::Context;
+use shared::contract::Decision;
 use std::collections::HashMap;
 
 const ID: &str = "0123456789abcdef0123456789abcdef";
@@ -636,6 +638,21 @@ async fn a_named_approver_who_already_voted_still_waits_while_votes_are_missing(
     assert!(body(&response).contains("1 more"), "{}", body(&response));
 }
 
+/// Step Functions' answer for a task that no longer waits, as the SDK parses it.
+fn gone(code: &str) -> SendTaskSuccessError {
+    use aws_sdk_sfn::types::error::{InvalidToken, TaskDoesNotExist};
+    let meta = SfnMeta::builder().code(code).build();
+    match code {
+        "TaskTimedOut" => {
+            SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().meta(meta).build())
+        }
+        "InvalidToken" => {
+            SendTaskSuccessError::InvalidToken(InvalidToken::builder().meta(meta).build())
+        }
+        _ => SendTaskSuccessError::TaskDoesNotExist(TaskDoesNotExist::builder().meta(meta).build()),
+    }
+}
+
 #[tokio::test]
 async fn a_decision_whose_answer_was_lost_and_whose_retry_finds_the_task_gone_stands() {
     // The first try reached Step Functions, but its answer did not come back
@@ -644,7 +661,7 @@ async fn a_decision_whose_answer_was_lost_and_whose_retry_finds_the_task_gone_st
         let told = mock!(aws_sdk_sfn::Client::send_task_success)
             .sequence()
             .http_status(503, None)
-            .error(move || SendTaskSuccessError::generic(SfnMeta::builder().code(code).build()))
+            .error(move || gone(code))
             .build();
         let (c, recorded) = (claim(), update_to("approved"));
         let s = state(&[&link(), &c, &recorded], &[&told], &[]);
@@ -657,9 +674,8 @@ async fn a_decision_whose_answer_was_lost_and_whose_retry_finds_the_task_gone_st
 
 #[tokio::test]
 async fn a_task_gone_at_the_first_try_is_expired() {
-    let gone = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| {
-        SendTaskSuccessError::generic(SfnMeta::builder().code("TaskDoesNotExist").build())
-    });
+    let gone =
+        mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| gone("TaskDoesNotExist"));
     let (c, expired) = (claim(), update_to("expired"));
     let s = state(&[&link(), &c, &expired], &[&gone], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();

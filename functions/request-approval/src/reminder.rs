@@ -5,7 +5,12 @@
 use shared::contract::{ApprovalReminder, ApprovalReminderEvent, RequestApprovalInput};
 use shared::{ApprovalHash, aws};
 
-use crate::State;
+use aws_sdk_scheduler::error::BuildError;
+use aws_sdk_scheduler::types::{
+    DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+};
+
+use crate::{Reminder, State};
 
 /// A one-time schedule's target is tried for a day (the Scheduler's most),
 /// then the event goes to the dead-letter queue: never dropped in silence.
@@ -20,6 +25,37 @@ pub fn schedule_retries() -> aws_sdk_scheduler::types::RetryPolicy {
 /// the reminder's lead.
 pub fn reminder_time(timeout_seconds: u64, seconds_before: u64, now: u64) -> Option<u64> {
     (timeout_seconds > seconds_before).then(|| now + timeout_seconds - seconds_before)
+}
+
+/// The schedule's target (record-reminder, with the approval's hash and run,
+/// retried then dead-lettered) and its window (none: on time).
+fn target(
+    reminder: &Reminder,
+    input: &RequestApprovalInput,
+    hash: &ApprovalHash,
+) -> Result<(Target, FlexibleTimeWindow), BuildError> {
+    let payload = serde_json::json!(ApprovalReminderEvent {
+        approval_reminder: ApprovalReminder {
+            approval_hash: hash.clone(),
+            execution_name: input.execution_name.clone(),
+        },
+    });
+    let target = Target::builder()
+        .arn(&reminder.target_arn)
+        .role_arn(&reminder.role_arn)
+        .input(payload.to_string())
+        .retry_policy(schedule_retries())
+        .set_dead_letter_config(
+            reminder
+                .dead_letter_arn
+                .as_ref()
+                .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
+        )
+        .build()?;
+    let window = FlexibleTimeWindow::builder()
+        .mode(FlexibleTimeWindowMode::Off)
+        .build()?;
+    Ok((target, window))
 }
 
 /// Best effort, like a notice: the deadline itself is Step Functions'
@@ -38,30 +74,7 @@ pub(crate) async fn remind(
         return;
     };
     let name = shared::naming::approval_reminder_name(&reminder.name_token, hash);
-    let payload = serde_json::json!(ApprovalReminderEvent {
-        approval_reminder: ApprovalReminder {
-            approval_hash: hash.clone(),
-            execution_name: input.execution_name.clone(),
-        },
-    });
-    let built = aws_sdk_scheduler::types::Target::builder()
-        .arn(&reminder.target_arn)
-        .role_arn(&reminder.role_arn)
-        .input(payload.to_string())
-        .retry_policy(schedule_retries())
-        .set_dead_letter_config(reminder.dead_letter_arn.as_ref().map(|arn| {
-            aws_sdk_scheduler::types::DeadLetterConfig::builder()
-                .arn(arn)
-                .build()
-        }))
-        .build()
-        .and_then(|target| {
-            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
-                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
-                .build()
-                .map(|window| (target, window))
-        });
-    let (target, window) = match built {
+    let (target, window) = match target(reminder, input, hash) {
         Ok(parts) => parts,
         Err(e) => {
             tracing::warn!(error = %e, "no reminder: the schedule could not be built");
