@@ -545,6 +545,32 @@ pub enum RunStatus {
     TimedOut,
 }
 
+impl RunStatus {
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Rejected,
+        RunStatus::TimedOut,
+    ];
+
+    /// As the trail stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Rejected => "rejected",
+            RunStatus::TimedOut => "timedOut",
+        }
+    }
+
+    /// Whether a run in this status has ended.
+    pub fn is_end(self) -> bool {
+        self != RunStatus::Running
+    }
+}
+
 /// What a stage knows; every field is optional and recorded when present.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -686,13 +712,46 @@ pub struct ExecutionStatusChange {
     pub detail: StatusChangeDetail,
 }
 
+/// An execution's status, as Step Functions writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    PendingRedrive,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+            ExecutionStatus::PendingRedrive => "PENDING_REDRIVE",
+        }
+    }
+
+    /// An end the definition did not catch: what a status-change event records.
+    pub fn is_uncaught_end(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut | ExecutionStatus::Aborted
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChangeDetail {
     pub execution_arn: String,
     pub name: String,
     /// `FAILED`, `TIMED_OUT` or `ABORTED` (the rule passes only these).
-    pub status: String,
+    pub status: ExecutionStatus,
     /// Epoch milliseconds.
     pub start_date: u64,
     #[serde(default)]

@@ -89,6 +89,27 @@ impl From<Decision> for ApprovalStatus {
     }
 }
 
+/// A trigger's state (`TRIGGER#<object version>`): claimed while its
+/// pipeline start is in flight, then started (or scheduled) or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerState {
+    Starting,
+    Started,
+    Failed,
+}
+
+impl TriggerState {
+    /// As the table stores it (in condition and update values).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerState::Starting => "starting",
+            TriggerState::Started => "started",
+            TriggerState::Failed => "failed",
+        }
+    }
+}
+
 /// The approval (`APPROVAL#<hash>`): written by request-approval with
 /// everything the page shows, the token and the deadline; its decision
 /// fields are set by handle-approval's conditional updates.
@@ -468,6 +489,17 @@ mod tests {
                 .map(|m| m.into_keys().collect::<Vec<_>>()),
             Some(vec!["accuracy".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_trigger_state_is_stored_as_its_word() {
+        for state in [
+            TriggerState::Starting,
+            TriggerState::Started,
+            TriggerState::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
     }
 
     #[test]

@@ -32,6 +32,17 @@ pub struct Key {
     pub sk: String,
 }
 
+impl Key {
+    /// As a request's `Key` (`.set_key(Some(key.attributes()))`).
+    pub fn attributes(&self) -> crate::items::Item {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        crate::items::Item::from([
+            (PK.to_owned(), AttributeValue::S(self.pk.clone())),
+            (SK.to_owned(), AttributeValue::S(self.sk.clone())),
+        ])
+    }
+}
+
 /// The partition of one run: its events and its summary.
 pub fn run_pk(execution_name: &str) -> String {
     format!("RUN#{execution_name}")
@@ -142,6 +153,14 @@ mod tests {
         assert!(!key.pk.contains("secret"));
         assert_eq!(key.pk.len(), "APPROVALTASK#".len() + 64);
         assert_eq!(key, approval_task(&token.clone()));
+    }
+
+    #[test]
+    fn a_key_is_its_two_attributes() {
+        let key = run_summary("e").attributes();
+        assert_eq!(key.len(), 2);
+        assert_eq!(key[PK].as_s().unwrap(), "RUN#e");
+        assert_eq!(key[SK].as_s().unwrap(), SUMMARY_SK);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - [`error`]: the fixed set of error names a failed invocation carries as its `errorType`.
 //! - [`contract`]: the JSON (camelCase) between the state machine and each Lambda.
 //! - [`naming`]: SageMaker and CodePipeline names derived deterministically.
+//! - [`conditional`]: the table's conditional writes (`Done` or `Missed`) and the lease their claims share.
 //! - [`keys`]: the DynamoDB single-table key layout.
 //! - [`items`]: each kind of table item as one serde type (the approval, a link, the guard, the champion).
 //! - [`ids`]: an approval's identifiers as types: the id (a capability, never shown), its hash, the task token.
@@ -15,6 +16,7 @@
 
 pub mod aws;
 pub mod clock;
+pub mod conditional;
 pub mod config;
 pub mod contract;
 pub mod error;

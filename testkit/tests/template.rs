@@ -288,6 +288,14 @@ struct SdkCall {
 
 /// The function's source without its tests: `src/*.rs` less `tests.rs` and
 /// anything after a `#[cfg(test)]`.
+/// A file without its test module: everything before `#[cfg(test)] mod`.
+/// Any other `#[cfg(test)]` item stays, so that one near the top of a file
+/// cannot hide the production calls after it from this check.
+fn without_tests(file: &str) -> &str {
+    file.find("#[cfg(test)]\nmod ")
+        .map_or(file, |at| &file[..at])
+}
+
 fn production_source(binary: &str) -> String {
     // record-reminder is a binary of record-metadata's crate that runs only
     // reminder.rs; record-metadata itself refuses reminders.
@@ -306,7 +314,7 @@ fn production_source(binary: &str) -> String {
     if !only.is_empty() {
         for file in only {
             let file = std::fs::read_to_string(dir.join(file)).unwrap();
-            text.push_str(file.split("#[cfg(test)]").next().unwrap_or_default());
+            text.push_str(without_tests(&file));
             text.push('\n');
         }
         return text;
@@ -319,8 +327,7 @@ fn production_source(binary: &str) -> String {
             })
         {
             let file = std::fs::read_to_string(&path).unwrap();
-            let file = file.split("#[cfg(test)]").next().unwrap_or_default();
-            text.push_str(file);
+            text.push_str(without_tests(&file));
             text.push('\n');
         }
     }
@@ -708,9 +715,9 @@ fn the_read_check_notices_a_call_without_a_grant_and_a_call_it_cannot_resolve() 
 // ------------------------------------------------------------------ the state machine's role
 
 fn definition(subs: &BTreeMap<String, String>) -> Value {
-    let text = std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
-        .unwrap();
-    serde_json::from_str(&testkit::paths::fill(&text, subs).unwrap()).unwrap()
+    let text =
+        std::fs::read_to_string(testkit::workspace_root().join(testkit::rig::DEFINITION)).unwrap();
+    serde_json::from_str(&testkit::rig::fill(&text, subs).unwrap()).unwrap()
 }
 
 /// What a Task's integration is authorized on, behind the scenes included.
@@ -943,8 +950,7 @@ fn the_sagemaker_role_covers_what_its_jobs_and_endpoint_do() {
         "210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/prep:1",
     );
     let def_text =
-        std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
-            .unwrap();
+        std::fs::read_to_string(testkit::workspace_root().join(testkit::rig::DEFINITION)).unwrap();
     for r in [&defaults, &processing] {
         let statements = r.role_statements("SageMakerRole").unwrap();
         let data = r.reference("DataBucket").unwrap();
@@ -1836,7 +1842,7 @@ fn no_lambda_task_spends_more_than_an_hour_retrying_its_functions_time_outs() {
         let Some(function) = state["Parameters"]["FunctionName"].as_str() else {
             continue;
         };
-        let (id, timeout) = &timeouts[testkit::paths::unqualified(function)];
+        let (id, timeout) = &timeouts[testkit::rig::unqualified(function)];
         // The first retrier that matches a time-out is the one that applies.
         let attempts = state["Retry"]
             .as_array()

@@ -1,6 +1,8 @@
 //! What to do, from what the table says and the time: pure, so each rule is
 //! tested alone. The handlers read, ask here, then write, tell and render.
 
+use shared::conditional::Lease;
+
 use crate::STALE_DECIDING_SECONDS;
 use crate::approval::{Approval, Status};
 
@@ -53,12 +55,19 @@ pub(crate) enum Missed {
     Expired,
 }
 
+/// The lease a `deciding` claim holds: a request whose Lambda died leaves
+/// it, and after [`STALE_DECIDING_SECONDS`] another may finish its decision.
+fn deciding(a: &Approval) -> Lease {
+    Lease {
+        since: a.deciding_since,
+        seconds: STALE_DECIDING_SECONDS,
+    }
+}
+
 pub(crate) fn missed(a: &Approval, now: u64) -> Missed {
     match a.status {
         Status::Approved | Status::Rejected => Missed::Decided,
-        Status::Deciding if a.deciding_since < now.saturating_sub(STALE_DECIDING_SECONDS) => {
-            Missed::Stale
-        }
+        Status::Deciding if deciding(a).ran_out(now) => Missed::Stale,
         Status::Deciding => Missed::BeingRecorded,
         Status::Pending if now < a.deadline => Missed::ChangedBack,
         Status::Pending => Missed::PastDeadline,

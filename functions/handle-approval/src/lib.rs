@@ -28,11 +28,6 @@ pub use approval::{Approval, Status};
 pub use form::{Form, MAX_APPROVER, MAX_APPROVERS, MAX_COMMENT, parse_form, within_registry};
 pub use post::decision_metrics;
 
-#[cfg(test)]
-use form::field;
-#[cfg(test)]
-use store::s;
-
 /// After this long, a `deciding` approval whose Lambda died may be decided again.
 pub const STALE_DECIDING_SECONDS: u64 = 120;
 

@@ -12,9 +12,10 @@ use shared::metrics::{self, Emf};
 use crate::approval::{Approval, Status};
 use crate::decide::{self, Missed};
 use crate::form::{self, Form, MAX_APPROVERS};
-use crate::store::{self, Write};
+use crate::store;
 use crate::tell::{Untold, tell};
 use crate::{STALE_DECIDING_SECONDS, State, page, target};
+use shared::conditional::Write;
 
 pub(crate) async fn decide(state: &State, request: &Request, request_id: &str) -> Response<Body> {
     let (hash, bound, _) = match target(state, request).await {

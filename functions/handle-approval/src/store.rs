@@ -1,13 +1,13 @@
 //! The approval in the table: one consistent read, and the conditional
 //! writes of a decision (a vote, the claim, its settling, a stale claim taken
-//! over, an expiry). Each write answers [`Write::Missed`] when its condition
-//! did not hold, so the caller decides what that means; nothing here chooses
-//! a page.
+//! over, an expiry), each read through [`shared::conditional::written`]:
+//! `Missed` when its condition did not hold, so the caller decides what that
+//! means; nothing here chooses a page.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use shared::clock::epoch_seconds as now;
+use shared::conditional::{Lease, Write, written};
 use shared::items::{self, ApprovalItem};
 use shared::{ApprovalHash, ApprovalId, Failure, aws, keys};
 
@@ -23,61 +23,19 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// What a conditional write did.
-#[derive(Debug)]
-pub(crate) enum Write<T> {
-    Done(T),
-    /// Its condition did not hold: someone else got there first, or the
-    /// approval is not in the state the write expects.
-    Missed,
-}
-
-/// A conditional update's answer: what it returned, or that it missed.
-fn written(
-    doing: &str,
-    result: Result<UpdateItemOutput, SdkError<UpdateItemError>>,
-) -> Result<Write<UpdateItemOutput>, Failure> {
-    match result {
-        Ok(out) => Ok(Write::Done(out)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-        {
-            Ok(Write::Missed)
-        }
-        Err(err) => Err(aws::failure(doing, &err)),
-    }
-}
-
 /// The approval the write returned (`ALL_NEW`).
 fn returned(out: UpdateItemOutput) -> Result<Approval, Failure> {
     let item = out.attributes.unwrap_or_default();
     items::from_item::<ApprovalItem>(item, "the approval").map(Approval::from)
 }
 
-fn update(
-    state: &State,
-    hash: &ApprovalHash,
-) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-    let key = keys::approval_by_hash(hash);
-    state
-        .dynamodb
-        .update_item()
-        .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
-}
-
 /// The approval item (or an approver's link) with this hash, read consistently.
 async fn read_item(state: &State, hash: &ApprovalHash) -> Result<Option<items::Item>, Failure> {
-    let key = keys::approval_by_hash(hash);
     let got = state
         .dynamodb
         .get_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .consistent_read(true)
         .send()
         .await
@@ -135,7 +93,11 @@ pub(crate) async fn add_vote(
     hash: &ApprovalHash,
     email: &str,
 ) -> Result<Write<Approval>, Failure> {
-    let voted = update(state, hash)
+    let voted = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .update_expression("ADD approvals :me")
         .condition_expression(
             "#status = :pending AND deadline > :now AND NOT contains(approvals, :email)",
@@ -173,7 +135,11 @@ pub(crate) async fn claim(
         "decisionId = :rid",
         "decidingSince = :now",
     ];
-    let mut claim = update(state, hash)
+    let mut claim = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         // Only from pending: a stale `deciding` is finished with its own
         // decision (finish_stale), never overwritten by a later one.
         .condition_expression("#status = :pending AND deadline > :now")
@@ -213,7 +179,11 @@ pub(crate) async fn settle(
     request_id: &str,
     status: Status,
 ) -> Result<(), Failure> {
-    let mut settle = update(state, hash)
+    let mut settle = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .condition_expression("decisionId = :rid")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":rid", s(request_id))
@@ -241,28 +211,34 @@ pub(crate) async fn take_over(
     request_id: &str,
     now: u64,
 ) -> Result<Write<()>, Failure> {
-    let taken = update(state, hash)
+    let taken = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .update_expression("SET decisionId = :rid, decidingSince = :now")
         .condition_expression("#status = :deciding AND decidingSince < :stale")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":rid", s(request_id))
         .expression_attribute_values(":deciding", s(Status::Deciding.as_str()))
         .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":stale", n(now.saturating_sub(STALE_DECIDING_SECONDS)))
+        .expression_attribute_values(
+            ":stale",
+            n(Lease::stale_before(STALE_DECIDING_SECONDS, now)),
+        )
         .send()
         .await;
-    Ok(
-        match written("UpdateItem (take over a stale claim)", taken)? {
-            Write::Done(_) => Write::Done(()),
-            Write::Missed => Write::Missed,
-        },
-    )
+    Ok(written("UpdateItem (take over a stale claim)", taken)?.map(|_| ()))
 }
 
 /// Marks a pending approval past its deadline expired, so the page and the
 /// trail agree; missed when another request marked (or decided) it first.
 pub(crate) async fn mark_expired(state: &State, hash: &ApprovalHash) -> Result<Write<()>, Failure> {
-    let marked = update(state, hash)
+    let marked = state
+        .dynamodb
+        .update_item()
+        .table_name(&state.config.table_name)
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .update_expression("SET #status = :expired")
         .condition_expression("#status = :pending")
         .expression_attribute_names("#status", "status")
@@ -270,8 +246,5 @@ pub(crate) async fn mark_expired(state: &State, hash: &ApprovalHash) -> Result<W
         .expression_attribute_values(":pending", s(Status::Pending.as_str()))
         .send()
         .await;
-    Ok(match written("UpdateItem (mark expired)", marked)? {
-        Write::Done(_) => Write::Done(()),
-        Write::Missed => Write::Missed,
-    })
+    Ok(written("UpdateItem (mark expired)", marked)?.map(|_| ()))
 }

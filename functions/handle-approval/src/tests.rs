@@ -1,4 +1,6 @@
 use super::*;
+use crate::form::field;
+use crate::store::s;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
@@ -542,7 +544,7 @@ fn every_approvers_address_is_kept_whole_and_the_comment_gives_way_to_the_regist
         .map(|i| format!("{}{i}@example.com", "a".repeat(180)))
         .collect();
     let joined = addresses.join(" and ");
-    let approver = crate::field(&joined, crate::MAX_APPROVERS);
+    let approver = field(&joined, crate::MAX_APPROVERS);
     assert_eq!(
         approver.as_deref(),
         Some(joined.as_str()),

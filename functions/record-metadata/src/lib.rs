@@ -12,6 +12,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use lambda_runtime::LambdaEvent;
 pub mod status_change;
 
+use shared::conditional::written;
 use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
 use shared::items::{self, ChampionItem};
 use shared::naming::{RunNames, StackToken};
@@ -115,7 +116,11 @@ pub async fn handle(
     let exec = input.execution_name.as_str();
     let stage = input.stage.as_str();
     let key = keys::run_event(exec, &input.entered_time, stage);
-    let (recorded, already_notified) = record_event(state, &input, &key, &recorded_at).await?;
+    let event = record_event(state, &input, &key, &recorded_at).await?;
+    let (recorded, already_notified) = match event {
+        Event::New => (true, false),
+        Event::Repeat { notified } => (false, notified),
+    };
     update_summary(state, &input, &recorded_at).await?;
     let mut notified = already_notified;
     if let Some(note) = audit::notification(&input).filter(|_| !already_notified) {
@@ -162,28 +167,27 @@ async fn record_champion(state: &State, input: &RecordInput) -> Result<(), Failu
         .expression_attribute_values(":entered", AttributeValue::S(input.entered_time.clone()))
         .send()
         .await;
-    match put {
-        Ok(_) => Ok(()),
-        // A later deploy is already the champion.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(aws::failure("PutItem (champion)", &err)),
-    }
+    // Missed: a later deploy is already the champion.
+    written("PutItem (champion)", put).map(|_| ())
 }
 
-/// Writes the stage's event once: `(recorded, already notified)`. A retry
-/// finds the event there and learns whether its notice went out.
+/// What writing a stage's event found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// Written now: its notice is still to go out.
+    New,
+    /// A retry of a stage already recorded, and whether its notice went out.
+    Repeat { notified: bool },
+}
+
+/// Writes the stage's event once. A retry finds the event there and learns
+/// whether its notice went out.
 async fn record_event(
     state: &State,
     input: &RecordInput,
     key: &keys::Key,
     recorded_at: &str,
-) -> Result<(bool, bool), Failure> {
+) -> Result<Event, Failure> {
     let put = state
         .dynamodb
         .put_item()
@@ -193,33 +197,26 @@ async fn record_event(
         .expression_attribute_names("#sk", keys::SK)
         .send()
         .await;
-    match put {
-        Ok(_) => Ok((true, false)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            let existing = state
-                .dynamodb
-                .get_item()
-                .table_name(&state.config.table_name)
-                .key(keys::PK, AttributeValue::S(key.pk.clone()))
-                .key(keys::SK, AttributeValue::S(key.sk.clone()))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| aws::failure("GetItem (event)", &e))?;
-            let notified = existing
-                .item()
-                .and_then(|i| i.get("notified"))
-                .and_then(|v| v.as_bool().ok())
-                .copied()
-                .unwrap_or(false);
-            Ok((false, notified))
-        }
-        Err(err) => Err(aws::failure("PutItem (event)", &err)),
+    if written("PutItem (event)", put)?.is_done() {
+        return Ok(Event::New);
     }
+    let existing = state
+        .dynamodb
+        .get_item()
+        .table_name(&state.config.table_name)
+        .key(keys::PK, AttributeValue::S(key.pk.clone()))
+        .key(keys::SK, AttributeValue::S(key.sk.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| aws::failure("GetItem (event)", &e))?;
+    let notified = existing
+        .item()
+        .and_then(|i| i.get("notified"))
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false);
+    Ok(Event::Repeat { notified })
 }
 
 /// Moves the run's summary forward; an older event arriving late leaves it.
@@ -244,18 +241,10 @@ async fn update_summary(
         .set_expression_attribute_values(Some(summary.values))
         .send()
         .await;
-    match updated {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            tracing::info!(execution = %input.execution_name, stage = input.stage.as_str(), "summary already newer; left as is");
-            Ok(())
-        }
-        Err(err) => Err(aws::failure("UpdateItem (summary)", &err)),
+    if !written("UpdateItem (summary)", updated)?.is_done() {
+        tracing::info!(execution = %input.execution_name, stage = input.stage.as_str(), "summary already newer; left as is");
     }
+    Ok(())
 }
 
 /// Marks the event notified, or its notice owed. Marked after publishing: a

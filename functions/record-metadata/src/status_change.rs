@@ -10,8 +10,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{
-    ExecutionInput, ExecutionStatusChange, RecordInput, RecordOutput, RunDetails, RunStatus, Stage,
-    StatusChangeDetail,
+    ExecutionInput, ExecutionStatus, ExecutionStatusChange, RecordInput, RecordOutput, RunDetails,
+    RunStatus, Stage, StatusChangeDetail,
 };
 use shared::naming::RunNames;
 use shared::{Failure, aws, keys};
@@ -21,10 +21,10 @@ use crate::State;
 /// The error a run that failed at `state` is recorded with: the job's own
 /// name for SageMaker's jobs, the function's error name for a Lambda task
 /// (already one of ours), `StepFailed` for another interpreter error.
-pub fn named_error(state: Option<&str>, status: &str, error: Option<&str>) -> String {
+pub fn named_error(state: Option<&str>, status: ExecutionStatus, error: Option<&str>) -> String {
     match status {
-        "ABORTED" => return "Aborted".into(),
-        "TIMED_OUT" => return "ExecutionTimedOut".into(),
+        ExecutionStatus::Aborted => return "Aborted".into(),
+        ExecutionStatus::TimedOut => return "ExecutionTimedOut".into(),
         _ => {}
     }
     let error = error.unwrap_or("StepFailed");
@@ -117,13 +117,13 @@ fn failure_record(
     failed_at: Option<&str>,
     attempt_started: u64,
 ) -> RecordInput {
-    let error = named_error(failed_at, &d.status, d.error.as_deref());
+    let error = named_error(failed_at, d.status, d.error.as_deref());
     let cause = format!(
         "{} at state {}: {}{}. Resume it from that state with `mlops runs redrive {}` once the cause is fixed.",
-        d.error.as_deref().unwrap_or(&d.status),
+        d.error.as_deref().unwrap_or(d.status.as_str()),
         failed_at.unwrap_or("(unknown)"),
         d.cause.as_deref().unwrap_or("no cause given"),
-        if d.status == "FAILED" {
+        if d.status == ExecutionStatus::Failed {
             ""
         } else {
             " (the whole execution)"
@@ -139,7 +139,7 @@ fn failure_record(
         execution_name: d.name.clone(),
         execution_arn: Some(d.execution_arn.clone()),
         stage: Stage::Failed,
-        status: if d.status == "TIMED_OUT" {
+        status: if d.status == ExecutionStatus::TimedOut {
             RunStatus::TimedOut
         } else {
             RunStatus::Failed
@@ -166,16 +166,16 @@ fn failure_record(
 /// Records the end EventBridge reported, once, and notifies.
 pub async fn handle(state: &State, change: ExecutionStatusChange) -> Result<RecordOutput, Failure> {
     let d = change.detail;
-    if !matches!(d.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+    if !d.status.is_uncaught_end() {
         return Err(Failure::invalid_input(format!(
             "status {:?}: only FAILED, TIMED_OUT and ABORTED runs are recorded from status changes",
-            d.status
+            d.status.as_str()
         )));
     }
     let names = Some(RunNames::for_execution(&state.config.name_token, &d.name));
     let attempt_started = d.redrive_date.unwrap_or(d.start_date);
     if already_recorded(state, &d.name, attempt_started).await? {
-        tracing::info!(execution = %d.name, status = %d.status, "the definition recorded this end; nothing to add");
+        tracing::info!(execution = %d.name, status = d.status.as_str(), "the definition recorded this end; nothing to add");
         return Ok(RecordOutput {
             recorded: false,
             notified: false,
@@ -198,30 +198,57 @@ mod tests {
     #[test]
     fn a_failed_job_is_named_after_its_step_and_a_lambda_error_keeps_its_name() {
         assert_eq!(
-            named_error(Some("Train"), "FAILED", Some("States.TaskFailed")),
+            named_error(
+                Some("Train"),
+                ExecutionStatus::Failed,
+                Some("States.TaskFailed")
+            ),
             "TrainingFailed"
         );
         assert_eq!(
-            named_error(Some("Tune"), "FAILED", Some("States.Timeout")),
+            named_error(
+                Some("Tune"),
+                ExecutionStatus::Failed,
+                Some("States.Timeout")
+            ),
             "TrainingFailed"
         );
         assert_eq!(
-            named_error(Some("Transform"), "FAILED", Some("States.TaskFailed")),
+            named_error(
+                Some("Transform"),
+                ExecutionStatus::Failed,
+                Some("States.TaskFailed")
+            ),
             "TransformFailed"
         );
         assert_eq!(
-            named_error(Some("Process"), "FAILED", Some("States.Timeout")),
+            named_error(
+                Some("Process"),
+                ExecutionStatus::Failed,
+                Some("States.Timeout")
+            ),
             "ProcessingFailed"
         );
         assert_eq!(
-            named_error(Some("CreateEndpoint"), "FAILED", Some("AwsUnavailable")),
+            named_error(
+                Some("CreateEndpoint"),
+                ExecutionStatus::Failed,
+                Some("AwsUnavailable")
+            ),
             "AwsUnavailable"
         );
         assert_eq!(
-            named_error(Some("Register"), "FAILED", Some("States.Runtime")),
+            named_error(
+                Some("Register"),
+                ExecutionStatus::Failed,
+                Some("States.Runtime")
+            ),
             "StepFailed"
         );
-        assert_eq!(named_error(None, "ABORTED", None), "Aborted");
-        assert_eq!(named_error(None, "TIMED_OUT", None), "ExecutionTimedOut");
+        assert_eq!(named_error(None, ExecutionStatus::Aborted, None), "Aborted");
+        assert_eq!(
+            named_error(None, ExecutionStatus::TimedOut, None),
+            "ExecutionTimedOut"
+        );
     }
 }

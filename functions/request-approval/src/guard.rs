@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use shared::conditional::{Write, written};
 use shared::contract::RequestApprovalInput;
 use shared::items::{self, ApprovalItem, ApprovalStatus, GuardItem, LinkItem};
 use shared::{ApprovalHash, ApprovalId, ErrorName, Failure, aws, keys};
@@ -139,15 +140,6 @@ fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, Failure>
         .map_err(built)
 }
 
-fn cancelled(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-    >,
-) -> bool {
-    err.as_service_error()
-        .is_some_and(|e| e.is_transaction_canceled_exception())
-}
-
 /// A link of its own for each named approver.
 fn new_links(state: &State) -> Result<Vec<Link>, Failure> {
     state
@@ -209,13 +201,11 @@ async fn repoint(
     input: &RequestApprovalInput,
     hash: &ApprovalHash,
 ) -> Result<(), Failure> {
-    let key = keys::approval_by_hash(hash);
     let updated = state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
+        .set_key(Some(keys::approval_by_hash(hash).attributes()))
         .update_expression("SET taskToken = :t")
         .condition_expression("#status = :pending AND taskToken <> :t")
         .expression_attribute_names("#status", "status")
@@ -223,21 +213,11 @@ async fn repoint(
         .expression_attribute_values(":pending", s(ApprovalStatus::Pending.as_str()))
         .send()
         .await;
-    match updated {
-        Ok(_) => {
-            tracing::info!("the approval now answers this attempt's task");
-            Ok(())
-        }
-        // The same token, or decided already: nothing to move.
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(aws::failure("UpdateItem (approval token)", &err)),
+    // Missed: the same token, or decided already: nothing to move.
+    if written("UpdateItem (approval token)", updated)?.is_done() {
+        tracing::info!("the approval now answers this attempt's task");
     }
+    Ok(())
 }
 
 /// One unsent link replaced: the old link (never sent) deleted, its
@@ -254,14 +234,12 @@ fn relink_items(
     let old_key = keys::approval_by_hash(old);
     let delete = Delete::builder()
         .table_name(table)
-        .key(keys::PK, s(old_key.pk))
-        .key(keys::SK, s(old_key.sk))
+        .set_key(Some(old_key.attributes()))
         .build()
         .map_err(built)?;
     let update = Update::builder()
         .table_name(table)
-        .key(keys::PK, s(&guard.pk))
-        .key(keys::SK, s(&guard.sk))
+        .set_key(Some(guard.attributes()))
         .update_expression(format!("SET links.#e{i} = :new{i}"))
         .condition_expression(format!("links.#e{i} = :old{i} AND emailed = :f"))
         .expression_attribute_names(format!("#e{i}"), email)
@@ -311,20 +289,19 @@ async fn relink(
     if writes.is_empty() {
         return Ok(fresh);
     }
-    let written = state
+    let relinked = state
         .dynamodb
         .transact_write_items()
         .set_transact_items(Some(writes))
         .send()
         .await;
-    match written {
-        Ok(_) => Ok(fresh),
+    match written("TransactWriteItems (new links)", relinked)? {
+        Write::Done(_) => Ok(fresh),
         // Another attempt re-linked or finished first: the next retry reads what it did.
-        Err(err) if cancelled(&err) => Err(Failure::new(
+        Write::Missed => Err(Failure::new(
             ErrorName::AwsUnavailable,
             "another attempt is sending this approval's links; try again",
         )),
-        Err(err) => Err(aws::failure("TransactWriteItems (new links)", &err)),
     }
 }
 
@@ -377,7 +354,7 @@ async fn create(
         expires_at: expires_at(input, now),
     };
     let table = state.config.table_name.as_str();
-    let written = state
+    let created = state
         .dynamodb
         .transact_write_items()
         .set_transact_items(Some(
@@ -387,22 +364,17 @@ async fn create(
         ))
         .send()
         .await;
-    match written {
-        Ok(_) => Ok(true),
-        Err(err) if cancelled(&err) => Ok(false),
-        Err(err) => Err(aws::failure("TransactWriteItems (approval)", &err)),
-    }
+    // Missed: the task has a guard already (a retry).
+    Ok(written("TransactWriteItems (approval)", created)?.is_done())
 }
 
 /// The task's guard, read consistently.
 async fn read_guard(state: &State, input: &RequestApprovalInput) -> Result<GuardItem, Failure> {
-    let key = guard_key(input);
     let existing = state
         .dynamodb
         .get_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, s(&key.pk))
-        .key(keys::SK, s(&key.sk))
+        .set_key(Some(guard_key(input).attributes()))
         .consistent_read(true)
         .send()
         .await
@@ -432,8 +404,7 @@ async fn replace_unsent(
     let old_key = keys::approval_by_hash(old);
     let delete = Delete::builder()
         .table_name(table)
-        .key(keys::PK, s(old_key.pk))
-        .key(keys::SK, s(old_key.sk))
+        .set_key(Some(old_key.attributes()))
         .condition_expression("attribute_not_exists(pk) OR #status = :pending")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":pending", s(ApprovalStatus::Pending.as_str()))
@@ -441,8 +412,7 @@ async fn replace_unsent(
         .map_err(built)?;
     let repoint = Update::builder()
         .table_name(table)
-        .key(keys::PK, s(&guard.pk))
-        .key(keys::SK, s(&guard.sk))
+        .set_key(Some(guard.attributes()))
         .update_expression("SET approvalHash = :new")
         .condition_expression("approvalHash = :old AND emailed = :f")
         .expression_attribute_values(":new", s(id.hash().as_str()))
@@ -464,12 +434,8 @@ async fn replace_unsent(
         ))
         .send()
         .await;
-    match replaced {
-        Ok(_) => Ok(true),
-        // Decided already (its email did go out) or another retry replaced it.
-        Err(err) if cancelled(&err) => Ok(false),
-        Err(err) => Err(aws::failure("TransactWriteItems (replace approval)", &err)),
-    }
+    // Missed: decided already (its email did go out) or another retry replaced it.
+    Ok(written("TransactWriteItems (replace approval)", replaced)?.is_done())
 }
 
 /// One approver's email went out: a retry does not send it again.
@@ -478,13 +444,11 @@ pub(crate) async fn mark_sent(
     input: &RequestApprovalInput,
     email: &str,
 ) -> Result<(), Failure> {
-    let key = guard_key(input);
     state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
+        .set_key(Some(guard_key(input).attributes()))
         .update_expression("DELETE unsent :e")
         .expression_attribute_values(":e", AttributeValue::Ss(vec![email.to_owned()]))
         .send()
@@ -498,13 +462,11 @@ pub(crate) async fn mark_emailed(
     state: &State,
     input: &RequestApprovalInput,
 ) -> Result<(), Failure> {
-    let key = guard_key(input);
     state
         .dynamodb
         .update_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, s(key.pk))
-        .key(keys::SK, s(key.sk))
+        .set_key(Some(guard_key(input).attributes()))
         .update_expression("SET emailed = :t")
         .expression_attribute_values(":t", AttributeValue::Bool(true))
         .send()

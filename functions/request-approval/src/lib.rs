@@ -6,7 +6,6 @@ mod email;
 mod guard;
 mod reminder;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use shared::contract::{RequestApprovalInput, RequestApprovalOutput};
 use shared::items::{self, ChampionItem};
@@ -75,13 +74,11 @@ fn validate(input: &RequestApprovalInput) -> Result<(), Failure> {
 
 /// The version the endpoint serves now, as record-metadata recorded it.
 async fn champion(state: &State, endpoint: &str) -> Result<ChampionLookup, Failure> {
-    let key = keys::champion(endpoint);
     let got = state
         .dynamodb
         .get_item()
         .table_name(&state.config.table_name)
-        .key(keys::PK, AttributeValue::S(key.pk))
-        .key(keys::SK, AttributeValue::S(key.sk))
+        .set_key(Some(keys::champion(endpoint).attributes()))
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (champion)", &e))?;

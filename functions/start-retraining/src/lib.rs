@@ -9,6 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::clock::epoch_seconds as now;
+use shared::conditional::{Lease, written};
+use shared::items::TriggerState;
 use shared::{ConfigError, Env, Failure, aws, keys};
 use tracing::Instrument;
 
@@ -152,9 +154,9 @@ async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Fai
         .table_name(&state.config.table_name)
         .item(keys::PK, s(key.pk))
         .item(keys::SK, s(key.sk))
-        .item("state", s("starting"))
+        .item("state", s(TriggerState::Starting.as_str()))
         .item("attempt", s(attempt))
-        .item("leaseUntil", n(now + LEASE_SECONDS))
+        .item("leaseUntil", n(Lease { since: now, seconds: LEASE_SECONDS }.until()))
         .item("bucket", s(&data.bucket))
         .item("key", s(&data.key))
         .item("versionId", s(data.version_id.as_deref().unwrap_or("none")))
@@ -171,22 +173,12 @@ async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Fai
         .expression_attribute_names("#pk", keys::PK)
         .expression_attribute_names("#state", "state")
         .expression_attribute_names("#lease", "leaseUntil")
-        .expression_attribute_values(":failed", s("failed"))
-        .expression_attribute_values(":starting", s("starting"))
+        .expression_attribute_values(":failed", s(TriggerState::Failed.as_str()))
+        .expression_attribute_values(":starting", s(TriggerState::Starting.as_str()))
         .expression_attribute_values(":now", n(now))
         .send()
         .await;
-    match put {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(aws::failure("PutItem (trigger)", &err)),
-    }
+    Ok(written("PutItem (trigger)", put)?.is_done())
 }
 
 /// Moves our claim to its outcome; only our own attempt's claim is changed.
@@ -204,17 +196,17 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&O
     let update = match outcome {
         Ok(Outcome::Started(execution_id)) => update
             .update_expression("SET #state = :started, pipelineExecutionId = :id, startedAt = :at REMOVE leaseUntil")
-            .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(":started", s(TriggerState::Started.as_str()))
             .expression_attribute_values(":id", s(execution_id))
             .expression_attribute_values(":at", n(now())),
         Ok(Outcome::Scheduled(schedule)) => update
             .update_expression("SET #state = :started, schedule = :schedule, startedAt = :at REMOVE leaseUntil")
-            .expression_attribute_values(":started", s("started"))
+            .expression_attribute_values(":started", s(TriggerState::Started.as_str()))
             .expression_attribute_values(":schedule", s(schedule))
             .expression_attribute_values(":at", n(now())),
         Err(failure) => update
             .update_expression("SET #state = :failed, lastError = :error REMOVE leaseUntil")
-            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":failed", s(TriggerState::Failed.as_str()))
             .expression_attribute_values(":error", s(failure.to_string())),
     };
     if let Err(err) = update.send().await {
