@@ -10,6 +10,7 @@
 //! - [`ids`]: an approval's identifiers as types: the id (a capability, never shown), its hash, the task token.
 //! - [`aws`]: SDK configuration and classification of SDK errors into error names.
 //! - [`lambda`]: every event-driven function runs through [`lambda::serve`], which decodes its payload (`InvalidInput`, naming the field) inside a span naming the run.
+//! - [`report`]: the model-quality report evaluate-model writes and the approval page reads.
 //! - [`sample`]: the stratified sample of a batch output the approval page shows.
 //! - [`logging`]: the log subscriber every function installs (the runtime's and SDK's crates held at INFO).
 //! - [`metrics`]: business metrics in CloudWatch's Embedded Metric Format, and their one list of names.
@@ -28,6 +29,7 @@ pub mod logging;
 pub mod metrics;
 pub mod naming;
 mod pem;
+pub mod report;
 pub mod sample;
 
 pub use config::{ConfigError, Env};

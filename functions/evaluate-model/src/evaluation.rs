@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
 use shared::contract::ProblemType;
+use shared::report::{self, ClassFigures, Figure, ModelQuality, SampleGroup};
 use shared::sample::Stratified;
 
 /// A classification with more labels than this is refused: the confusion
@@ -148,44 +148,60 @@ impl Classification {
     }
 
     /// SageMaker Model Monitor's model-quality statistics shape, plus per class.
-    pub fn report(&self, evaluated_at: &str) -> Value {
+    pub fn report(&self, evaluated_at: &str) -> ModelQuality {
         let m = self.metrics();
-        let value = |name: &str| json!({"value": m.get(name).copied().unwrap_or(0.0)});
-        let confusion: BTreeMap<&String, BTreeMap<&String, u64>> = self
+        let value = |name: &str| Figure {
+            value: m.get(name).copied().unwrap_or(0.0),
+        };
+        let confusion_matrix = self
             .classes
             .iter()
             .map(|a| {
-                (
-                    a,
-                    self.classes.iter().map(|p| (p, self.count(a, p))).collect(),
-                )
+                let row = self
+                    .classes
+                    .iter()
+                    .map(|p| (p.clone(), self.count(a, p)))
+                    .collect();
+                (a.clone(), row)
             })
             .collect();
-        let per_class: BTreeMap<String, Value> = self
+        let per_class = self
             .per_class()
             .into_iter()
-            .map(|(c, (p, r, f1, support))| {
-                (
-                    c,
-                    json!({"precision": p, "recall": r, "f1": f1, "support": support}),
-                )
+            .map(|(c, (precision, recall, f1, support))| {
+                let figures = ClassFigures {
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                };
+                (c, figures)
             })
             .collect();
-        json!({
-            "version": 0.0,
-            "dataset": {"item_count": self.rows, "evaluation_time": evaluated_at},
-            "multiclass_classification_metrics": {
-                "confusion_matrix": confusion,
-                "accuracy": value("accuracy"),
-                "macro_precision": value("macroPrecision"),
-                "macro_recall": value("macroRecall"),
-                "macro_f1": value("macroF1"),
-                "weighted_precision": value("weightedPrecision"),
-                "weighted_recall": value("weightedRecall"),
-                "weighted_f1": value("weightedF1"),
-            },
-            "per_class": per_class,
-        })
+        ModelQuality {
+            version: report::VERSION,
+            dataset: dataset(self.rows, evaluated_at),
+            multiclass_classification_metrics: Some(report::Classification {
+                confusion_matrix,
+                accuracy: value("accuracy"),
+                macro_precision: value("macroPrecision"),
+                macro_recall: value("macroRecall"),
+                macro_f1: value("macroF1"),
+                weighted_precision: value("weightedPrecision"),
+                weighted_recall: value("weightedRecall"),
+                weighted_f1: value("weightedF1"),
+            }),
+            regression_metrics: None,
+            per_class,
+            sample: Vec::new(),
+        }
+    }
+}
+
+fn dataset(rows: u64, evaluated_at: &str) -> report::Dataset {
+    report::Dataset {
+        item_count: rows,
+        evaluation_time: evaluated_at.to_owned(),
     }
 }
 
@@ -234,19 +250,22 @@ impl Regression {
         m
     }
 
-    pub fn report(&self, evaluated_at: &str) -> Value {
+    pub fn report(&self, evaluated_at: &str) -> ModelQuality {
         let m = self.metrics();
-        let value = |name: &str| m.get(name).map_or(Value::Null, |v| json!({"value": v}));
-        json!({
-            "version": 0.0,
-            "dataset": {"item_count": self.rows, "evaluation_time": evaluated_at},
-            "regression_metrics": {
-                "mae": value("mae"),
-                "mse": value("mse"),
-                "rmse": value("rmse"),
-                "r2": value("r2"),
-            },
-        })
+        let value = |name: &str| m.get(name).map(|&value| Figure { value });
+        ModelQuality {
+            version: report::VERSION,
+            dataset: dataset(self.rows, evaluated_at),
+            multiclass_classification_metrics: None,
+            regression_metrics: Some(report::Regression {
+                mae: value("mae"),
+                mse: value("mse"),
+                rmse: value("rmse"),
+                r2: value("r2"),
+            }),
+            per_class: BTreeMap::new(),
+            sample: Vec::new(),
+        }
     }
 }
 
@@ -304,12 +323,18 @@ impl Evaluation {
     }
 
     /// The report, with the sample of rows for the approval page.
-    pub fn report(&self, evaluated_at: &str) -> Value {
+    pub fn report(&self, evaluated_at: &str) -> ModelQuality {
         let mut report = match &self.kind {
             Kind::Classification(c) => c.report(evaluated_at),
             Kind::Regression(r) => r.report(evaluated_at),
         };
-        report["sample"] = self.sample.to_json();
+        report.sample = self
+            .sample
+            .clone()
+            .into_groups()
+            .into_iter()
+            .map(|(label, rows)| SampleGroup { label, rows })
+            .collect();
         report
     }
 
@@ -324,6 +349,7 @@ impl Evaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
@@ -371,7 +397,7 @@ mod tests {
             ("virginica", "versicolor", 0),
             ("virginica", "virginica", 10),
         ];
-        let report = evaluation.report("2026-11-28T00:00:00Z");
+        let report = serde_json::to_value(evaluation.report("2026-11-28T00:00:00Z")).unwrap();
         let matrix = &report["multiclass_classification_metrics"]["confusion_matrix"];
         for (actual, predicted, n) in by_hand {
             assert_eq!(matrix[actual][predicted], n, "{actual} → {predicted}");
@@ -401,7 +427,7 @@ mod tests {
             evaluation.add(&format!("setosa,{i},setosa")).unwrap();
         }
         evaluation.add("virginica,last,virginica").unwrap();
-        let sample = &evaluation.report("t")["sample"];
+        let sample = &serde_json::to_value(evaluation.report("t")).unwrap()["sample"];
         assert_eq!(sample[0]["label"], "setosa");
         assert_eq!(
             sample[0]["rows"].as_array().unwrap().len(),

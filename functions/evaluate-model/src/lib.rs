@@ -241,7 +241,8 @@ pub async fn handle(
         Some(uri) => Some(digest(state, uri).await?),
         None => None,
     };
-    let report = evaluation.report(&shared::clock::now_rfc3339());
+    let report = serde_json::to_vec(&evaluation.report(&shared::clock::now_rfc3339()))
+        .map_err(|e| Failure::invalid_input(format!("the model-quality report: {e}")))?;
     let report_key = format!("{prefix}{REPORT_NAME}");
     state
         .s3
@@ -249,7 +250,7 @@ pub async fn handle(
         .bucket(bucket)
         .key(&report_key)
         .content_type("application/json")
-        .body(ByteStream::from(report.to_string().into_bytes()))
+        .body(ByteStream::from(report))
         .send()
         .await
         .map_err(|e| aws::failure("PutObject (model-quality report)", &e))?;

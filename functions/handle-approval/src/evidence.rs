@@ -5,6 +5,7 @@
 
 use shared::aws;
 use shared::contract::parse_s3_uri;
+use shared::report::ModelQuality;
 
 use crate::State;
 use crate::approval::Approval;
@@ -54,7 +55,7 @@ pub(crate) async fn gather(state: &State, approval: &Approval) -> Evidence {
 const MAX_REPORT_BYTES: i64 = 1 << 20;
 
 /// A model-quality report (evaluate-model's), if it can be read.
-async fn report(state: &State, uri: &str) -> Option<serde_json::Value> {
+async fn report(state: &State, uri: &str) -> Option<ModelQuality> {
     let (bucket, key) = parse_s3_uri(uri)?;
     let object = state
         .s3
@@ -72,7 +73,9 @@ async fn report(state: &State, uri: &str) -> Option<serde_json::Value> {
         return None;
     }
     let bytes = object.body.collect().await.ok()?.into_bytes();
-    serde_json::from_slice(&bytes).ok()
+    serde_json::from_slice(&bytes)
+        .inspect_err(|e| tracing::warn!(error = %e, "the report is not a model-quality report"))
+        .ok()
 }
 
 /// Rows of every label of the batch output (stratified, not the first lines:

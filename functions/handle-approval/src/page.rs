@@ -4,6 +4,8 @@
 use askama::Template;
 use lambda_http::{Body, Response};
 
+use shared::report::ModelQuality;
+
 use crate::approval::Approval;
 
 #[derive(Template)]
@@ -31,35 +33,29 @@ pub struct Matrix {
     pub rows: Vec<(String, Vec<u64>)>,
 }
 
-/// The sample evaluate-model kept in its report: rows of every label.
-pub fn sample_from_report(report: &serde_json::Value) -> Vec<(String, Vec<String>)> {
-    report["sample"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|group| {
-            let label = group["label"].as_str()?.to_owned();
-            let rows = group["rows"]
-                .as_array()?
-                .iter()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect();
-            Some((label, rows))
-        })
+/// The rows of every label evaluate-model kept while it read the whole output.
+pub fn sample_from_report(report: &ModelQuality) -> Vec<(String, Vec<String>)> {
+    report
+        .sample
+        .iter()
+        .map(|group| (group.label.clone(), group.rows.clone()))
         .collect()
 }
 
 impl Matrix {
-    /// From a model-quality report (`multiclass_classification_metrics.confusion_matrix`).
-    pub fn from_report(title: &str, report: &serde_json::Value) -> Option<Matrix> {
-        let matrix = report["multiclass_classification_metrics"]["confusion_matrix"].as_object()?;
+    /// From a model-quality report's confusion matrix (a classification's).
+    pub fn from_report(title: &str, report: &ModelQuality) -> Option<Matrix> {
+        let matrix = &report
+            .multiclass_classification_metrics
+            .as_ref()?
+            .confusion_matrix;
         let labels: Vec<String> = matrix.keys().take(30).cloned().collect();
         let rows = labels
             .iter()
             .map(|actual| {
                 let counts = labels
                     .iter()
-                    .map(|p| matrix[actual][p].as_u64().unwrap_or(0))
+                    .map(|p| matrix[actual].get(p).copied().unwrap_or(0))
                     .collect();
                 (actual.clone(), counts)
             })
