@@ -8,9 +8,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+use shared::contract::RunStatus;
 use shared::keys;
 
-use crate::{Item, text};
+use crate::trail::{Item, text};
 
 /// The stages a run passes, in order, as the trail names them. A deploy-only
 /// run skips training; the approval is a wait between `transformed` and
@@ -24,7 +25,13 @@ const STAGES: [(&str, &str); 6] = [
     ("deployed", "deployed"),
 ];
 
-const ENDS: [&str; 4] = ["succeeded", "failed", "rejected", "timedOut"];
+/// Every status a run ends in, as the trail writes it.
+fn ends() -> impl Iterator<Item = &'static str> {
+    RunStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_end())
+        .map(RunStatus::as_str)
+}
 
 /// One event of the trail, as watch shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +108,7 @@ impl Progress {
     }
 
     pub fn ended(&self) -> bool {
-        ENDS.contains(&self.status().as_str())
+        ends().any(|end| end == self.status().as_str())
     }
 
     fn reached(&self, stage: &str) -> Option<&Event> {
@@ -235,7 +242,7 @@ pub async fn watch(
     let mut said_absent = false;
     let mut tick = 0usize;
     loop {
-        let items = crate::trail(ddb, table, execution).await?;
+        let items = crate::trail::trail(ddb, table, execution).await?;
         let p = Progress::from_items(&items);
         let mut text = String::new();
         if p.events.is_empty() && !said_absent {

@@ -1,0 +1,4 @@
+//! One module per group of subcommands.
+
+pub(crate) mod models;
+pub(crate) mod runs;
