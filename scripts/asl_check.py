@@ -5,14 +5,10 @@
 For every AWS::Serverless::StateMachine in template.yaml:
   - every ${Name} in its DefinitionUri file has a DefinitionSubstitutions entry,
     and every entry is used;
-  - every Task Resource is an integration this project knows (a typo in a
-    Resource would otherwise surface only when a run reaches that state);
-  - every .waitForTaskToken task passes $$.Task.Token in its payload;
-  - every SageMaker job's name includes $$.Execution.RedriveCount and
-    $$.State.RetryCount (a redrive or a retried create never meets its own
-    job), and the job's retriers stay below 10 attempts (the name's room);
-  - every Task catches to the failure path or says, 'Not caught:', why not;
   - no Resource hard-codes a region, an account or a partition.
+The rules about the project's own contracts (known integrations, the task
+token, job names that carry the redrive and retry counts, Retry and Catch on
+every Task) are Rust tests beside the contracts: shared/tests/statemachine.rs.
 Then it writes the definition with sample values substituted (parameter
 defaults, example ARNs) to OUT_DIR, for asl-validator and statelint.
 """
@@ -28,40 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
-# The integrations the pipeline uses (optimised SageMaker and Lambda, with their
-# patterns). A new one is added here on purpose, not by a typo in a Resource.
-KNOWN_RESOURCES = {
-    "arn:aws:states:::lambda:invoke",
-    "arn:aws:states:::lambda:invoke.waitForTaskToken",
-    "arn:aws:states:::sagemaker:createTrainingJob.sync",
-    "arn:aws:states:::sagemaker:createTransformJob.sync",
-    "arn:aws:states:::sagemaker:createModel",
-    "arn:aws:states:::sagemaker:createProcessingJob.sync",
-    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
-    "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
-    "arn:aws:states:::aws-sdk:dynamodb:query",
-    "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
-    "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
-    "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
-    "arn:aws:states:::aws-sdk:ecr:batchGetImage",
-    "arn:aws:states:::aws-sdk:ecr:putImage",
-    "arn:aws:states:::aws-sdk:cloudwatchlogs:putRetentionPolicy",
-    "arn:aws:states:::aws-sdk:sagemaker:deleteModel",
-    "arn:aws:states:::aws-sdk:s3:putObjectTagging",
-    "arn:aws:states:::aws-sdk:sagemaker:deleteEndpointConfig",
-    "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig",
-    "arn:aws:states:::aws-sdk:applicationautoscaling:registerScalableTarget",
-    "arn:aws:states:::aws-sdk:applicationautoscaling:deregisterScalableTarget",
-    "arn:aws:states:::aws-sdk:applicationautoscaling:putScalingPolicy",
-    "arn:aws:states:::aws-sdk:s3:headObject",
-}
-# Jobs keep their names after failing; a redriven run must name its own anew.
-JOB_NAMES = {
-    "arn:aws:states:::sagemaker:createTrainingJob.sync": "TrainingJobName.$",
-    "arn:aws:states:::sagemaker:createTransformJob.sync": "TransformJobName.$",
-    "arn:aws:states:::sagemaker:createProcessingJob.sync": "ProcessingJobName.$",
-    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": "HyperParameterTuningJobName.$",
-}
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -125,17 +87,6 @@ def tasks(states):
             yield from tasks(state["ItemProcessor"]["States"])
 
 
-def passes_token(value):
-    if isinstance(value, dict):
-        return any(
-            (k.endswith(".$") and v == "$$.Task.Token") or passes_token(v)
-            for k, v in value.items()
-        )
-    if isinstance(value, list):
-        return any(passes_token(v) for v in value)
-    return False
-
-
 def check(definition_path, substitutions, template, out_dir):
     errors = []
     text = definition_path.read_text()
@@ -150,26 +101,6 @@ def check(definition_path, substitutions, template, out_dir):
         resource = state["Resource"]
         if re.search(r"arn:aws[a-z-]*:", resource) or re.search(r"\d{12}", resource):
             errors.append(f"{name}: Resource {resource} hard-codes a partition or account; use ${{Partition}}")
-        known = resource.replace("${Partition}", "aws")
-        if known not in KNOWN_RESOURCES:
-            errors.append(f"{name}: Resource {resource} is not a known integration")
-        if resource.endswith(".waitForTaskToken") and not passes_token(state.get("Parameters", {})):
-            errors.append(f"{name}: a .waitForTaskToken task must pass $$.Task.Token in its payload")
-        job_name = JOB_NAMES.get(known)
-        if job_name:
-            given = state.get("Parameters", {}).get(job_name, "")
-            if "$$.Execution.RedriveCount" not in given:
-                errors.append(f"{name}: {job_name} must include $$.Execution.RedriveCount, or a redrive collides with the failed job")
-            if "$$.State.RetryCount" not in given:
-                errors.append(f"{name}: {job_name} must include $$.State.RetryCount, or a retry after a lost answer collides with its own job")
-            if sum(r.get("MaxAttempts", 3) for r in state.get("Retry", [])) > 9:
-                errors.append(f"{name}: its retriers allow 10 or more attempts; the job name keeps room for one retry digit (shared::naming::ATTEMPT_SUFFIX_MAX)")
-        # A Task either catches to a decided end, or says it is left uncaught on
-        # purpose (its failure is the execution's failure point, for a redrive).
-        if not state.get("Catch") and "Not caught:" not in state.get("Comment", ""):
-            errors.append(f"{name}: a Task needs a Catch to the failure path, or a Comment saying 'Not caught:' and why")
-        if not state.get("Retry"):
-            errors.append(f"{name}: every Task needs a Retry for transient errors")
 
     values = {k: sample_value(k, v, template) for k, v in substitutions.items()}
     filled = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)

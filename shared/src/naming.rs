@@ -128,8 +128,8 @@ pub fn scoped_name(kind: &str, token: &StackToken, source: &str, max: usize) -> 
 
 /// Room a job name leaves for the `-<redrive count>-<retry count>` the state
 /// machine appends (`$$.Execution.RedriveCount`, at most 1,000 redrives, and
-/// `$$.State.RetryCount`, below 10: `scripts/asl_check.py` holds every job's
-/// retriers to fewer attempts), so that neither a redriven run's jobs nor a
+/// `$$.State.RetryCount`, below 10: `shared/tests/statemachine.rs` holds
+/// every job's retriers to fewer attempts), so that neither a redriven run's jobs nor a
 /// retried create collide with the job an earlier attempt made.
 pub const ATTEMPT_SUFFIX_MAX: usize = 7;
 

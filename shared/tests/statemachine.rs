@@ -1,7 +1,9 @@
 //! The state machine against the shared contracts (no emulator): every
 //! payload the ASL sends names only fields of the receiving Lambda's input
 //! type, and every path it reads from a Lambda result exists in that
-//! Lambda's output type. The paths themselves run in testkit/tests/paths.rs,
+//! Lambda's output type; and the definition's own rules (every Task retries,
+//! catches or says why not, uses a known integration, names its jobs anew on
+//! a redrive or a retry). The paths themselves run in testkit/tests/paths.rs,
 //! their Lambda tasks answered by the real binaries.
 
 #![allow(
@@ -23,7 +25,7 @@ use shared::contract::{
 use shared::naming::RunNames;
 
 fn definition() -> Value {
-    let text = std::fs::read_to_string(testkit::workspace_root().join(testkit::paths::DEFINITION))
+    let text = std::fs::read_to_string(testkit::workspace_root().join(testkit::rig::DEFINITION))
         .expect("the state machine definition");
     serde_json::from_str(&text).expect("the definition is JSON")
 }
@@ -396,4 +398,191 @@ fn every_lambda_task_retries_a_lambda_timeout() {
     }
     assert!(lambda_tasks >= 10, "{lambda_tasks}");
     assert!(missing.is_empty(), "{missing:#?}");
+}
+
+// ------------------------------------------------- the definition's own rules
+
+/// Every Task state, with its name, in Parallel branches and Map iterators too.
+fn tasks(states: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, state) in states.as_object().into_iter().flatten() {
+        if state["Type"] == "Task" {
+            out.push((name.clone(), state.clone()));
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            out.extend(tasks(&branch["States"]));
+        }
+        for nested in ["Iterator", "ItemProcessor"] {
+            out.extend(tasks(&state[nested]["States"]));
+        }
+    }
+    out
+}
+
+/// The integrations the pipeline uses. A new one is added here on purpose
+/// (and granted in template.yaml), not by a typo in a Resource.
+const KNOWN_INTEGRATIONS: [&str; 23] = [
+    "lambda:invoke",
+    "lambda:invoke.waitForTaskToken",
+    "sagemaker:createTrainingJob.sync",
+    "sagemaker:createTransformJob.sync",
+    "sagemaker:createModel",
+    "sagemaker:createProcessingJob.sync",
+    "sagemaker:createHyperParameterTuningJob.sync",
+    "aws-sdk:sagemaker:createModelPackage",
+    "aws-sdk:dynamodb:query",
+    "aws-sdk:sagemaker:updateModelPackage",
+    "aws-sdk:sagemaker:describeModelPackage",
+    "aws-sdk:sagemaker:describeTrainingJob",
+    "aws-sdk:ecr:batchGetImage",
+    "aws-sdk:ecr:putImage",
+    "aws-sdk:cloudwatchlogs:putRetentionPolicy",
+    "aws-sdk:sagemaker:deleteModel",
+    "aws-sdk:s3:putObjectTagging",
+    "aws-sdk:sagemaker:deleteEndpointConfig",
+    "aws-sdk:sagemaker:describeEndpointConfig",
+    "aws-sdk:applicationautoscaling:registerScalableTarget",
+    "aws-sdk:applicationautoscaling:deregisterScalableTarget",
+    "aws-sdk:applicationautoscaling:putScalingPolicy",
+    "aws-sdk:s3:headObject",
+];
+
+/// The job-name parameter of each SageMaker job a Task creates.
+const JOB_NAMES: [(&str, &str); 4] = [
+    ("sagemaker:createTrainingJob.sync", "TrainingJobName.$"),
+    ("sagemaker:createTransformJob.sync", "TransformJobName.$"),
+    ("sagemaker:createProcessingJob.sync", "ProcessingJobName.$"),
+    (
+        "sagemaker:createHyperParameterTuningJob.sync",
+        "HyperParameterTuningJobName.$",
+    ),
+];
+
+fn passes_token(value: &Value) -> bool {
+    match value {
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, v)| (k.ends_with(".$") && v == "$$.Task.Token") || passes_token(v)),
+        Value::Array(a) => a.iter().any(passes_token),
+        _ => false,
+    }
+}
+
+/// What the definition's Tasks break of the project's own rules.
+fn task_rule_errors(definition: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (name, state) in tasks(&definition["States"]) {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        let integration = resource
+            .strip_prefix("arn:${Partition}:states:::")
+            .unwrap_or(resource);
+        if !KNOWN_INTEGRATIONS.contains(&integration) {
+            errors.push(format!(
+                "{name}: {resource} is not a known integration (arn:${{Partition}}:states:::…)"
+            ));
+        }
+        if integration.ends_with(".waitForTaskToken") && !passes_token(&state["Parameters"]) {
+            errors.push(format!(
+                "{name}: a .waitForTaskToken task must pass $$.Task.Token"
+            ));
+        }
+        let retries = state["Retry"].as_array().cloned().unwrap_or_default();
+        if retries.is_empty() {
+            errors.push(format!(
+                "{name}: every Task needs a Retry for transient errors"
+            ));
+        }
+        // A Task either catches to a decided end, or says it is left uncaught
+        // on purpose (its failure is the execution's failure point, for a redrive).
+        let caught = state["Catch"].as_array().is_some_and(|c| !c.is_empty());
+        let comment = state["Comment"].as_str().unwrap_or_default();
+        if !caught && !comment.contains("Not caught:") {
+            errors.push(format!(
+                "{name}: a Task needs a Catch, or a Comment saying 'Not caught:' and why"
+            ));
+        }
+        let Some((_, field)) = JOB_NAMES.iter().find(|(job, _)| *job == integration) else {
+            continue;
+        };
+        // Jobs keep their names after failing: a redriven run and a retried
+        // create each name their own job anew.
+        let given = state["Parameters"][field].as_str().unwrap_or_default();
+        for count in ["$$.Execution.RedriveCount", "$$.State.RetryCount"] {
+            if !given.contains(count) {
+                errors.push(format!("{name}: {field} must include {count}"));
+            }
+        }
+        // The name keeps room for one retry digit (naming::ATTEMPT_SUFFIX_MAX).
+        let attempts: u64 = retries
+            .iter()
+            .map(|r| r["MaxAttempts"].as_u64().unwrap_or(3))
+            .sum();
+        if attempts > 9 {
+            errors.push(format!("{name}: its retriers allow {attempts} attempts; a job name has room for one retry digit"));
+        }
+    }
+    errors
+}
+
+#[test]
+fn every_task_retries_catches_or_says_why_not_uses_a_known_integration_and_names_its_jobs_anew() {
+    let def = definition();
+    assert!(tasks(&def["States"]).len() >= 20);
+    assert_eq!(task_rule_errors(&def), Vec::<String>::new());
+    // `-<redrive count, at most 1,000>-<retry count, one digit>`.
+    assert!(shared::naming::ATTEMPT_SUFFIX_MAX >= "-1000-9".len());
+}
+
+#[test]
+fn the_task_rules_notice_each_kind_of_break() {
+    let def = definition();
+    let (train, _) = tasks(&def["States"])
+        .into_iter()
+        .find(|(_, s)| {
+            s["Resource"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("createTrainingJob.sync")
+        })
+        .unwrap();
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut d = def.clone();
+        edit(&mut d["States"][train.as_str()]);
+        task_rule_errors(&d)
+    };
+    let said = |errors: Vec<String>, what: &str| {
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    };
+    said(broken(&|s| s["Retry"] = json!([])), "needs a Retry");
+    said(
+        broken(&|s| {
+            s["Catch"] = json!([]);
+            s["Comment"] = json!("");
+        }),
+        "needs a Catch",
+    );
+    said(
+        broken(&|s| s["Resource"] = json!("arn:aws:states:::sagemaker:createTrainingJob.sync")),
+        "not a known integration",
+    );
+    said(
+        broken(&|s| {
+            s["Parameters"]["TrainingJobName.$"] = json!("States.Format('t-{}', $$.Execution.Name)")
+        }),
+        "must include $$.Execution.RedriveCount",
+    );
+    said(
+        broken(&|s| s["Retry"] = json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": 10}])),
+        "one retry digit",
+    );
+    let approval = "RequestApproval";
+    let mut d = def.clone();
+    d["States"][approval]["Parameters"]["Payload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("taskToken.$");
+    said(task_rule_errors(&d), "must pass $$.Task.Token");
 }

@@ -8,7 +8,7 @@
 
 pub mod gateway;
 pub mod iam;
-pub mod paths;
+pub mod rig;
 pub mod sagemaker;
 pub mod template;
 
@@ -640,7 +640,7 @@ impl Inbox {
 pub async fn create_pipeline(sdk: &SdkConfig, name: &str) -> Result<(), String> {
     let template = template::Template::load()?;
     let resolver = template::Resolver::new(template, "us-east-1");
-    paths::create_pipeline(sdk, &resolver, name).await
+    rig::create_pipeline(sdk, &resolver, name).await
 }
 
 /// The checkout the tests run in, found at run time (cargo sets

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::paths::binaries_dir;
+use crate::rig::binaries_dir;
 
 /// `s3://bucket/key` → (bucket, key), by the contract's own parser.
 pub fn s3_parts(uri: &str) -> Result<(String, String), String> {

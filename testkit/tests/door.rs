@@ -23,7 +23,7 @@ fn refused(binary: &str, payload: Value) -> (String, String) {
         .unwrap();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut runtime = LambdaRuntime::start();
-    let path = testkit::paths::binaries_dir().join(binary);
+    let path = testkit::rig::binaries_dir().join(binary);
     let function = runtime.function(&path.display().to_string(), &env);
     match runtime.invoke(&function, &payload) {
         Invocation::Err {

@@ -1,5 +1,5 @@
 //! The state machine's paths on moto's executing Step Functions
-//! (`testkit::paths::Rig`): the real definition with template.yaml's own
+//! (`testkit::rig::Rig`): the real definition with template.yaml's own
 //! substitutions and parameter defaults, every Lambda task answered by that
 //! function's real binary (as an IAM user holding only its template policy),
 //! SageMaker's `.sync` jobs played by the test, approvals decided through
@@ -24,7 +24,7 @@ use shared::contract::{
     DeployEndpointInput, DeploymentStrategy, RecordInput, RequestApprovalInput, RunStatus, Stage,
 };
 use shared::naming::RunNames;
-use testkit::paths::{LambdaCall, Rig, SyncTask};
+use testkit::rig::{LambdaCall, Rig, SyncTask};
 
 /// The endpoint's wait between polls, shortened from the template's 30 s, and
 /// the rollout's bake time with it (deploy-endpoint refuses a rollout that

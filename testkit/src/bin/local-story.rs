@@ -1,5 +1,5 @@
 //! `make local`: the pipeline's story on this machine, on the same rig as the
-//! path tests (testkit::paths), against the moto server `scripts/with-moto`
+//! path tests (testkit::rig), against the moto server `scripts/with-moto`
 //! started (AWS_ENDPOINT_URL).
 //!
 //! Two runs, each: new training data in S3 → start-retraining (its real
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use testkit::Invocation;
-use testkit::paths::Rig;
+use testkit::rig::Rig;
 use testkit::sagemaker::{LocalSageMaker, s3_parts};
 
 #[derive(Debug, Default)]
@@ -398,7 +398,7 @@ impl Story {
     }
 
     /// Plays one SageMaker job with iris-model.
-    async fn play(&mut self, task: testkit::paths::SyncTask) -> Result<(), String> {
+    async fn play(&mut self, task: testkit::rig::SyncTask) -> Result<(), String> {
         match task.state.as_str() {
             "Train" => {
                 self.step(&format!(
@@ -514,7 +514,7 @@ impl Story {
     /// The run's audit trail and the registry, as `mlops` shows them.
     fn trail(&mut self, execution: &str) {
         self.step("The audit trail (mlops runs show) and the registry (mlops models)");
-        let mlops = testkit::paths::binaries_dir().join("mlops");
+        let mlops = testkit::rig::binaries_dir().join("mlops");
         let env = [
             ("TABLE_NAME", self.rig.world.name("Table")),
             (

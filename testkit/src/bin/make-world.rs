@@ -1,5 +1,5 @@
 //! Creates what template.yaml creates in the moto server at AWS_ENDPOINT_URL
-//! (testkit::paths::World, under the template's names) and prints the
+//! (testkit::rig::World, under the template's names) and prints the
 //! functions' environment as KEY=VALUE lines, plus DATA_BUCKET,
 //! ARTIFACT_BUCKET and MODEL_PACKAGE_GROUP. For harnesses outside Rust
 //! (`make bench`), so the world is made in one place.
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 async fn world() -> Result<BTreeMap<String, String>, String> {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let world = testkit::paths::World::create(&region, &[]).await?;
+    let world = testkit::rig::World::create(&region, &[]).await?;
     let template = testkit::template::Template::load()?;
     let mut env = BTreeMap::new();
     for (id, _) in template.functions() {
