@@ -2,7 +2,10 @@
 //! - the "Error names" table (docs/configuration.md) is `ErrorName`, name for
 //!   name, with the same retried/not-retried answer;
 //! - every relative link in README.md and docs/*.md reaches a file, and an
-//!   anchor reaches a heading of it.
+//!   anchor reaches a heading of it;
+//! - the facts written twice stay equal: the architecture diagram (README.md
+//!   and docs/architecture.md), which names every function crate, and the
+//!   README's count of the template's functions.
 
 #![allow(
     clippy::unwrap_used,
@@ -49,6 +52,47 @@ fn the_error_table_is_the_error_enum() {
         .map(|n| (n.as_str().to_owned(), n.is_transient()))
         .collect();
     assert_eq!(rows, expected);
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap()
+}
+
+/// The first mermaid block of a document.
+fn diagram(text: &str) -> String {
+    let start = text.find("```mermaid").expect("a mermaid diagram");
+    let end = text[start + 3..].find("```").expect("the diagram's end") + start + 3;
+    text[start..end].to_owned()
+}
+
+#[test]
+fn the_architecture_diagram_is_the_readmes_and_names_every_function() {
+    let readme = diagram(&read("README.md"));
+    assert_eq!(diagram(&read("docs/architecture.md")), readme);
+    let crates: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(crates.len() >= 9, "{crates:?}");
+    for name in &crates {
+        assert!(readme.contains(name.as_str()), "the diagram lacks {name}");
+    }
+}
+
+#[test]
+fn the_readme_counts_the_templates_functions() {
+    let functions = read("template.yaml")
+        .matches("BuildProperties: {Binary: ")
+        .count();
+    let words = [
+        "", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
+        "Eleven", "Twelve",
+    ];
+    let counted = format!("{} small Rust Lambdas", words[functions]);
+    assert!(
+        read("README.md").contains(&counted),
+        "the README should say \"{counted}\""
+    );
 }
 
 /// GitHub's anchor for a heading: lower case, punctuation dropped but for
