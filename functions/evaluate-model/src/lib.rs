@@ -195,6 +195,40 @@ pub async fn handle(
     event: LambdaEvent<EvaluateInput>,
 ) -> Result<EvaluateOutput, Failure> {
     let input = event.payload;
+    let (bucket, prefix) = where_to_read(&input)?;
+    let (evaluation, objects) = evaluate(state, bucket, &prefix, input.problem_type).await?;
+    let metrics = evaluation.metrics();
+    let gate_value = metrics.get(&input.gate_metric).copied().ok_or_else(|| {
+        Failure::invalid_input(format!(
+            "{} is undefined on this held-out data (every label is the same)",
+            input.gate_metric
+        ))
+    })?;
+    let model_artifact = match &input.model_artifact_uri {
+        Some(uri) => Some(digest(state, uri).await?),
+        None => None,
+    };
+    let report_uri = write_report(state, bucket, &prefix, &evaluation).await?;
+    tracing::info!(
+        rows = evaluation.rows(),
+        objects,
+        gate = %input.gate_metric,
+        value = gate_value,
+        "evaluated on the held-out data"
+    );
+    Ok(EvaluateOutput {
+        report_uri,
+        rows: evaluation.rows(),
+        metrics,
+        gate_metric: input.gate_metric,
+        gate_value,
+        model_artifact,
+    })
+}
+
+/// The transform output's bucket and prefix (ending in `/`), once the gate
+/// metric is one this problem type computes.
+fn where_to_read(input: &EvaluateInput) -> Result<(&str, String), Failure> {
     let allowed = Evaluation::gates(input.problem_type);
     if !allowed.contains(&input.gate_metric.as_str()) {
         return Err(Failure::invalid_input(format!(
@@ -215,13 +249,24 @@ pub async fn handle(
     } else {
         format!("{prefix}/")
     };
-    let keys = outputs(state, bucket, &prefix).await?;
+    Ok((bucket, prefix))
+}
+
+/// Every output object under the prefix, read as a stream into one
+/// evaluation; with how many objects were read.
+async fn evaluate(
+    state: &State,
+    bucket: &str,
+    prefix: &str,
+    kind: shared::contract::ProblemType,
+) -> Result<(Evaluation, usize), Failure> {
+    let keys = outputs(state, bucket, prefix).await?;
     if keys.is_empty() {
         return Err(Failure::invalid_input(format!(
             "no batch transform output (*.out) under s3://{bucket}/{prefix}"
         )));
     }
-    let mut evaluation = Evaluation::new(input.problem_type);
+    let mut evaluation = Evaluation::new(kind);
     for key in &keys {
         read(state, bucket, key, &mut evaluation).await?;
     }
@@ -230,17 +275,16 @@ pub async fn handle(
             "the batch transform output under s3://{bucket}/{prefix} has no rows"
         )));
     }
-    let metrics = evaluation.metrics();
-    let gate_value = metrics.get(&input.gate_metric).copied().ok_or_else(|| {
-        Failure::invalid_input(format!(
-            "{} is undefined on this held-out data (every label is the same)",
-            input.gate_metric
-        ))
-    })?;
-    let model_artifact = match &input.model_artifact_uri {
-        Some(uri) => Some(digest(state, uri).await?),
-        None => None,
-    };
+    Ok((evaluation, keys.len()))
+}
+
+/// The model-quality report beside the output; answers its URI.
+async fn write_report(
+    state: &State,
+    bucket: &str,
+    prefix: &str,
+    evaluation: &Evaluation,
+) -> Result<String, Failure> {
     let report = serde_json::to_vec(&evaluation.report(&shared::clock::now_rfc3339()))
         .map_err(|e| Failure::invalid_input(format!("the model-quality report: {e}")))?;
     let report_key = format!("{prefix}{REPORT_NAME}");
@@ -254,21 +298,7 @@ pub async fn handle(
         .send()
         .await
         .map_err(|e| aws::failure("PutObject (model-quality report)", &e))?;
-    tracing::info!(
-        rows = evaluation.rows(),
-        objects = keys.len(),
-        gate = %input.gate_metric,
-        value = gate_value,
-        "evaluated on the held-out data"
-    );
-    Ok(EvaluateOutput {
-        report_uri: format!("s3://{bucket}/{report_key}"),
-        rows: evaluation.rows(),
-        metrics,
-        gate_metric: input.gate_metric,
-        gate_value,
-        model_artifact,
-    })
+    Ok(format!("s3://{bucket}/{report_key}"))
 }
 
 #[cfg(test)]

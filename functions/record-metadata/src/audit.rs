@@ -216,11 +216,37 @@ pub struct Notification {
 /// Long on purpose: it is the table of what each end says and what to do
 /// next, read best in one place.
 pub fn notification(input: &RecordInput) -> Option<Notification> {
+    let (headline, next) = headline(input)?;
+    let exec = &input.execution_name;
+    // SNS subjects: at most 100 characters, no line breaks.
+    let subject: String = format!("[mlops] {headline}: {exec}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let mut lines = vec![
+        format!("{headline}."),
+        String::new(),
+        format!("Run: {exec}"),
+    ];
+    lines.extend(facts(input));
+    lines.push(String::new());
+    lines.push(format!("What next: {next}"));
+    Some(Notification {
+        subject,
+        body: lines.join("\n"),
+        status: status_name(input.status),
+        stage: input.stage.as_str(),
+    })
+}
+
+/// What happened and what to do next, for the stages that notify.
+fn headline(input: &RecordInput) -> Option<(String, &'static str)> {
     let d = &input.details;
     let exec = &input.execution_name;
     let error = d.error.as_deref().unwrap_or("");
     let timed_out = input.status == RunStatus::TimedOut || error == "States.Timeout";
-    let (headline, next) = match (input.stage, input.status) {
+    Some(match (input.stage, input.status) {
         (Stage::ApprovalRequested, _) => (
             "Approval requested".to_owned(),
             "An approver has been emailed a link to the approval page. The run waits for a decision until the approval expires.",
@@ -257,18 +283,13 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
             "Read the cause below, fix it, then redrive the execution from the Step Functions console or start a new run. The endpoint still serves the previous model.",
         ),
         _ => return None,
-    };
-    // SNS subjects: at most 100 characters, no line breaks.
-    let subject: String = format!("[mlops] {headline}: {exec}")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
-    let mut lines = vec![
-        format!("{headline}."),
-        String::new(),
-        format!("Run: {exec}"),
-    ];
+    })
+}
+
+/// The run's facts the notice lists, each on its line, long values cut.
+fn facts(input: &RecordInput) -> Vec<String> {
+    let d = &input.details;
+    let mut lines = Vec::new();
     let facts = [
         ("Execution", &input.execution_arn),
         ("Commit", &d.commit_id),
@@ -325,14 +346,7 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
     if let Some(cause) = &d.cause {
         lines.push(format!("Cause: {}", truncate(cause, 4096).0));
     }
-    lines.push(String::new());
-    lines.push(format!("What next: {next}"));
-    Some(Notification {
-        subject,
-        body: lines.join("\n"),
-        status: status_name(input.status),
-        stage: input.stage.as_str(),
-    })
+    lines
 }
 
 #[cfg(test)]
