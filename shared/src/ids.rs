@@ -11,6 +11,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Whether `text` is `len` lowercase hex characters.
+fn lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// An approval id: 128 bits, as 32 lowercase hex characters (URL-safe).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApprovalId(String);
@@ -23,11 +31,7 @@ impl ApprovalId {
 
     /// An id from a link, if it has an id's shape (checked before any lookup).
     pub fn parse(text: &str) -> Option<ApprovalId> {
-        let shaped = text.len() == 32
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        shaped.then(|| ApprovalId(text.to_owned()))
+        lower_hex(text, 32).then(|| ApprovalId(text.to_owned()))
     }
 
     /// The id itself, for the one place it goes: the link in an email.
@@ -56,11 +60,7 @@ pub struct ApprovalHash(String);
 
 impl ApprovalHash {
     pub fn parse(text: &str) -> Option<ApprovalHash> {
-        let shaped = text.len() == 64
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        shaped.then(|| ApprovalHash(text.to_owned()))
+        lower_hex(text, 64).then(|| ApprovalHash(text.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -4,7 +4,7 @@
 //! the whole output; the approval page reads the output itself only for a
 //! report without one.
 
-use serde_json::{Value, json};
+use crate::report::SampleGroup;
 
 /// Rows kept per label.
 pub const ROWS: usize = 3;
@@ -57,14 +57,15 @@ impl Stratified {
         self.groups
     }
 
-    /// `[{"label", "rows"}]`, as the model-quality report carries it.
-    pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.groups
-                .iter()
-                .map(|(label, rows)| json!({"label": label, "rows": rows}))
-                .collect(),
-        )
+    /// The groups as the model-quality report carries them.
+    pub fn to_report(&self) -> Vec<SampleGroup> {
+        self.groups
+            .iter()
+            .map(|(label, rows)| SampleGroup {
+                label: label.clone(),
+                rows: rows.clone(),
+            })
+            .collect()
     }
 }
 
@@ -92,8 +93,11 @@ mod tests {
         assert_eq!(groups[2].0, "virginica");
         assert!(!s.complete(&[]));
         assert_eq!(
-            s.to_json()[2],
-            json!({"label": "virginica", "rows": ["virginica,last,virginica"]})
+            s.to_report()[2],
+            SampleGroup {
+                label: "virginica".into(),
+                rows: vec!["virginica,last,virginica".into()]
+            }
         );
     }
 }

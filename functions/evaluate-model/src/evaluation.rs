@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use shared::contract::ProblemType;
-use shared::report::{self, ClassFigures, Figure, ModelQuality, SampleGroup};
+use shared::report::{self, ClassFigures, Figure, ModelQuality};
 use shared::sample::Stratified;
 
 /// A classification with more labels than this is refused: the confusion
@@ -328,13 +328,7 @@ impl Evaluation {
             Kind::Classification(c) => c.report(evaluated_at),
             Kind::Regression(r) => r.report(evaluated_at),
         };
-        report.sample = self
-            .sample
-            .clone()
-            .into_groups()
-            .into_iter()
-            .map(|(label, rows)| SampleGroup { label, rows })
-            .collect();
+        report.sample = self.sample.to_report();
         report
     }
 

@@ -226,7 +226,6 @@ fn relink_items(
     table: &str,
     guard: &keys::Key,
     i: usize,
-    email: &str,
     old: &ApprovalHash,
     new: &ApprovalHash,
     link: &LinkItem,
@@ -242,7 +241,7 @@ fn relink_items(
         .set_key(Some(guard.attributes()))
         .update_expression(format!("SET links.#e{i} = :new{i}"))
         .condition_expression(format!("links.#e{i} = :old{i} AND emailed = :f"))
-        .expression_attribute_names(format!("#e{i}"), email)
+        .expression_attribute_names(format!("#e{i}"), &link.approver_email)
         .expression_attribute_values(format!(":new{i}"), s(new.as_str()))
         .expression_attribute_values(format!(":old{i}"), s(old.as_str()))
         .expression_attribute_values(":f", AttributeValue::Bool(false))
@@ -275,15 +274,7 @@ async fn relink(
         };
         let link_id = new_approval_id()?;
         let link = link_item(input, &link_id, &guard.approval_hash, email, now);
-        writes.extend(relink_items(
-            table,
-            &key,
-            i,
-            email,
-            old,
-            &link_id.hash(),
-            &link,
-        )?);
+        writes.extend(relink_items(table, &key, i, old, &link_id.hash(), &link)?);
         fresh.push((link_id, email.clone()));
     }
     if writes.is_empty() {
