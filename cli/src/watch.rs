@@ -9,9 +9,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use shared::contract::RunStatus;
-use shared::keys;
+use shared::items::{RunEvent, RunSummary, Trail};
 
-use crate::trail::{Item, text};
+use crate::trail::{printable, shown};
 
 /// The stages a run passes, in order, as the trail names them. A deploy-only
 /// run skips training; the approval is a wait between `transformed` and
@@ -25,14 +25,6 @@ const STAGES: [(&str, &str); 6] = [
     ("deployed", "deployed"),
 ];
 
-/// Every status a run ends in, as the trail writes it.
-fn ends() -> impl Iterator<Item = &'static str> {
-    RunStatus::ALL
-        .into_iter()
-        .filter(|s| s.is_end())
-        .map(RunStatus::as_str)
-}
-
 /// One event of the trail, as watch shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -42,39 +34,25 @@ pub struct Event {
     pub note: String,
 }
 
-impl Event {
-    fn from_item(item: &Item) -> Event {
-        let gate = match (
-            text(item, "gateMetric"),
-            text(item, "gateValue"),
-            text(item, "gateThreshold"),
-        ) {
-            (m, v, t) if !m.is_empty() => format!("{m} = {v} (threshold {t})"),
+impl From<&RunEvent> for Event {
+    fn from(event: &RunEvent) -> Event {
+        let f = &event.facts;
+        let gate = match (&f.gate_metric, f.gate_value, f.gate_threshold) {
+            (Some(m), Some(v), Some(t)) => format!("{} = {v} (threshold {t})", printable(m)),
             _ => String::new(),
         };
-        let note = [
-            gate,
-            text(item, "approvalDecision")
-                .is_empty()
-                .then(String::new)
-                .unwrap_or_else(|| {
-                    format!(
-                        "{} by {}",
-                        text(item, "approvalDecision"),
-                        text(item, "approvedBy")
-                    )
-                }),
-            text(item, "endpointName"),
-            text(item, "error"),
-        ]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
+        let decision = f.approval_decision.map_or_else(String::new, |d| {
+            format!("{} by {}", d.as_str(), shown(&f.approved_by))
+        });
+        let note = [gate, decision, shown(&f.endpoint_name), shown(&f.error)]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         Event {
-            stage: text(item, "stage"),
-            status: text(item, "status"),
-            time: text(item, "enteredTime"),
+            stage: event.stage.as_str().to_owned(),
+            status: event.status.as_str().to_owned(),
+            time: printable(&event.entered_time),
             note,
         }
     }
@@ -84,31 +62,23 @@ impl Event {
 #[derive(Debug, Default, Clone)]
 pub struct Progress {
     pub events: Vec<Event>,
-    pub summary: Option<Item>,
+    pub summary: Option<RunSummary>,
 }
 
 impl Progress {
-    pub fn from_items(items: &[Item]) -> Progress {
-        let mut p = Progress::default();
-        for item in items {
-            if text(item, "sk") == keys::SUMMARY_SK {
-                p.summary = Some(item.clone());
-            } else {
-                p.events.push(Event::from_item(item));
-            }
+    pub fn from_trail(trail: &Trail) -> Progress {
+        Progress {
+            events: trail.events.iter().map(Event::from).collect(),
+            summary: trail.summary.clone(),
         }
-        p
     }
 
-    pub fn status(&self) -> String {
-        self.summary
-            .as_ref()
-            .map(|s| text(s, "status"))
-            .unwrap_or_default()
+    pub fn status(&self) -> Option<RunStatus> {
+        self.summary.as_ref().map(|s| s.status)
     }
 
     pub fn ended(&self) -> bool {
-        ends().any(|end| end == self.status().as_str())
+        self.status().is_some_and(RunStatus::is_end)
     }
 
     fn reached(&self, stage: &str) -> Option<&Event> {
@@ -119,7 +89,7 @@ impl Progress {
     /// not yet decided, and still running.
     fn awaiting_approval(&self) -> bool {
         let last = self.events.last().map(|e| e.stage.as_str());
-        self.status() == "running" && matches!(last, Some("transformed"))
+        self.status() == Some(RunStatus::Running) && matches!(last, Some("transformed"))
     }
 }
 
@@ -136,7 +106,8 @@ pub fn line(event: &Event) -> String {
 /// The live block for a terminal: every stage, done, current or to come.
 pub fn block(execution: &str, p: &Progress, tick: usize) -> Vec<String> {
     const SPIN: [&str; 4] = ["|", "/", "-", "\\"];
-    let mut lines = vec![format!("run {execution}: {}", p.status())];
+    let status = p.status().map_or("", RunStatus::as_str);
+    let mut lines = vec![format!("run {execution}: {status}")];
     let failed = p
         .events
         .iter()
@@ -172,41 +143,43 @@ pub fn block(execution: &str, p: &Progress, tick: usize) -> Vec<String> {
 
 /// How the run ended, and what to do next.
 pub fn outcome(execution: &str, p: &Progress) -> (bool, Vec<String>) {
-    let summary = p.summary.clone().unwrap_or_default();
-    let field = |name: &str| text(&summary, name);
-    match p.status().as_str() {
-        "succeeded" => (
+    let Some(summary) = &p.summary else {
+        return (false, vec!["the run has no summary yet".into()]);
+    };
+    let f = &summary.facts;
+    match summary.status {
+        RunStatus::Succeeded => (
             true,
             vec![
                 format!(
                     "succeeded: endpoint {} serves this run's model ({}).",
-                    field("endpointName"),
-                    field("modelName")
+                    shown(&f.endpoint_name),
+                    shown(&f.model_name)
                 ),
                 "next: POST {ApiUrl}/predict to use it; `mlops models` lists the versions; `mlops rollback <version>` puts an earlier one back.".into(),
             ],
         ),
-        "rejected" => (
+        RunStatus::Rejected => (
             false,
             vec![
                 format!(
                     "rejected by {}: {}",
-                    field("approvedBy"),
-                    field("approvalComment")
+                    shown(&f.approved_by),
+                    shown(&f.approval_comment)
                 ),
                 "next: nothing was deployed; the endpoint serves what it served. Fix the model and push, or upload new data.".into(),
             ],
         ),
-        "timedOut" => (
+        RunStatus::TimedOut => (
             false,
             vec![
-                format!("timed out: {}", field("cause")),
+                format!("timed out: {}", shown(&f.cause)),
                 "next: nothing was deployed. `mlops deploy <version>` asks for the approval again.".into(),
             ],
         ),
-        _ => {
-            let error = field("error");
-            let cause = field("cause");
+        RunStatus::Failed | RunStatus::Running => {
+            let error = shown(&f.error);
+            let cause = shown(&f.cause);
             let next = match error.as_str() {
                 "QualityGateFailed" => "next: the model did not reach the threshold; improve the data or the model and run again.".to_owned(),
                 "ApprovalRejected" => "next: nothing was deployed.".to_owned(),
@@ -242,8 +215,8 @@ pub async fn watch(
     let mut said_absent = false;
     let mut tick = 0usize;
     loop {
-        let items = crate::trail::trail(ddb, table, execution).await?;
-        let p = Progress::from_items(&items);
+        let trail = crate::trail::trail(ddb, table, execution).await?;
+        let p = Progress::from_trail(&trail);
         let mut text = String::new();
         if p.events.is_empty() && !said_absent {
             text.push_str(&format!(
@@ -299,22 +272,26 @@ pub async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::contract::{Decision, Stage};
 
-    fn item(pairs: &[(&str, &str)]) -> Item {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned())))
-            .collect()
+    fn event(stage: Stage) -> RunEvent {
+        RunEvent::new(
+            "run-1",
+            stage,
+            RunStatus::Running,
+            "2026-11-21T10:00:00Z",
+            "now",
+        )
     }
 
-    fn event(stage: &str, status: &str) -> Item {
-        item(&[
-            ("sk", &format!("EVENT#t#{stage}")),
-            ("stage", stage),
-            ("status", status),
-            ("enteredTime", "2026-11-21T10:00:00Z"),
-        ])
+    fn summary(status: RunStatus) -> RunSummary {
+        RunSummary::new(
+            "run-1",
+            Stage::Failed,
+            status,
+            "2026-11-21T10:00:00Z",
+            "now",
+        )
     }
 
     #[test]
@@ -329,12 +306,14 @@ mod tests {
 
     #[test]
     fn the_block_marks_the_stage_in_progress_and_the_wait_for_a_person() {
-        let p = Progress::from_items(&[
-            event("started", "running"),
-            event("trained", "running"),
-            event("transformed", "running"),
-            item(&[("sk", keys::SUMMARY_SK), ("status", "running")]),
-        ]);
+        let p = Progress::from_trail(&Trail {
+            events: vec![
+                event(Stage::Started),
+                event(Stage::Trained),
+                event(Stage::Transformed),
+            ],
+            summary: Some(summary(RunStatus::Running)),
+        });
         let b = block("run-1", &p, 0);
         assert!(b[1].starts_with("  [x] started"), "{b:?}");
         assert!(b[3].starts_with("  [x] batch transform"), "{b:?}");
@@ -351,27 +330,37 @@ mod tests {
 
     #[test]
     fn each_end_says_what_to_do_next() {
-        let ended = |pairs: &[(&str, &str)]| {
-            let mut summary = item(&[("sk", keys::SUMMARY_SK)]);
-            summary.extend(item(pairs));
-            outcome("run-1", &Progress::from_items(&[summary]))
+        let ended = |summary: RunSummary| {
+            outcome(
+                "run-1",
+                &Progress::from_trail(&Trail {
+                    events: Vec::new(),
+                    summary: Some(summary),
+                }),
+            )
         };
-        let (ok, lines) = ended(&[("status", "succeeded"), ("endpointName", "iris")]);
+        let mut deployed = summary(RunStatus::Succeeded);
+        deployed.facts.endpoint_name = Some("iris".into());
+        let (ok, lines) = ended(deployed);
         assert!(ok && lines[0].contains("endpoint iris"), "{lines:?}");
-        let (ok, lines) = ended(&[
-            ("status", "failed"),
-            ("error", "TrainingFailed"),
-            ("cause", "OOM"),
-        ]);
+        let mut failed = summary(RunStatus::Failed);
+        failed.facts.error = Some("TrainingFailed".into());
+        failed.facts.cause = Some("OOM".into());
+        let (ok, lines) = ended(failed);
         assert!(
             !ok && lines[1].contains("mlops runs redrive run-1"),
             "{lines:?}"
         );
-        let (_, lines) = ended(&[("status", "failed"), ("error", "QualityGateFailed")]);
+        let mut gated = summary(RunStatus::Failed);
+        gated.facts.error = Some("QualityGateFailed".into());
+        let (_, lines) = ended(gated);
         assert!(lines[1].contains("threshold"), "{lines:?}");
-        let (ok, lines) = ended(&[("status", "rejected"), ("approvedBy", "ana@example.com")]);
+        let mut rejected = summary(RunStatus::Rejected);
+        rejected.facts.approved_by = Some("ana@example.com".into());
+        rejected.facts.approval_decision = Some(Decision::Rejected);
+        let (ok, lines) = ended(rejected);
         assert!(!ok && lines[0].contains("ana@example.com"), "{lines:?}");
-        let (_, lines) = ended(&[("status", "timedOut")]);
+        let (_, lines) = ended(summary(RunStatus::TimedOut));
         assert!(lines[1].contains("mlops deploy"), "{lines:?}");
     }
 }

@@ -489,6 +489,16 @@ pub enum Decision {
     Rejected,
 }
 
+impl Decision {
+    /// As the output and the trail write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        }
+    }
+}
+
 /// What a person decided: the output of the approval task (`SendTaskSuccess`),
 /// and what the audit trail records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Decision, Metrics};
+use crate::contract::{Decision, Metrics, RunStatus, Stage};
 use crate::{ApprovalHash, ErrorName, Failure, TaskToken, keys};
 
 /// A DynamoDB item as the SDK takes and gives it.
@@ -195,6 +195,16 @@ pub struct ApprovalItem {
     pub deciding_since: Option<u64>,
 }
 
+/// The two attributes of an approval record-reminder reads (its policy lets
+/// it read nothing else, never the token): a projection of [`ApprovalItem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalDeadline {
+    pub status: ApprovalStatus,
+    #[serde(default)]
+    pub deadline: u64,
+}
+
 /// One named approver's link (`APPROVAL#<link hash>`): it points at the
 /// approval the approvers share and binds the decision to an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +302,209 @@ impl ChampionItem {
             model_name: None,
             held_out_metrics: None,
         }
+    }
+}
+
+/// What a run's stage knew, as the trail keeps it on the event and on the
+/// summary: every field optional, each text already bounded by
+/// record-metadata (the names of the cut ones in `truncated`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_job_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_job_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_output_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_config_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_package_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_quality_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_artifact_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data_version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_manifest_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_started_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// The quality gate's reading: all three or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_metric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_metrics: Option<BTreeMap<String, f64>>,
+    /// The training job's own metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<BTreeMap<String, f64>>,
+    /// The names of the fields cut to fit the item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
+}
+
+/// One stage of a run (`RUN#<execution>`, `EVENT#<entered time>#<stage>`):
+/// written once by record-metadata, whatever its retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEvent {
+    pub pk: String,
+    pub sk: String,
+    pub execution_name: String,
+    pub stage: Stage,
+    pub status: RunStatus,
+    pub entered_time: String,
+    pub recorded_at: String,
+    /// Set after the stage's notice went out, or `notificationOwed` when it
+    /// could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_owed: Option<bool>,
+    #[serde(flatten)]
+    pub facts: RunFacts,
+}
+
+impl RunEvent {
+    pub fn new(
+        execution_name: &str,
+        stage: Stage,
+        status: RunStatus,
+        entered_time: &str,
+        recorded_at: &str,
+    ) -> RunEvent {
+        let key = keys::run_event(execution_name, entered_time, stage.as_str());
+        RunEvent {
+            pk: key.pk,
+            sk: key.sk,
+            execution_name: execution_name.to_owned(),
+            stage,
+            status,
+            entered_time: entered_time.to_owned(),
+            recorded_at: recorded_at.to_owned(),
+            notified: None,
+            notification_owed: None,
+            facts: RunFacts::default(),
+        }
+    }
+}
+
+/// The one attribute of a [`RunEvent`] a retry of its stage reads back
+/// (a projection): whether the stage's notice went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct NoticeMark {
+    #[serde(default)]
+    pub notified: Option<bool>,
+}
+
+/// A run as of its latest stage (`RUN#<execution>`, `SUMMARY`): every fact
+/// any stage recorded, the latest winning; an older event arriving late
+/// never moves it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub pk: String,
+    pub sk: String,
+    pub execution_name: String,
+    pub stage: Stage,
+    pub status: RunStatus,
+    pub last_event_time: String,
+    pub updated_at: String,
+    /// The `started` stage's time, set once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(flatten)]
+    pub facts: RunFacts,
+}
+
+impl RunSummary {
+    pub fn new(
+        execution_name: &str,
+        stage: Stage,
+        status: RunStatus,
+        last_event_time: &str,
+        updated_at: &str,
+    ) -> RunSummary {
+        let key = keys::run_summary(execution_name);
+        RunSummary {
+            pk: key.pk,
+            sk: key.sk,
+            execution_name: execution_name.to_owned(),
+            stage,
+            status,
+            last_event_time: last_event_time.to_owned(),
+            updated_at: updated_at.to_owned(),
+            started_at: None,
+            facts: RunFacts::default(),
+        }
+    }
+}
+
+/// A run's items as a query of its partition gives them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trail {
+    /// Oldest first (the sort keys are `EVENT#<time>#<stage>`).
+    pub events: Vec<RunEvent>,
+    pub summary: Option<RunSummary>,
+}
+
+impl Trail {
+    /// The items of one `RUN#` partition, told apart by their sort keys.
+    pub fn from_items(items: impl IntoIterator<Item = Item>) -> Result<Trail, Failure> {
+        let mut trail = Trail::default();
+        for item in items {
+            let summary = item
+                .get(keys::SK)
+                .and_then(|sk| sk.as_s().ok())
+                .is_some_and(|sk| sk == keys::SUMMARY_SK);
+            if summary {
+                trail.summary = Some(from_item(item, "the run's summary")?);
+            } else {
+                trail.events.push(from_item(item, "a run's event")?);
+            }
+        }
+        Ok(trail)
     }
 }
 
@@ -512,6 +725,63 @@ mod tests {
         assert_eq!(
             ApprovalStatus::from(Decision::Rejected),
             ApprovalStatus::Rejected
+        );
+    }
+
+    #[test]
+    fn a_run_event_keeps_its_facts_beside_its_key_and_reads_back() {
+        let mut event = RunEvent::new(
+            "run-1",
+            Stage::Transformed,
+            RunStatus::Running,
+            "2026-11-21T10:00:00.123Z",
+            "2026-11-21T10:00:01Z",
+        );
+        event.facts.gate_metric = Some("accuracy".into());
+        event.facts.gate_value = Some(0.96);
+        event.facts.gate_threshold = Some(0.9);
+        event.facts.approval_decision = Some(Decision::Approved);
+        event.facts.truncated = vec!["cause".into()];
+        event.notified = Some(true);
+        let item = to_item(&event).unwrap();
+        assert_eq!(
+            item["sk"].as_s().unwrap(),
+            "EVENT#2026-11-21T10:00:00.123Z#transformed"
+        );
+        assert_eq!(item["stage"].as_s().unwrap(), "transformed");
+        assert_eq!(item["gateValue"].as_n().unwrap(), "0.96");
+        assert_eq!(item["approvalDecision"].as_s().unwrap(), "approved");
+        assert!(
+            !item.contains_key("commitId"),
+            "absent facts are not written"
+        );
+        let trail = Trail::from_items([item]).unwrap();
+        assert_eq!(trail.events, vec![event]);
+        assert_eq!(trail.summary, None);
+    }
+
+    #[test]
+    fn a_summary_is_told_from_events_by_its_key_and_must_name_its_status() {
+        let mut summary = RunSummary::new(
+            "run-1",
+            Stage::Failed,
+            RunStatus::TimedOut,
+            "2026-11-21T10:00:00.123Z",
+            "now",
+        );
+        summary.facts.metrics = Some(BTreeMap::from([("accuracy".into(), 1.0)]));
+        let item = to_item(&summary).unwrap();
+        assert_eq!(item["status"].as_s().unwrap(), "timedOut");
+        let trail = Trail::from_items([item.clone()]).unwrap();
+        assert_eq!(trail.summary, Some(summary));
+        let mut broken = item;
+        broken.remove("status");
+        let err = Trail::from_items([broken]).unwrap_err();
+        assert_eq!(err.name, ErrorName::Conflict);
+        assert!(
+            err.message.contains("summary") && err.message.contains("status"),
+            "{}",
+            err.message
         );
     }
 }

@@ -1,10 +1,10 @@
 //! `mlops runs`: list the runs, show one run's trail, redrive a failed run.
 
-use shared::keys;
+use shared::items::RunSummary;
 
 use crate::cli::{Output, StatusFilter};
 use crate::lifecycle;
-use crate::trail::{Item, item_json, list, print_item, text, trail};
+use crate::trail::{json, list, print_facts, printable, shown, trail};
 
 #[derive(Debug)]
 pub(crate) struct RunsQuery {
@@ -15,14 +15,14 @@ pub(crate) struct RunsQuery {
 }
 
 /// Whether a run's summary passes the filters.
-pub(crate) fn wanted(run: &Item, q: &RunsQuery) -> bool {
-    let status_ok = q
-        .status
-        .is_none_or(|s| text(run, "status") == s.status().as_str());
+pub(crate) fn wanted(run: &RunSummary, q: &RunsQuery) -> bool {
+    let status_ok = q.status.is_none_or(|s| run.status == s.status());
     let since_ok = q.since.as_deref().is_none_or(|since| {
-        let started = Some(text(run, "startedAt"))
+        let started = run
+            .started_at
+            .as_deref()
             .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| text(run, "lastEventTime"));
+            .unwrap_or(&run.last_event_time);
         // Both RFC 3339 UTC: compare to the second.
         started.get(..19).unwrap_or_default() >= since.get(..19).unwrap_or_default()
     });
@@ -39,7 +39,7 @@ pub(crate) async fn list_runs(
     runs.retain(|r| wanted(r, q));
     runs.truncate(q.limit);
     if q.output == Output::Json {
-        let all: Vec<_> = runs.iter().map(item_json).collect();
+        let all: Vec<_> = runs.iter().map(json).collect();
         println!("{}", serde_json::Value::Array(all));
         return Ok(());
     }
@@ -60,11 +60,11 @@ pub(crate) async fn list_runs(
     for r in runs {
         println!(
             "{:<44} {:<10} {:<18} {:<10} {}",
-            text(&r, "executionName"),
-            text(&r, "status"),
-            text(&r, "stage"),
-            text(&r, "commitId"),
-            text(&r, "lastEventTime")
+            printable(&r.execution_name),
+            r.status.as_str(),
+            r.stage.as_str(),
+            shown(&r.facts.commit_id),
+            printable(&r.last_event_time)
         );
     }
     Ok(())
@@ -76,20 +76,20 @@ pub(crate) async fn show_run(
     execution: &str,
 ) -> Result<(), String> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let items = trail(&ddb, table, execution).await?;
-    if items.is_empty() {
+    let trail = trail(&ddb, table, execution).await?;
+    if trail.events.is_empty() && trail.summary.is_none() {
         return Err(format!("no run {execution:?} in {table}"));
     }
-    for item in &items {
-        let sk = text(item, "sk");
-        if sk == keys::SUMMARY_SK {
-            print_item(item, "summary");
-        } else {
-            print_item(
-                item,
-                &format!("{}  {}", text(item, "enteredTime"), text(item, "stage")),
-            );
-        }
+    for event in &trail.events {
+        let heading = format!(
+            "{}  {}",
+            printable(&event.entered_time),
+            event.stage.as_str()
+        );
+        print_facts(&heading, event.status, &event.facts);
+    }
+    if let Some(summary) = &trail.summary {
+        print_facts("summary", summary.status, &summary.facts);
     }
     Ok(())
 }
@@ -109,16 +109,14 @@ pub(crate) async fn redrive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    use std::collections::HashMap;
+    use shared::contract::{RunStatus, Stage};
 
     #[test]
     fn the_filters_keep_runs_of_the_status_started_since() {
-        let run = |status: &str, started: &str| -> Item {
-            HashMap::from([
-                ("status".to_owned(), AttributeValue::S(status.into())),
-                ("startedAt".to_owned(), AttributeValue::S(started.into())),
-            ])
+        let run = |status: RunStatus, started: &str| {
+            let mut summary = RunSummary::new("run-1", Stage::Failed, status, "t", "t");
+            summary.started_at = Some(started.into());
+            summary
         };
         let q = RunsQuery {
             limit: 20,
@@ -126,13 +124,14 @@ mod tests {
             since: Some("2026-11-20T00:00:00Z".into()),
             output: Output::Table,
         };
-        assert!(wanted(&run("failed", "2026-11-20T10:00:00.123Z"), &q));
-        assert!(!wanted(&run("succeeded", "2026-11-20T10:00:00Z"), &q));
-        assert!(!wanted(&run("failed", "2026-11-19T23:59:59Z"), &q));
-        let json = item_json(&run("failed", "t"));
-        assert_eq!(
-            json,
-            serde_json::json!({"status": "failed", "startedAt": "t"})
-        );
+        assert!(wanted(
+            &run(RunStatus::Failed, "2026-11-20T10:00:00.123Z"),
+            &q
+        ));
+        assert!(!wanted(
+            &run(RunStatus::Succeeded, "2026-11-20T10:00:00Z"),
+            &q
+        ));
+        assert!(!wanted(&run(RunStatus::Failed, "2026-11-19T23:59:59Z"), &q));
     }
 }

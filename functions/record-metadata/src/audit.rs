@@ -1,10 +1,11 @@
 //! The audit trail's item shapes and the notification texts, with no I/O.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::contract::{Decision, RecordInput, RunStatus, Stage};
-use shared::keys;
+use shared::contract::{Metrics, RecordInput, RunStatus, Stage};
+use shared::items::{self, Item, RunEvent, RunFacts, RunSummary};
+use shared::{Failure, keys};
 
 /// The longest a cause may be in an item (DynamoDB's item limit is 400 KB).
 pub const MAX_CAUSE: usize = 8 * 1024;
@@ -24,136 +25,103 @@ pub fn truncate(text: &str, max: usize) -> (String, bool) {
     (format!("{}{marker}", &text[..end]), true)
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// Attribute name → value for everything the stage knows, each text field
-/// bounded; the names of the cut fields are listed in `truncated`.
-pub fn detail_attributes(input: &RecordInput) -> HashMap<String, AttributeValue> {
+/// Everything the stage knows, each text field bounded; the names of the cut
+/// fields are listed in `truncated`.
+pub fn trail_facts(input: &RecordInput) -> RunFacts {
     let d = &input.details;
-    let mut item = HashMap::new();
     let mut cut = Vec::new();
     let mut text = |name: &str, value: &Option<String>, max: usize| {
-        if let Some(value) = value {
+        value.as_ref().map(|value| {
             let (value, was_cut) = truncate(value, max);
             if was_cut {
-                cut.push(s(name));
+                cut.push(name.to_owned());
             }
-            item.insert(name.to_owned(), s(value));
-        }
+            value
+        })
     };
-    text("commitId", &d.commit_id, MAX_TEXT);
-    text("imageUri", &d.image_uri, MAX_TEXT);
-    text("trainingDataUri", &d.training_data_uri, MAX_TEXT);
-    text("testDataUri", &d.test_data_uri, MAX_TEXT);
-    text("dataVersionId", &d.data_version_id, MAX_TEXT);
-    text("dataEtag", &d.data_etag, MAX_TEXT);
-    text("trainingJobName", &d.training_job_name, MAX_TEXT);
-    text("trainingJobArn", &d.training_job_arn, MAX_TEXT);
-    text("modelName", &d.model_name, MAX_TEXT);
-    text("transformJobName", &d.transform_job_name, MAX_TEXT);
-    text("transformOutputUri", &d.transform_output_uri, MAX_TEXT);
-    text("endpointName", &d.endpoint_name, MAX_TEXT);
-    text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT);
-    text("modelPackageArn", &d.model_package_arn, MAX_TEXT);
-    text("modelQualityUri", &d.model_quality_uri, MAX_TEXT);
-    text("modelArtifactSha256", &d.model_artifact_sha256, MAX_TEXT);
-    text(
-        "modelArtifactVersionId",
-        &d.model_artifact_version_id,
-        MAX_TEXT,
-    );
-    text("testDataVersionId", &d.test_data_version_id, MAX_TEXT);
-    text("dataManifestUri", &d.data_manifest_uri, MAX_TEXT);
-    text("deployStartedTime", &d.deploy_started_time, MAX_TEXT);
-    text("failedState", &d.failed_state, MAX_TEXT);
-    text("error", &d.error, MAX_TEXT);
-    text("cause", &d.cause, MAX_CAUSE);
-    text("executionArn", &input.execution_arn, MAX_TEXT);
-    if let Some(approval) = &d.approval {
-        text(
-            "approvalDecision",
-            &Some(decision_name(approval.decision).to_owned()),
-            MAX_TEXT,
-        );
-        text("approvedBy", &approval.approver, MAX_TEXT);
-        text("approvalComment", &approval.comment, MAX_TEXT);
-        text("decidedAt", &Some(approval.decided_at.clone()), MAX_TEXT);
-    }
-    if let Some(gate) = d
+    let approval = d.approval.as_ref();
+    let gate = d
         .gate
         .as_ref()
-        .filter(|g| g.value.is_finite() && g.threshold.is_finite())
-    {
-        text("gateMetric", &Some(gate.metric_name.clone()), MAX_TEXT);
-        item.insert(
-            "gateValue".into(),
-            AttributeValue::N(gate.value.to_string()),
-        );
-        item.insert(
-            "gateThreshold".into(),
-            AttributeValue::N(gate.threshold.to_string()),
-        );
-    }
-    if let Some(held_out) = &d.held_out_metrics {
-        let held_out = held_out
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .take(50)
-            .map(|(k, v)| (truncate(k, 256).0, AttributeValue::N(v.to_string())))
-            .collect();
-        item.insert("heldOutMetrics".into(), AttributeValue::M(held_out));
-    }
-    if let Some(metrics) = &d.metrics {
-        let metrics = metrics
-            .iter()
-            .filter(|(_, v)| v.is_finite())
-            .take(50)
-            .map(|(k, v)| (truncate(k, 256).0, AttributeValue::N(v.to_string())))
-            .collect();
-        item.insert("metrics".into(), AttributeValue::M(metrics));
-    }
-    if !cut.is_empty() {
-        item.insert("truncated".into(), AttributeValue::L(cut));
-    }
-    item
+        .filter(|g| g.value.is_finite() && g.threshold.is_finite());
+    let mut facts = RunFacts {
+        execution_arn: text("executionArn", &input.execution_arn, MAX_TEXT),
+        commit_id: text("commitId", &d.commit_id, MAX_TEXT),
+        image_uri: text("imageUri", &d.image_uri, MAX_TEXT),
+        training_data_uri: text("trainingDataUri", &d.training_data_uri, MAX_TEXT),
+        test_data_uri: text("testDataUri", &d.test_data_uri, MAX_TEXT),
+        data_version_id: text("dataVersionId", &d.data_version_id, MAX_TEXT),
+        data_etag: text("dataEtag", &d.data_etag, MAX_TEXT),
+        training_job_name: text("trainingJobName", &d.training_job_name, MAX_TEXT),
+        training_job_arn: text("trainingJobArn", &d.training_job_arn, MAX_TEXT),
+        model_name: text("modelName", &d.model_name, MAX_TEXT),
+        transform_job_name: text("transformJobName", &d.transform_job_name, MAX_TEXT),
+        transform_output_uri: text("transformOutputUri", &d.transform_output_uri, MAX_TEXT),
+        endpoint_name: text("endpointName", &d.endpoint_name, MAX_TEXT),
+        endpoint_config_name: text("endpointConfigName", &d.endpoint_config_name, MAX_TEXT),
+        model_package_arn: text("modelPackageArn", &d.model_package_arn, MAX_TEXT),
+        model_quality_uri: text("modelQualityUri", &d.model_quality_uri, MAX_TEXT),
+        model_artifact_sha256: text("modelArtifactSha256", &d.model_artifact_sha256, MAX_TEXT),
+        model_artifact_version_id: text(
+            "modelArtifactVersionId",
+            &d.model_artifact_version_id,
+            MAX_TEXT,
+        ),
+        test_data_version_id: text("testDataVersionId", &d.test_data_version_id, MAX_TEXT),
+        data_manifest_uri: text("dataManifestUri", &d.data_manifest_uri, MAX_TEXT),
+        deploy_started_time: text("deployStartedTime", &d.deploy_started_time, MAX_TEXT),
+        failed_state: text("failedState", &d.failed_state, MAX_TEXT),
+        error: text("error", &d.error, MAX_TEXT),
+        cause: text("cause", &d.cause, MAX_CAUSE),
+        approval_decision: approval.map(|a| a.decision),
+        approved_by: text(
+            "approvedBy",
+            &approval.and_then(|a| a.approver.clone()),
+            MAX_TEXT,
+        ),
+        approval_comment: text(
+            "approvalComment",
+            &approval.and_then(|a| a.comment.clone()),
+            MAX_TEXT,
+        ),
+        decided_at: text(
+            "decidedAt",
+            &approval.map(|a| a.decided_at.clone()),
+            MAX_TEXT,
+        ),
+        gate_metric: text("gateMetric", &gate.map(|g| g.metric_name.clone()), MAX_TEXT),
+        gate_value: gate.map(|g| g.value),
+        gate_threshold: gate.map(|g| g.threshold),
+        held_out_metrics: d.held_out_metrics.as_ref().map(bounded),
+        metrics: d.metrics.as_ref().map(bounded),
+        truncated: Vec::new(),
+    };
+    facts.truncated = cut;
+    facts
 }
 
-fn decision_name(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Approved => "approved",
-        Decision::Rejected => "rejected",
-    }
-}
-
-pub fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Rejected => "rejected",
-        RunStatus::TimedOut => "timedOut",
-    }
+/// At most 50 finite metrics, their names cut to 256 bytes.
+fn bounded(metrics: &Metrics) -> BTreeMap<String, f64> {
+    metrics
+        .iter()
+        .filter(|(_, v)| v.is_finite())
+        .take(50)
+        .map(|(k, v)| (truncate(k, 256).0, *v))
+        .collect()
 }
 
 /// The event item: keyed by the stage and the state's entered time, so a retry
 /// of the same call lands on the same key.
-pub fn event_item(input: &RecordInput, recorded_at: &str) -> HashMap<String, AttributeValue> {
-    let key = keys::run_event(
+pub fn event_item(input: &RecordInput, recorded_at: &str) -> Result<Item, Failure> {
+    let mut event = RunEvent::new(
         &input.execution_name,
+        input.stage,
+        input.status,
         &input.entered_time,
-        input.stage.as_str(),
+        recorded_at,
     );
-    let mut item = detail_attributes(input);
-    item.insert(keys::PK.into(), s(key.pk));
-    item.insert(keys::SK.into(), s(key.sk));
-    item.insert("executionName".into(), s(&input.execution_name));
-    item.insert("stage".into(), s(input.stage.as_str()));
-    item.insert("status".into(), s(status_name(input.status)));
-    item.insert("enteredTime".into(), s(&input.entered_time));
-    item.insert("recordedAt".into(), s(recorded_at));
-    item
+    event.facts = trail_facts(input);
+    items::to_item(&event)
 }
 
 /// The summary update: `SET` every known field, only if this event is not older
@@ -166,17 +134,19 @@ pub struct SummaryUpdate {
     pub values: HashMap<String, AttributeValue>,
 }
 
-pub fn summary_update(input: &RecordInput, recorded_at: &str) -> SummaryUpdate {
-    let mut fields = detail_attributes(input);
-    fields.remove("executionArn");
-    fields.insert("executionName".into(), s(&input.execution_name));
-    fields.insert("stage".into(), s(input.stage.as_str()));
-    fields.insert("status".into(), s(status_name(input.status)));
-    fields.insert("lastEventTime".into(), s(&input.entered_time));
-    fields.insert("updatedAt".into(), s(recorded_at));
-    if let Some(arn) = &input.execution_arn {
-        fields.insert("executionArn".into(), s(arn));
-    }
+pub fn summary_update(input: &RecordInput, recorded_at: &str) -> Result<SummaryUpdate, Failure> {
+    let mut summary = RunSummary::new(
+        &input.execution_name,
+        input.stage,
+        input.status,
+        &input.entered_time,
+        recorded_at,
+    );
+    summary.facts = trail_facts(input);
+    let mut fields = items::to_item(&summary)?;
+    // The key is not set; `startedAt` is set once, below.
+    fields.remove(keys::PK);
+    fields.remove(keys::SK);
     let mut names = HashMap::new();
     let mut values = HashMap::new();
     let mut sets = Vec::new();
@@ -189,17 +159,23 @@ pub fn summary_update(input: &RecordInput, recorded_at: &str) -> SummaryUpdate {
     }
     if input.stage == Stage::Started {
         names.insert("#startedAt".into(), "startedAt".into());
-        values.insert(":startedAt".into(), s(&input.entered_time));
+        values.insert(
+            ":startedAt".into(),
+            AttributeValue::S(input.entered_time.clone()),
+        );
         sets.push("#startedAt = if_not_exists(#startedAt, :startedAt)".into());
     }
     names.insert("#last".into(), "lastEventTime".into());
-    values.insert(":entered".into(), s(&input.entered_time));
-    SummaryUpdate {
+    values.insert(
+        ":entered".into(),
+        AttributeValue::S(input.entered_time.clone()),
+    );
+    Ok(SummaryUpdate {
         expression: format!("SET {}", sets.join(", ")),
         condition: "attribute_not_exists(#last) OR #last <= :entered",
         names,
         values,
-    }
+    })
 }
 
 /// A notification for people: a subject line, a body, and attributes to filter on.
@@ -235,7 +211,7 @@ pub fn notification(input: &RecordInput) -> Option<Notification> {
     Some(Notification {
         subject,
         body: lines.join("\n"),
-        status: status_name(input.status),
+        status: input.status.as_str(),
         stage: input.stage.as_str(),
     })
 }
@@ -332,7 +308,7 @@ fn facts(input: &RecordInput) -> Vec<String> {
     if let Some(approval) = &d.approval {
         lines.push(format!(
             "Decision: {} by {} at {}",
-            decision_name(approval.decision),
+            approval.decision.as_str(),
             approval.approver.as_deref().unwrap_or("(unnamed)"),
             approval.decided_at
         ));
@@ -381,7 +357,7 @@ mod tests {
             error: Some("States.TaskFailed".into()),
             ..RunDetails::default()
         };
-        let item = event_item(&input(Stage::Failed, RunStatus::Failed, details), "now");
+        let item = event_item(&input(Stage::Failed, RunStatus::Failed, details), "now").unwrap();
         let cause = item["cause"].as_s().unwrap();
         assert!(cause.len() <= MAX_CAUSE);
         assert_eq!(
@@ -407,7 +383,7 @@ mod tests {
             },
         );
         assert_eq!(
-            event_item(&record, "now")["modelPackageArn"]
+            event_item(&record, "now").unwrap()["modelPackageArn"]
                 .as_s()
                 .unwrap(),
             arn
@@ -425,7 +401,8 @@ mod tests {
         let item = event_item(
             &input(Stage::Trained, RunStatus::Running, RunDetails::default()),
             "now",
-        );
+        )
+        .unwrap();
         assert_eq!(item["pk"].as_s().unwrap(), "RUN#run-1");
         assert_eq!(
             item["sk"].as_s().unwrap(),
@@ -438,7 +415,8 @@ mod tests {
         let update = summary_update(
             &input(Stage::Started, RunStatus::Running, RunDetails::default()),
             "now",
-        );
+        )
+        .unwrap();
         assert!(update.condition.contains("#last <= :entered"));
         assert!(update.expression.contains("if_not_exists(#startedAt"));
         assert_eq!(

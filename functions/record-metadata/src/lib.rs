@@ -14,7 +14,7 @@ pub mod status_change;
 
 use shared::conditional::written;
 use shared::contract::{ExecutionStatusChange, RecordInput, RecordOutput};
-use shared::items::{self, ChampionItem};
+use shared::items::{self, ChampionItem, NoticeMark};
 use shared::naming::{RunNames, StackToken};
 use shared::{ConfigError, Env, Failure, aws, keys};
 
@@ -192,7 +192,7 @@ async fn record_event(
         .dynamodb
         .put_item()
         .table_name(&state.config.table_name)
-        .set_item(Some(audit::event_item(input, recorded_at)))
+        .set_item(Some(audit::event_item(input, recorded_at)?))
         .condition_expression("attribute_not_exists(#sk)")
         .expression_attribute_names("#sk", keys::SK)
         .send()
@@ -206,16 +206,17 @@ async fn record_event(
         .table_name(&state.config.table_name)
         .key(keys::PK, AttributeValue::S(key.pk.clone()))
         .key(keys::SK, AttributeValue::S(key.sk.clone()))
+        .projection_expression("notified")
         .consistent_read(true)
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (event)", &e))?;
-    let notified = existing
-        .item()
-        .and_then(|i| i.get("notified"))
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false);
+    let notified = match existing.item {
+        Some(item) => items::from_item::<NoticeMark>(item, "the stage's event")?
+            .notified
+            .unwrap_or(false),
+        None => false,
+    };
     Ok(Event::Repeat { notified })
 }
 
@@ -225,7 +226,7 @@ async fn update_summary(
     input: &RecordInput,
     recorded_at: &str,
 ) -> Result<(), Failure> {
-    let summary = audit::summary_update(input, recorded_at);
+    let summary = audit::summary_update(input, recorded_at)?;
     let updated = state
         .dynamodb
         .update_item()

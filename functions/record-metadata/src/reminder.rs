@@ -5,7 +5,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::contract::{ApprovalReminder, RecordOutput};
-use shared::items::ApprovalStatus;
+use shared::items::{self, ApprovalDeadline, ApprovalStatus};
 use shared::{Failure, aws, keys, metrics};
 
 /// record-reminder's own state: the table to read approvals from, nothing more.
@@ -61,16 +61,12 @@ pub async fn handle(state: &Reader, reminder: ApprovalReminder) -> Result<Record
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (approval)", &e))?;
-    let item = got.item();
-    let status = item
-        .and_then(|i| i.get("status"))
-        .and_then(|v| v.as_s().ok())
-        .and_then(|s| ApprovalStatus::parse(s));
-    let deadline = item
-        .and_then(|i| i.get("deadline"))
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let approval = got
+        .item
+        .map(|item| items::from_item::<ApprovalDeadline>(item, "the approval"))
+        .transpose()?;
+    let status = approval.map(|a| a.status);
+    let deadline = approval.map_or(0, |a| a.deadline);
     let now = shared::clock::epoch_seconds();
     if still_waiting(status, deadline, now) {
         let mut emf = metrics::Emf::new();

@@ -13,6 +13,7 @@ use shared::contract::{
     ExecutionInput, ExecutionStatus, ExecutionStatusChange, RecordInput, RecordOutput, RunDetails,
     RunStatus, Stage, StatusChangeDetail,
 };
+use shared::items::{self, RunSummary};
 use shared::naming::RunNames;
 use shared::{Failure, aws, keys};
 
@@ -91,23 +92,15 @@ async fn already_recorded(
         .send()
         .await
         .map_err(|e| aws::failure("GetItem (summary)", &e))?;
-    let Some(item) = summary.item() else {
+    let Some(item) = summary.item else {
         return Ok(false);
     };
-    let text = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let finished = matches!(
-        text("status").as_str(),
-        "failed" | "rejected" | "timedOut" | "succeeded"
-    );
+    let summary: RunSummary = items::from_item(item, "the run's summary")?;
     let started = shared::clock::rfc3339(attempt_started / 1000);
     // Both RFC 3339 UTC: compare to the second.
-    let last = text("lastEventTime");
-    Ok(finished && last.get(..19).unwrap_or_default() >= started.get(..19).unwrap_or_default())
+    let last = &summary.last_event_time;
+    Ok(summary.status.is_end()
+        && last.get(..19).unwrap_or_default() >= started.get(..19).unwrap_or_default())
 }
 
 /// The `failed` stage for a run that ended at `failed_at`: the named error,
