@@ -17,7 +17,7 @@ local:
 	scripts/local $(ARGS)
 
 ## make bench: release builds, then cold start, memory, size and latency of the
-## functions against a floor built in the same run (docs/performance.md)
+## functions against a floor built in the same run (docs/explanation/performance.md)
 bench:
 	scripts/bench $(ARGS)
 
@@ -25,7 +25,7 @@ bench:
 setup:
 	scripts/setup
 
-## make build: release binaries for Lambda with cargo-lambda (see docs/deploy.md for the target)
+## make build: release binaries for Lambda with cargo-lambda (see docs/tutorial/first-deploy.md for the target)
 build: setup
 	scripts/build
 

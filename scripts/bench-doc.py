@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes docs/performance.md's figures from a `make bench` JSON file, so that
+"""Writes docs/explanation/performance.md's figures from a `make bench` JSON file, so that
 no figure in the doc is typed by hand.
 
     scripts/bench-doc.py [--json docs/bench.json]          rewrite the doc
@@ -17,7 +17,7 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs/performance.md"
+DOC = ROOT / "docs/explanation/performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 IMAGE_BEGIN, IMAGE_END = "<!-- image:begin -->", "<!-- image:end -->"
 IMAGE_JSON = ROOT / "docs/image.json"

@@ -3,7 +3,7 @@
 share for each memory size, with TLS, against two floors and a Python
 equivalent measured in the same run; memory, size, and the cost per memory
 size. Prints a table and writes JSON (--out), from which scripts/bench-doc.py
-writes docs/performance.md's tables.
+writes docs/explanation/performance.md's tables.
 
 Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB.
 Here each function process runs in a cgroup whose CPU bandwidth quota is that

@@ -1,7 +1,7 @@
 //! Writes Mozilla's root certificates (webpki-root-certs, DER) as one PEM
 //! bundle into OUT_DIR, once, at build time: the SDK's HTTPS client takes
 //! roots only as PEM, and encoding ~150 of them at every cold start was about a
-//! third of a function's own start (`make bench`, docs/performance.md).
+//! third of a function's own start (`make bench`, docs/explanation/performance.md).
 
 #[allow(dead_code, unreachable_pub)]
 mod pem {

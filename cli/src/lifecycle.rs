@@ -74,7 +74,7 @@ pub async fn find(
 }
 
 /// Starts a deploy-only run of an Approved version; a rollback is not asked
-/// for approval again (see docs/operations.md, Model lifecycle). Returns the execution ARN.
+/// for approval again (see docs/how-to/operations.md, Model lifecycle). Returns the execution ARN.
 pub async fn start_deploy(
     sfn: &aws_sdk_sfn::Client,
     state_machine_arn: &str,

@@ -70,7 +70,7 @@ pub enum Roots {
     /// start, the same on every runtime image. What the Lambdas use.
     Mozilla,
     /// The system's (`/etc/ssl`, `SSL_CERT_FILE`), read and parsed once per
-    /// process, at a cost measured in docs/performance.md (`make bench`).
+    /// process, at a cost measured in docs/explanation/performance.md (`make bench`).
     System,
 }
 
@@ -78,7 +78,7 @@ pub enum Roots {
 ///
 /// The SDK's default uses aws-lc, which seeds its random generator on first
 /// use, a cost every cold start's first call pays and ring does not (the
-/// figures are in docs/performance.md, measured by `make bench`'s TLS
+/// figures are in docs/explanation/performance.md, measured by `make bench`'s TLS
 /// probe). Connections open on the first call, not during init: opening one
 /// early only moves the same cost.
 pub fn https_client(roots: Roots) -> SharedHttpClient {
@@ -107,7 +107,7 @@ pub fn https_client(roots: Roots) -> SharedHttpClient {
 /// validate_base_client_config`, meant to load native roots early). A
 /// function with three clients parsed the roots four times per cold start.
 /// This wrapper skips the warm-up; the one connector is built at the first
-/// call, which needed it anyway (`make bench`: docs/performance.md).
+/// call, which needed it anyway (`make bench`: docs/explanation/performance.md).
 #[derive(Debug)]
 struct ConnectOnFirstCall(SharedHttpClient);
 

@@ -6,6 +6,17 @@
 //! sends its write and reads the result through [`written`]: `Done` with
 //! what the write returned, `Missed` when the condition did not hold, or the
 //! failure of any other error, named as every AWS error is ([`crate::aws`]).
+//!
+//! Two words mean the same in every crate that uses them:
+//! - to **claim** is to take an item for one attempt, writing that attempt's
+//!   id (a Lambda request id) into it, with a [`Lease`] so a claim whose
+//!   Lambda died can be taken again;
+//! - to **settle** is the claimant's own write that moves the item to its
+//!   outcome, conditioned on the id it wrote, so nobody else's claim is ever
+//!   settled.
+//!
+//! A **guard** (request-approval's) is different: a record that one task
+//! entry was already served, read back by its retries.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;

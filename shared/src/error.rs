@@ -1,7 +1,7 @@
 //! The fixed set of error names.
 //!
 //! A failed invocation reports one of these as its `errorType`, so the state
-//! machine's `Retry` and `Catch` can name them. The "Error names" table in docs/configuration.md
+//! machine's `Retry` and `Catch` can name them. The "Error names" table in docs/reference/configuration.md
 //! table is this enum; change both together.
 
 use std::fmt;
@@ -37,7 +37,7 @@ pub enum ErrorName {
 }
 
 impl ErrorName {
-    /// Every name, in the order of docs/configuration.md's table.
+    /// Every name, in the order of docs/reference/configuration.md's table.
     pub const ALL: [ErrorName; 11] = [
         ErrorName::InvalidInput,
         ErrorName::Throttled,

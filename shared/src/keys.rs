@@ -1,4 +1,4 @@
-//! The DynamoDB single-table key layout (docs/architecture.md, "The table").
+//! The DynamoDB single-table key layout (docs/explanation/architecture.md, "The table").
 //! Handlers build keys only through these functions.
 
 use crate::{ApprovalHash, ApprovalId, TaskToken};

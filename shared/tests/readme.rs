@@ -1,10 +1,11 @@
 //! The documentation against the code and itself:
-//! - the "Error names" table (docs/configuration.md) is `ErrorName`, name for
+//! - the "Error names" table (docs/reference/configuration.md) is `ErrorName`, name for
 //!   name, with the same retried/not-retried answer;
-//! - every relative link in README.md and docs/*.md reaches a file, and an
-//!   anchor reaches a heading of it;
+//! - every document is under one of docs/{tutorial,how-to,reference,explanation};
+//!   every relative link in README.md and the docs reaches a file, and an
+//!   anchor reaches a heading of it; every `docs/…` the code names is there;
 //! - the facts written twice stay equal: the architecture diagram (README.md
-//!   and docs/architecture.md), which names every function crate, and the
+//!   and docs/explanation/architecture.md), which names every function crate, and the
 //!   README's count of the template's functions.
 
 #![allow(
@@ -28,7 +29,7 @@ fn root() -> PathBuf {
 
 #[test]
 fn the_error_table_is_the_error_enum() {
-    let doc = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let doc = std::fs::read_to_string(root().join("docs/reference/configuration.md")).unwrap();
     let section = doc
         .split("## Error names")
         .nth(1)
@@ -68,7 +69,7 @@ fn diagram(text: &str) -> String {
 #[test]
 fn the_architecture_diagram_is_the_readmes_and_names_every_function() {
     let readme = diagram(&read("README.md"));
-    assert_eq!(diagram(&read("docs/architecture.md")), readme);
+    assert_eq!(diagram(&read("docs/explanation/architecture.md")), readme);
     let crates: Vec<String> = std::fs::read_dir(root().join("functions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -175,16 +176,39 @@ fn broken_links(doc: &Path) -> Vec<String> {
     broken
 }
 
+/// Every file under `dir` whose name ends with one of `endings`, recursively,
+/// leaving out what is not the project's (build output, tools, git).
+fn files_under(dir: &Path, endings: &[&str], out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !name.starts_with('.') && !matches!(name.as_str(), "target" | "node_modules") {
+                files_under(&path, endings, out);
+            }
+        } else if endings.iter().any(|e| name.ends_with(e)) {
+            out.push(path);
+        }
+    }
+}
+
+/// The documents arranged by purpose: every one is in one of the four.
+const PURPOSES: [&str; 4] = ["tutorial", "how-to", "reference", "explanation"];
+
 #[test]
 fn every_link_between_the_docs_resolves() {
     let mut docs = vec![root().join("README.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            docs.push(path);
-        }
+    files_under(&root().join("docs"), &[".md"], &mut docs);
+    assert!(docs.len() > 10, "{docs:?}");
+    for doc in &docs[1..] {
+        let purpose = doc.parent().unwrap().file_name().unwrap().to_string_lossy();
+        assert!(
+            PURPOSES.contains(&purpose.as_ref()),
+            "{} is not under one of docs/{{{}}}",
+            doc.display(),
+            PURPOSES.join(",")
+        );
     }
-    assert!(docs.len() > 5, "{docs:?}");
     let broken: Vec<String> = docs.iter().flat_map(|d| broken_links(d)).collect();
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
@@ -204,5 +228,61 @@ fn the_link_check_notices_a_missing_file_and_a_missing_heading() {
     assert!(
         broken[0].contains("b.md") && broken[1].contains("#nope"),
         "{broken:?}"
+    );
+}
+
+/// `docs/<path>` as the code, the template, the definition and the scripts
+/// name it (in comments, descriptions and messages): each must be there.
+#[test]
+fn every_doc_the_code_names_exists() {
+    let mut sources = Vec::new();
+    for dir in [
+        "functions",
+        "shared",
+        "cli",
+        "testkit",
+        "scripts",
+        "statemachine",
+        "container",
+        "bench",
+        ".ci",
+    ] {
+        files_under(&root().join(dir), &[""], &mut sources);
+    }
+    for file in ["template.yaml", "Makefile", "samconfig.toml"] {
+        sources.push(root().join(file));
+    }
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for source in &sources {
+        let Ok(text) = std::fs::read_to_string(source) else {
+            continue;
+        };
+        for (i, _) in text.match_indices("docs/") {
+            let path: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
+                .collect();
+            let path = path.trim_end_matches('.');
+            if ![".md", ".json", ".png"].iter().any(|e| path.ends_with(e)) {
+                continue;
+            }
+            // Another project's docs quoted in a comment (`https://…/docs/…`).
+            if text[..i].ends_with('/')
+                || text[..i].chars().last().is_some_and(char::is_alphanumeric)
+            {
+                continue;
+            }
+            named += 1;
+            if !root().join(path).exists() {
+                missing.push(format!("{}: {path}", source.display()));
+            }
+        }
+    }
+    assert!(named > 10, "the scan found only {named} names");
+    assert!(
+        missing.is_empty(),
+        "named but missing:\n{}",
+        missing.join("\n")
     );
 }

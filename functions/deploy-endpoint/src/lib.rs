@@ -123,7 +123,7 @@ pub enum Plan {
     InProgress(DeployAction),
     /// Another change is under way: try again later.
     Busy(EndpointStatus),
-    /// The endpoint is broken: a person must act (see docs/operations.md, One stable endpoint).
+    /// The endpoint is broken: a person must act (see docs/how-to/operations.md, One stable endpoint).
     Broken(EndpointStatus, String),
 }
 
