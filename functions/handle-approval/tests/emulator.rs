@@ -8,14 +8,17 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::panic,
     reason = "in a test a failed unwrap is a failed test"
 )]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::contract::RequestApprovalInput;
+use shared::items::{self, ChampionItem};
 use testkit::{Inbox, LambdaRuntime, Moto, unique};
 
 struct Run {
@@ -52,23 +55,105 @@ async fn start_with(sfn_timeout: u64, approval_timeout: u64, champion: bool) -> 
 }
 
 /// The same with named approvers, `required` of whom must approve: each
-/// approver's own link id, by address (the emails as SNS sent them, each
-/// with its `approver` attribute, which the subscriptions filter on).
+/// approver's own link id, by address.
 async fn start_for(
     sfn_timeout: u64,
     approval_timeout: u64,
     champion: bool,
     approvers: &[&str],
     required: usize,
-) -> (Run, std::collections::BTreeMap<String, String>) {
+) -> (Run, BTreeMap<String, String>) {
+    let requested = request(sfn_timeout, approval_timeout, champion, approvers, required).await;
+    (requested.run, requested.links)
+}
+
+/// What requesting an approval left: the run, the approvers' links by
+/// address, the emails as SNS sent them (each with its `approver`
+/// attribute, which the subscriptions filter on), the task token, and
+/// request-approval's answer.
+struct Requested {
+    run: Run,
+    links: BTreeMap<String, String>,
+    emails: Vec<Value>,
+    token: String,
+    answer: shared::contract::RequestApprovalOutput,
+}
+
+/// A waiting execution, the evidence the page reads, optionally a champion,
+/// and request-approval called with exactly what the state machine sends.
+async fn request(
+    sfn_timeout: u64,
+    approval_timeout: u64,
+    champion: bool,
+    approvers: &[&str],
+    required: usize,
+) -> Requested {
     let moto = Moto::from_env();
     moto.execute_state_machines().unwrap();
     let sdk = moto.sdk_config().await;
     let table = testkit::create_table(&sdk).await.unwrap();
     let inbox = Inbox::create(&sdk).await.unwrap();
-    // The batch transform's output, which the page samples.
+    let bucket = put_evidence(&sdk).await;
+    let (execution_arn, name, token) = waiting_execution(&sdk, sfn_timeout).await;
+    if champion {
+        put_champion(&sdk, &table, &bucket).await;
+    }
+    let state = request_approval::State::new(
+        request_approval::Config {
+            table_name: table.clone(),
+            topic_arn: inbox.topic_arn.clone(),
+            approval_base_url: "https://api.example.com".into(),
+            reminder: None,
+            approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
+            required,
+        },
+        &sdk,
+    );
+    let input = request_input(&token, &execution_arn, name, &bucket, approval_timeout);
+    let answer = request_approval::handle(&state, LambdaEvent::new(input, Context::default()))
+        .await
+        .unwrap();
+    let emails = inbox.read(&sdk).await.unwrap();
+    let links: BTreeMap<String, String> = emails
+        .iter()
+        .filter_map(|email| {
+            let to = email["MessageAttributes"]["approver"]["Value"].as_str()?;
+            Some((to.to_owned(), link_of(email)))
+        })
+        .collect();
+    let approval_id = emails.first().map(link_of).unwrap_or_default();
+    Requested {
+        run: Run {
+            sdk,
+            table,
+            inbox,
+            execution_arn,
+            approval_id,
+        },
+        links,
+        emails,
+        token,
+        answer,
+    }
+}
+
+/// The approval link's id in an email.
+fn link_of(email: &Value) -> String {
+    email["Message"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("https://api.example.com/approvals/"))
+        .expect("the email has the approval link")
+        .to_owned()
+}
+
+/// The batch transform's output, which the page samples, and the
+/// model-quality reports of the new version and the champion, in a fresh
+/// bucket: its name.
+async fn put_evidence(sdk: &shared::aws::SdkConfig) -> String {
     let bucket = unique("artifacts");
-    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::new(sdk);
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     // The held-out rows, sorted by label as the test file is, each with its
     // prediction joined last: one versicolor taken for a virginica.
@@ -83,39 +168,42 @@ async fn start_for(
             format!("{row},{prediction}\n")
         })
         .collect();
-    let put = |key: &'static str, body: Vec<u8>| {
+    let one_wrong = json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
+                           "versicolor": {"setosa": 0, "versicolor": 9, "virginica": 1},
+                           "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}});
+    let all_right = json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
+                           "versicolor": {"setosa": 0, "versicolor": 10, "virginica": 0},
+                           "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}});
+    for (key, body) in [
+        ("transform/run/iris-test.csv.out", output.into_bytes()),
+        (
+            "transform/run/model-quality.json",
+            report(one_wrong, 0.9667),
+        ),
+        (
+            "transform/champion/model-quality.json",
+            report(all_right, 1.0),
+        ),
+    ] {
         s3.put_object()
             .bucket(&bucket)
             .key(key)
             .body(body.into())
             .send()
-    };
-    put("transform/run/iris-test.csv.out", output.into_bytes())
-        .await
-        .unwrap();
-    put(
-        "transform/run/model-quality.json",
-        report(
-            json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
-                   "versicolor": {"setosa": 0, "versicolor": 9, "virginica": 1},
-                   "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}}),
-            0.9667,
-        ),
-    )
-    .await
-    .unwrap();
-    put(
-        "transform/champion/model-quality.json",
-        report(
-            json!({"setosa": {"setosa": 10, "versicolor": 0, "virginica": 0},
-                   "versicolor": {"setosa": 0, "versicolor": 10, "virginica": 0},
-                   "virginica": {"setosa": 0, "versicolor": 0, "virginica": 10}}),
-            1.0,
-        ),
-    )
-    .await
-    .unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+            .await
+            .unwrap();
+    }
+    bucket
+}
+
+/// A state machine whose one state waits on a task token (state timeout
+/// `sfn_timeout`), handing it out through SQS: the execution's ARN, its
+/// name and the token.
+async fn waiting_execution(
+    sdk: &shared::aws::SdkConfig,
+    sfn_timeout: u64,
+) -> (String, String, String) {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
     let queue = sqs
         .create_queue()
         .queue_name(unique("tokens"))
@@ -142,7 +230,7 @@ async fn start_for(
             "TimedOut": {"Type": "Fail", "Error": "CaughtTimeout"}
         }
     });
-    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let sfn = aws_sdk_sfn::Client::new(sdk);
     let machine = sfn
         .create_state_machine()
         .name(unique("approval"))
@@ -159,7 +247,6 @@ async fn start_for(
         .send()
         .await
         .unwrap();
-    let mut token = None;
     for _ in 0..150 {
         let got = sqs
             .receive_message()
@@ -169,29 +256,46 @@ async fn start_for(
             .unwrap();
         if let Some(m) = got.messages().first() {
             let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            token = Some(body["taskToken"].as_str().unwrap().to_owned());
-            break;
+            let token = body["taskToken"].as_str().unwrap().to_owned();
+            return (execution.execution_arn().to_owned(), name, token);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let token = token.expect("the state machine did not hand out a task token");
+    panic!("the state machine did not hand out a task token");
+}
 
-    let state = request_approval::State::new(
-        request_approval::Config {
-            table_name: table.clone(),
-            topic_arn: inbox.topic_arn.clone(),
-            approval_base_url: "https://api.example.com".into(),
-            reminder: None,
-            approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
-            required,
-        },
-        &sdk,
-    );
-    let input = RequestApprovalInput {
-        task_token: token.clone().into(),
-        execution_arn: execution.execution_arn().to_owned(),
+/// The endpoint already serves a version, as record-metadata records a deploy.
+async fn put_champion(sdk: &shared::aws::SdkConfig, table: &str, bucket: &str) {
+    let mut champion = ChampionItem::new("iris-model", "run-champion", "2026-11-20T10:00:00Z");
+    champion.model_package_arn =
+        Some("arn:aws:sagemaker:us-east-1:123456789012:model-package/models/1".into());
+    champion.model_quality_uri = Some(format!(
+        "s3://{bucket}/transform/champion/model-quality.json"
+    ));
+    champion.held_out_metrics =
+        Some([("accuracy".to_owned(), 1.0), ("macroF1".to_owned(), 1.0)].into());
+    aws_sdk_dynamodb::Client::new(sdk)
+        .put_item()
+        .table_name(table)
+        .set_item(Some(items::to_item(&champion).unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// What the state machine sends request-approval for this run.
+fn request_input(
+    token: &str,
+    execution_arn: &str,
+    execution_name: String,
+    bucket: &str,
+    approval_timeout: u64,
+) -> RequestApprovalInput {
+    RequestApprovalInput {
+        task_token: token.to_owned().into(),
+        execution_arn: execution_arn.to_owned(),
         entered_time: None,
-        execution_name: name,
+        execution_name,
         commit_id: "0123abc".into(),
         model_name: "model-run-1".into(),
         training_job_name: "train-run-1".into(),
@@ -209,114 +313,65 @@ async fn start_for(
         timeout_seconds: approval_timeout,
         model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
         endpoint_name: Some("iris-model".into()),
-    };
-    if champion {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let key = shared::keys::champion("iris-model");
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        aws_sdk_dynamodb::Client::new(&sdk)
-            .put_item()
-            .table_name(&table)
-            .item("pk", s(&key.pk))
-            .item("sk", s(&key.sk))
-            .item("executionName", s("run-champion"))
-            .item("deployedAt", s("2026-11-20T10:00:00Z"))
-            .item(
-                "modelPackageArn",
-                s("arn:aws:sagemaker:us-east-1:123456789012:model-package/models/1"),
-            )
-            .item(
-                "modelQualityUri",
-                s(&format!(
-                    "s3://{bucket}/transform/champion/model-quality.json"
-                )),
-            )
-            .item(
-                "heldOutMetrics",
-                AttributeValue::M(
-                    [
-                        ("accuracy".to_owned(), AttributeValue::N("1".into())),
-                        ("macroF1".to_owned(), AttributeValue::N("1".into())),
-                    ]
-                    .into(),
-                ),
-            )
-            .send()
-            .await
-            .unwrap();
     }
-    let out = request_approval::handle(&state, LambdaEvent::new(input, Context::default()))
-        .await
-        .unwrap();
-    let emails = inbox.read(&sdk).await.unwrap();
-    assert_eq!(emails.len(), approvers.len().max(1));
-    let link_of = |email: &Value| {
-        email["Message"]
-            .as_str()
-            .unwrap()
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("https://api.example.com/approvals/"))
-            .expect("the email has the approval link")
-            .to_owned()
-    };
-    let mut links = std::collections::BTreeMap::new();
-    for email in &emails {
-        let to = email["MessageAttributes"]["approver"]["Value"].as_str();
-        if let Some(to) = to {
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn each_email_carries_its_own_link_and_neither_id_nor_token_is_kept() {
+    for approvers in [&[][..], &["ana@example.com", "bob@example.com"][..]] {
+        let r = request(600, 600, false, approvers, 1).await;
+        assert_eq!(r.emails.len(), approvers.len().max(1));
+        for (to, link) in &r.links {
+            let email = r.emails.iter().find(|e| link_of(e) == *link).unwrap();
             assert!(
                 email["Message"]
                     .as_str()
                     .unwrap()
                     .contains(&format!("This link is yours ({to})"))
             );
-            links.insert(to.to_owned(), link_of(email));
+        }
+        assert_eq!(
+            r.links.len(),
+            approvers.len(),
+            "one link per approver, each to them alone"
+        );
+        if approvers.is_empty() {
+            // The id is only in the email's link; the answer holds its hash.
+            assert_eq!(
+                r.answer.approval_hash,
+                shared::ApprovalId::parse(&r.run.approval_id)
+                    .unwrap()
+                    .hash()
+            );
+        } else {
+            // The approvers share one approval, whose own id was never sent.
+            assert!(
+                r.links
+                    .values()
+                    .all(|l| shared::ApprovalId::parse(l).unwrap().hash() != r.answer.approval_hash)
+            );
+        }
+        let stored = aws_sdk_dynamodb::Client::new(&r.run.sdk)
+            .scan()
+            .table_name(&r.run.table)
+            .send()
+            .await
+            .unwrap();
+        let stored = format!("{:?}", stored.items());
+        for id in r.links.values().chain([&r.run.approval_id]) {
+            assert!(
+                !stored.contains(id.as_str()),
+                "the table never holds an approval id"
+            );
+        }
+        for email in &r.emails {
+            assert!(
+                !email["Message"].as_str().unwrap().contains(&r.token),
+                "the email must not carry the task token"
+            );
         }
     }
-    assert_eq!(
-        links.len(),
-        approvers.len(),
-        "one link per approver, each to them alone"
-    );
-    let body = emails[0]["Message"].as_str().unwrap().to_owned();
-    // The id is only in the email's link; the answer and the table hold its hash.
-    let approval_id = link_of(&emails[0]);
-    if approvers.is_empty() {
-        assert_eq!(
-            out.approval_hash,
-            shared::ApprovalId::parse(&approval_id).unwrap().hash()
-        );
-    } else {
-        // The approvers share one approval, whose own id was never sent.
-        assert!(
-            links
-                .values()
-                .all(|l| shared::ApprovalId::parse(l).unwrap().hash() != out.approval_hash)
-        );
-    }
-    let stored = aws_sdk_dynamodb::Client::new(&sdk)
-        .scan()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        !format!("{:?}", stored.items()).contains(&approval_id),
-        "the table never holds the approval id"
-    );
-    assert!(
-        !body.contains(&token),
-        "the email must not carry the task token"
-    );
-    (
-        Run {
-            sdk,
-            table,
-            inbox,
-            execution_arn: execution.execution_arn().to_owned(),
-            approval_id,
-        },
-        links,
-    )
 }
 
 fn http(file: &str, id: &str) -> Value {
