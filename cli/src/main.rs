@@ -29,10 +29,49 @@ use clap::Parser;
 
 use cli::{Cli, Command, RunCommand};
 
-fn required(value: Option<String>, what: &str, flag: &str, env: &str) -> Result<String, String> {
-    value.ok_or_else(|| {
-        format!("no {what}: pass --stack (or run inside the repository, whose samconfig.toml names it), {flag}, or set {env}")
-    })
+/// Which names a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Needs {
+    table: bool,
+    group: bool,
+    machine: bool,
+}
+
+impl Needs {
+    fn of(command: &Command) -> Needs {
+        let (table, group, machine) = match command {
+            Command::Runs {
+                show: Some(RunCommand::Redrive { .. }),
+                ..
+            } => (false, false, true),
+            Command::Runs { .. } => (true, false, false),
+            Command::Models { .. } => (false, true, false),
+            Command::Deploy { .. } | Command::Rollback { .. } => (false, true, true),
+        };
+        Needs {
+            table,
+            group,
+            machine,
+        }
+    }
+
+    /// The flags that would give what is still missing, for an error.
+    fn missing(self, names: &stack::Outputs) -> Vec<&'static str> {
+        [
+            (self.table && names.table.is_none(), "--table or TABLE_NAME"),
+            (
+                self.group && names.group.is_none(),
+                "--group or MODEL_PACKAGE_GROUP",
+            ),
+            (
+                self.machine && names.state_machine.is_none(),
+                "--state-machine or STATE_MACHINE_ARN",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(missing, flag)| missing.then_some(flag))
+        .collect()
+    }
 }
 
 /// The names the command needs: explicit ones as given, the missing ones from
@@ -43,19 +82,8 @@ async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs
         group: cli.group.clone(),
         state_machine: cli.state_machine.clone(),
     };
-    let (table, group, machine) = match &cli.command {
-        Command::Runs {
-            show: Some(RunCommand::Redrive { .. }),
-            ..
-        } => (false, false, true),
-        Command::Runs { .. } => (true, false, false),
-        Command::Models { .. } => (false, true, false),
-        Command::Deploy { .. } | Command::Rollback { .. } => (false, true, true),
-    };
-    let missing = (table && names.table.is_none())
-        || (group && names.group.is_none())
-        || (machine && names.state_machine.is_none());
-    if !missing {
+    let missing = Needs::of(&cli.command).missing(&names);
+    if missing.is_empty() {
         return Ok(names);
     }
     let (name, from) = match &cli.stack {
@@ -68,25 +96,9 @@ async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs
             None => return Ok(names),
         },
     };
-    let hint = [
-        (table && names.table.is_none(), "--table or TABLE_NAME"),
-        (
-            group && names.group.is_none(),
-            "--group or MODEL_PACKAGE_GROUP",
-        ),
-        (
-            machine && names.state_machine.is_none(),
-            "--state-machine or STATE_MACHINE_ARN",
-        ),
-    ]
-    .iter()
-    .filter(|(missing, _)| *missing)
-    .map(|(_, h)| *h)
-    .collect::<Vec<_>>()
-    .join(", ");
     let outputs = stack::outputs(sdk, &name, &from)
         .await
-        .map_err(|e| format!("{e}; pass --stack, or name it: {hint}"))?;
+        .map_err(|e| format!("{e}; pass --stack, or name it: {}", missing.join(", ")))?;
     names.table = names.table.or(outputs.table);
     names.group = names.group.or(outputs.group);
     names.state_machine = names.state_machine.or(outputs.state_machine);
@@ -96,23 +108,6 @@ async fn names(cli: &Cli, sdk: &shared::aws::SdkConfig) -> Result<stack::Outputs
 async fn run(cli: Cli) -> Result<(), String> {
     let sdk = shared::aws::sdk_config_with(shared::aws::Roots::System).await;
     let names = names(&cli, &sdk).await?;
-    let table = || required(names.table.clone(), "table", "--table", "TABLE_NAME");
-    let group = || {
-        required(
-            names.group.clone(),
-            "model package group",
-            "--group",
-            "MODEL_PACKAGE_GROUP",
-        )
-    };
-    let machine = || {
-        required(
-            names.state_machine.clone(),
-            "state machine",
-            "--state-machine",
-            "STATE_MACHINE_ARN",
-        )
-    };
     match &cli.command {
         Command::Runs {
             show: None,
@@ -127,7 +122,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 since: since.clone(),
                 output: *output,
             };
-            commands::runs::list_runs(&sdk, &table()?, &q).await
+            commands::runs::list_runs(&sdk, &names.table()?, &q).await
         }
         Command::Runs {
             show:
@@ -136,31 +131,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                     interval,
                 }),
             ..
-        } => {
-            let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
-            let succeeded = watch::watch(&ddb, &table()?, execution, *interval, tty).await?;
-            if !succeeded {
-                return Err(format!("run {execution} did not succeed"));
-            }
-            Ok(())
-        }
+        } => commands::runs::watch_run(&sdk, &names.table()?, execution, *interval).await,
         Command::Runs {
             show: Some(RunCommand::Show { execution }),
             ..
-        } => commands::runs::show_run(&sdk, &table()?, execution).await,
+        } => commands::runs::show_run(&sdk, &names.table()?, execution).await,
         Command::Runs {
             show: Some(RunCommand::Redrive { execution }),
             ..
-        } => commands::runs::redrive(&sdk, &machine()?, execution).await,
+        } => commands::runs::redrive(&sdk, &names.machine()?, execution).await,
         Command::Models { approved } => {
-            commands::models::list_models(&sdk, &group()?, *approved).await
+            commands::models::list_models(&sdk, &names.group()?, *approved).await
         }
         Command::Deploy { version } => {
-            commands::models::deploy(&sdk, &group()?, &machine()?, version, false).await
+            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, false).await
         }
         Command::Rollback { version } => {
-            commands::models::deploy(&sdk, &group()?, &machine()?, version, true).await
+            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, true).await
         }
     }
 }
@@ -173,5 +160,38 @@ async fn main() -> ExitCode {
             eprintln!("mlops: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(args: &[&str]) -> Needs {
+        let cli = Cli::try_parse_from([&["mlops"], args].concat()).unwrap();
+        Needs::of(&cli.command)
+    }
+
+    #[test]
+    fn each_command_asks_for_the_names_it_uses_and_only_the_missing_ones() {
+        let redrive = needs(&["runs", "redrive", "run-1"]);
+        assert_eq!(
+            (redrive.table, redrive.group, redrive.machine),
+            (false, false, true)
+        );
+        let rollback = needs(&["rollback", "3"]);
+        assert_eq!(
+            (rollback.table, rollback.group, rollback.machine),
+            (false, true, true)
+        );
+        let named = stack::Outputs {
+            group: Some("models".into()),
+            ..stack::Outputs::default()
+        };
+        assert_eq!(
+            rollback.missing(&named),
+            ["--state-machine or STATE_MACHINE_ARN"]
+        );
+        assert!(needs(&["runs"]).missing(&named) == ["--table or TABLE_NAME"]);
     }
 }

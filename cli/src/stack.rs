@@ -16,6 +16,37 @@ pub struct Outputs {
     pub state_machine: Option<String>,
 }
 
+impl Outputs {
+    pub fn table(&self) -> Result<String, String> {
+        required(&self.table, "table", "--table", "TABLE_NAME")
+    }
+
+    pub fn group(&self) -> Result<String, String> {
+        required(
+            &self.group,
+            "model package group",
+            "--group",
+            "MODEL_PACKAGE_GROUP",
+        )
+    }
+
+    pub fn machine(&self) -> Result<String, String> {
+        required(
+            &self.state_machine,
+            "state machine",
+            "--state-machine",
+            "STATE_MACHINE_ARN",
+        )
+    }
+}
+
+/// A name the command needs, or how to give it.
+fn required(value: &Option<String>, what: &str, flag: &str, env: &str) -> Result<String, String> {
+    value.clone().ok_or_else(|| {
+        format!("no {what}: pass --stack (or run inside the repository, whose samconfig.toml names it), {flag}, or set {env}")
+    })
+}
+
 /// `stack_name = "..."` from the nearest samconfig.toml at or above `dir`.
 pub fn samconfig_stack(dir: &Path) -> Option<(String, PathBuf)> {
     // Climb no higher than the repository's root (the nearest directory

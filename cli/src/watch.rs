@@ -141,7 +141,8 @@ pub fn block(execution: &str, p: &Progress, tick: usize) -> Vec<String> {
     lines
 }
 
-/// How the run ended, and what to do next.
+/// How the run ended, and what to do next. Long because it is the table of
+/// ends, read best in one place.
 pub fn outcome(execution: &str, p: &Progress) -> (bool, Vec<String>) {
     let Some(summary) = &p.summary else {
         return (false, vec!["the run has no summary yet".into()]);
@@ -200,6 +201,74 @@ pub fn interval(text: &str) -> Result<Duration, String> {
     shared::clock::seconds_within(text, 0.1, 3600.0)
 }
 
+/// What has been written so far, so each look writes only what is new: on a
+/// terminal the block is redrawn in place; on a pipe each event once.
+#[derive(Debug, Default)]
+pub struct Screen {
+    tty: bool,
+    shown: usize,
+    drawn: usize,
+    said_waiting: bool,
+    said_absent: bool,
+    tick: usize,
+}
+
+impl Screen {
+    pub fn new(tty: bool) -> Screen {
+        Screen {
+            tty,
+            ..Screen::default()
+        }
+    }
+
+    /// The text for this look at the run, and how it ended if it has:
+    /// `Some(true)` when it succeeded.
+    pub fn frame(&mut self, execution: &str, p: &Progress) -> (String, Option<bool>) {
+        let mut text = String::new();
+        let mut say = |line: &str| {
+            text.push_str(line);
+            text.push('\n');
+        };
+        if p.events.is_empty() && !self.said_absent {
+            say(&format!(
+                "waiting for run {execution} to record its start..."
+            ));
+            self.said_absent = true;
+        }
+        if self.tty {
+            if self.drawn > 0 {
+                // Up to the block's first line, and clear to the end of the screen.
+                text.push_str(&format!("\x1b[{}A\x1b[J", self.drawn));
+            }
+            let lines = block(execution, p, self.tick);
+            self.drawn = lines.len();
+            for l in lines {
+                text.push_str(&l);
+                text.push('\n');
+            }
+        } else {
+            for event in p.events.iter().skip(self.shown) {
+                say(&line(event));
+            }
+            self.shown = p.events.len();
+            if p.awaiting_approval() && !self.said_waiting {
+                say("waiting for a person's approval: the link is in the approvers' email");
+                self.said_waiting = true;
+            }
+        }
+        self.tick += 1;
+        if !p.ended() {
+            return (text, None);
+        }
+        let (ok, lines) = outcome(execution, p);
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        (text, Some(ok))
+    }
+}
+
 /// Follows the run until it ends: `Ok(true)` if it succeeded.
 pub async fn watch(
     ddb: &aws_sdk_dynamodb::Client,
@@ -209,62 +278,16 @@ pub async fn watch(
     tty: bool,
 ) -> Result<bool, String> {
     let mut out = std::io::stdout();
-    let mut shown = 0usize;
-    let mut drawn = 0usize;
-    let mut said_waiting = false;
-    let mut said_absent = false;
-    let mut tick = 0usize;
+    let mut screen = Screen::new(tty);
     loop {
         let trail = crate::trail::trail(ddb, table, execution).await?;
-        let p = Progress::from_trail(&trail);
-        let mut text = String::new();
-        if p.events.is_empty() && !said_absent {
-            text.push_str(&format!(
-                "waiting for run {execution} to record its start...\n"
-            ));
-            said_absent = true;
-        }
-        if tty {
-            if drawn > 0 {
-                // Up to the block's first line, and clear to the end of the screen.
-                text.push_str(&format!("\x1b[{drawn}A\x1b[J"));
-            }
-            let lines = block(execution, &p, tick);
-            drawn = lines.len();
-            for l in lines {
-                text.push_str(&l);
-                text.push('\n');
-            }
-        } else {
-            for event in p.events.iter().skip(shown) {
-                text.push_str(&line(event));
-                text.push('\n');
-            }
-            shown = p.events.len();
-            if p.awaiting_approval() && !said_waiting {
-                text.push_str(
-                    "waiting for a person's approval: the link is in the approvers' email\n",
-                );
-                said_waiting = true;
-            }
-        }
-        let ended = p.ended();
-        let mut succeeded = false;
-        if ended {
-            let (ok, lines) = outcome(execution, &p);
-            succeeded = ok;
-            for l in lines {
-                text.push_str(&l);
-                text.push('\n');
-            }
-        }
+        let (text, ended) = screen.frame(execution, &Progress::from_trail(&trail));
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| format!("stdout: {e}"))?;
-        if ended {
+        if let Some(succeeded) = ended {
             return Ok(succeeded);
         }
-        tick += 1;
         tokio::time::sleep(interval).await;
     }
 }
@@ -362,5 +385,56 @@ mod tests {
         assert!(!ok && lines[0].contains("ana@example.com"), "{lines:?}");
         let (_, lines) = ended(summary(RunStatus::TimedOut));
         assert!(lines[1].contains("mlops deploy"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_pipe_gets_each_event_and_the_wait_once_and_the_end_last() {
+        let mut screen = Screen::new(false);
+        let at = |events: Vec<RunEvent>, status: RunStatus| {
+            Progress::from_trail(&Trail {
+                events,
+                summary: Some(summary(status)),
+            })
+        };
+        let (first, ended) = screen.frame("run-1", &at(Vec::new(), RunStatus::Running));
+        assert_eq!(first, "waiting for run run-1 to record its start...\n");
+        assert_eq!(ended, None);
+        let waiting = vec![event(Stage::Started), event(Stage::Transformed)];
+        let (second, _) = screen.frame("run-1", &at(waiting.clone(), RunStatus::Running));
+        assert_eq!(second.lines().count(), 3, "{second}");
+        assert!(
+            second.ends_with("the link is in the approvers' email\n"),
+            "{second}"
+        );
+        let (third, ended) = screen.frame("run-1", &at(waiting.clone(), RunStatus::Running));
+        assert_eq!(
+            (third.as_str(), ended),
+            ("", None),
+            "nothing new, nothing said"
+        );
+        let mut done = waiting;
+        done.push(event(Stage::Deployed));
+        let (last, ended) = screen.frame("run-1", &at(done, RunStatus::Succeeded));
+        assert!(last.starts_with("2026-11-21T10:00:00Z  deployed"), "{last}");
+        assert!(last.contains("succeeded: endpoint"), "{last}");
+        assert_eq!(ended, Some(true));
+        assert!(!last.contains('\x1b'), "a pipe gets no control codes");
+    }
+
+    #[test]
+    fn a_terminal_redraws_the_block_in_place() {
+        let mut screen = Screen::new(true);
+        let p = Progress::from_trail(&Trail {
+            events: vec![event(Stage::Started)],
+            summary: Some(summary(RunStatus::Running)),
+        });
+        let (first, _) = screen.frame("run-1", &p);
+        assert!(!first.contains('\x1b'), "{first:?}");
+        let (second, _) = screen.frame("run-1", &p);
+        let lines = block("run-1", &p, 1).len();
+        assert!(
+            second.starts_with(&format!("\x1b[{lines}A\x1b[J")),
+            "{second:?}"
+        );
     }
 }

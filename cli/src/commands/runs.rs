@@ -94,6 +94,22 @@ pub(crate) async fn show_run(
     Ok(())
 }
 
+/// `runs watch`: follows the run until it ends; an error unless it succeeded.
+pub(crate) async fn watch_run(
+    sdk: &shared::aws::SdkConfig,
+    table: &str,
+    execution: &str,
+    interval: std::time::Duration,
+) -> Result<(), String> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if crate::watch::watch(&ddb, table, execution, interval, tty).await? {
+        Ok(())
+    } else {
+        Err(format!("run {execution} did not succeed"))
+    }
+}
+
 pub(crate) async fn redrive(
     sdk: &shared::aws::SdkConfig,
     machine: &str,

@@ -78,6 +78,32 @@ async fn report(state: &State, uri: &str) -> Option<ModelQuality> {
         .ok()
 }
 
+/// The batch transform's output objects under `prefix` (not its reports):
+/// none when they cannot be listed, which the page says.
+async fn output_keys(state: &State, bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = state
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(100)
+        .send()
+        .await;
+    match listed {
+        Ok(listed) => listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter(|k| !k.ends_with('/') && !k.ends_with(".json"))
+            .map(str::to_owned)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %aws::failure("ListObjectsV2", &e), "no sample");
+            Vec::new()
+        }
+    }
+}
+
 /// Rows of every label of the batch output (stratified, not the first lines:
 /// a sorted file would show only its first labels), read as a stream until
 /// every label the report knows of has its rows, or `SAMPLE_BYTES` were read.
@@ -85,28 +111,7 @@ async fn sample(state: &State, uri: &str, labels: &[String]) -> Vec<(String, Vec
     let Some((bucket, prefix)) = parse_s3_uri(uri) else {
         return Vec::new();
     };
-    let listed = match state
-        .s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .max_keys(100)
-        .send()
-        .await
-    {
-        Ok(listed) => listed,
-        Err(e) => {
-            tracing::warn!(error = %aws::failure("ListObjectsV2", &e), "no sample");
-            return Vec::new();
-        }
-    };
-    let keys: Vec<String> = listed
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
-        .filter(|k| !k.ends_with('/') && !k.ends_with(".json"))
-        .map(str::to_owned)
-        .collect();
+    let keys = output_keys(state, bucket, prefix).await;
     let mut kept = shared::sample::Stratified::default();
     let mut read = 0usize;
     'objects: for key in keys {

@@ -97,6 +97,39 @@ async fn vote(
     })
 }
 
+/// Step Functions has the decision: settled, counted, and shown.
+async fn decided(
+    state: &State,
+    hash: &ApprovalHash,
+    request_id: &str,
+    approval: Approval,
+    form: Form,
+    decided_at: String,
+) -> Response<Body> {
+    let decision = Status::from(form.decision);
+    if let Err(failure) = store::settle(state, hash, request_id, decision).await {
+        // Step Functions has the decision; a stale `deciding` is shown as such.
+        tracing::warn!(approval = %hash, error = %failure, "decision sent but not recorded");
+    }
+    tracing::Span::current().record("execution", approval.execution_name.as_str());
+    tracing::info!(decision = decision.as_str(), "decided");
+    decision_metrics(decision, approval.created_at, now())
+        .property("executionName", approval.execution_name.as_str())
+        .property("approvalHash", hash.as_str())
+        .emit();
+    let mut shown = approval;
+    shown.status = decision;
+    shown.approver = form.approver;
+    shown.comment = form.comment;
+    shown.decided_at = Some(decided_at);
+    let title = if decision == Status::Approved {
+        "Approved"
+    } else {
+        "Rejected"
+    };
+    page::decided(200, &shown, title)
+}
+
 /// Records what Step Functions answered and shows it: decided, expired (the
 /// task is gone), or back to pending (Step Functions could not be told).
 async fn conclude(
@@ -108,31 +141,8 @@ async fn conclude(
     decided_at: String,
     told: Result<(), Untold>,
 ) -> Response<Body> {
-    let decision = Status::from(form.decision);
     match told {
-        Ok(()) => {
-            if let Err(failure) = store::settle(state, hash, request_id, decision).await {
-                // Step Functions has the decision; a stale `deciding` is shown as such.
-                tracing::warn!(approval = %hash, error = %failure, "decision sent but not recorded");
-            }
-            tracing::Span::current().record("execution", approval.execution_name.as_str());
-            tracing::info!(decision = decision.as_str(), "decided");
-            decision_metrics(decision, approval.created_at, now())
-                .property("executionName", approval.execution_name.as_str())
-                .property("approvalHash", hash.as_str())
-                .emit();
-            let mut shown = approval;
-            shown.status = decision;
-            shown.approver = form.approver;
-            shown.comment = form.comment;
-            shown.decided_at = Some(decided_at);
-            let title = if decision == Status::Approved {
-                "Approved"
-            } else {
-                "Rejected"
-            };
-            page::decided(200, &shown, title)
-        }
+        Ok(()) => decided(state, hash, request_id, approval, form, decided_at).await,
         Err(Untold::Gone(failure)) => {
             tracing::info!(approval = %hash, error = %failure, "the task is gone: approval expired");
             if let Err(e) = store::settle(state, hash, request_id, Status::Expired).await {

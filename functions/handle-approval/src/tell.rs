@@ -18,7 +18,8 @@ pub(crate) enum Untold {
     Failed(Failure),
 }
 
-/// Tells Step Functions a decision.
+/// Tells Step Functions a decision. Long because it holds the two requests,
+/// SendTaskSuccess and SendTaskFailure, side by side.
 pub(crate) async fn tell(
     state: &State,
     task_token: &TaskToken,

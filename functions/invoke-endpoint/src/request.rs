@@ -59,9 +59,9 @@ fn is_json(content_type: Option<&str>) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Validates method, content type, size and body, in that order. Long on
-/// purpose: one check after another, each with its own answer, on the hot
-/// path (no allocation before the body is known to be worth reading).
+/// Validates method, content type, size and body, in that order, each with
+/// its own answer, on the hot path (no allocation before the body is known
+/// to be worth reading).
 pub fn parse(
     method: &str,
     content_type: Option<&str>,
@@ -77,30 +77,7 @@ pub fn parse(
     if body.len() > limits.max_body_bytes {
         return Err(ApiError::TooLarge(limits.max_body_bytes));
     }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::bad_request("invalid_json", "the body is not UTF-8 JSON"))?;
-    let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("the body is not a JSON object like {{\"data\": \"4.5,1.3,0.3,0.3\"}} ({e})"),
-        )
-    })?;
-    let raw = envelope.data.ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_data",
-            "the body needs a \"data\" field: a CSV row or a list of rows",
-        )
-    })?;
-    let data: Data = serde_json::from_str(raw.get()).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_data_type",
-            "\"data\" must be a string (one CSV row) or a list of strings (one row each)",
-        )
-    })?;
-    let (rows, batch) = match data {
-        Data::One(row) => (vec![row], false),
-        Data::Many(rows) => (rows, true),
-    };
+    let (rows, batch) = rows_of(body)?;
     if rows.is_empty() {
         return Err(ApiError::unprocessable(
             "empty_batch",
@@ -131,7 +108,38 @@ pub fn parse(
     })
 }
 
+/// The body's rows, and whether it was a batch (`"data"` a list): a 400
+/// when the body is not the API's shape.
+fn rows_of(body: &[u8]) -> Result<(Vec<String>, bool), ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("invalid_json", "the body is not UTF-8 JSON"))?;
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not a JSON object like {{\"data\": \"4.5,1.3,0.3,0.3\"}} ({e})"),
+        )
+    })?;
+    let raw = envelope.data.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_data",
+            "the body needs a \"data\" field: a CSV row or a list of rows",
+        )
+    })?;
+    let data: Data = serde_json::from_str(raw.get()).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_data_type",
+            "\"data\" must be a string (one CSV row) or a list of strings (one row each)",
+        )
+    })?;
+    Ok(match data {
+        Data::One(row) => (vec![row], false),
+        Data::Many(rows) => (rows, true),
+    })
+}
+
 /// Checks one row and appends it, normalized (fields trimmed), to `csv`.
+/// Long because it is the hot path's per-field checks, each with its answer,
+/// in one pass without allocating.
 fn append_row(
     csv: &mut String,
     row: &str,

@@ -26,7 +26,8 @@ pub fn truncate(text: &str, max: usize) -> (String, bool) {
 }
 
 /// Everything the stage knows, each text field bounded; the names of the cut
-/// fields are listed in `truncated`.
+/// fields are listed in `truncated`. Long because it is the table of what the
+/// trail keeps, one fact a line.
 pub fn trail_facts(input: &RecordInput) -> RunFacts {
     let d = &input.details;
     let mut cut = Vec::new();
@@ -262,7 +263,8 @@ fn headline(input: &RecordInput) -> Option<(String, &'static str)> {
     })
 }
 
-/// The run's facts the notice lists, each on its line, long values cut.
+/// The run's facts the notice lists, each on its line, long values cut. Long
+/// because it is the notice's list, in the order people read it.
 fn facts(input: &RecordInput) -> Vec<String> {
     let d = &input.details;
     let mut lines = Vec::new();

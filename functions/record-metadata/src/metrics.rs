@@ -13,6 +13,9 @@ const DEPLOY_STATES: [&str; 4] = [
     "PollEndpoint",
 ];
 
+/// What a recorded stage counts (a retried stage counts nothing: the caller
+/// emits this only for a new event). Long because it is the table of stages
+/// and their metrics.
 pub fn for_stage(input: &RecordInput) -> Emf {
     let mut emf = Emf::new();
     let d = &input.details;

@@ -32,6 +32,29 @@ pub fn error_name(stage: &str) -> String {
     format!("{stage}Failed")
 }
 
+/// What failed and where its log is, every part the event gave cleaned.
+fn cause(d: &shared::contract::PipelineActionDetail) -> String {
+    let result = d.execution_result.as_ref();
+    let summary = result
+        .and_then(|r| r.external_execution_summary.as_deref())
+        .unwrap_or("no summary");
+    let mut cause = format!(
+        "The pipeline's {} stage failed at {} ({}), so no run started: {}.",
+        audit_text(&d.stage),
+        audit_text(&d.action),
+        audit_text(
+            result
+                .and_then(|r| r.error_code.as_deref())
+                .unwrap_or("no error code")
+        ),
+        audit_text(summary)
+    );
+    if let Some(url) = result.and_then(|r| r.external_execution_url.as_deref()) {
+        cause.push_str(&format!(" Its log: {}", audit_text(url)));
+    }
+    cause
+}
+
 /// The record the event makes, or why it is refused.
 pub fn record(change: &PipelineActionChange) -> Result<RecordInput, Failure> {
     let d = &change.detail;
@@ -51,24 +74,6 @@ pub fn record(change: &PipelineActionChange) -> Result<RecordInput, Failure> {
             "detail.execution-id must be CodePipeline's execution id (letters, digits and '-')",
         ));
     }
-    let result = d.execution_result.as_ref();
-    let summary = result
-        .and_then(|r| r.external_execution_summary.as_deref())
-        .unwrap_or("no summary");
-    let mut cause = format!(
-        "The pipeline's {} stage failed at {} ({}), so no run started: {}.",
-        audit_text(&d.stage),
-        audit_text(&d.action),
-        audit_text(
-            result
-                .and_then(|r| r.error_code.as_deref())
-                .unwrap_or("no error code")
-        ),
-        audit_text(summary)
-    );
-    if let Some(url) = result.and_then(|r| r.external_execution_url.as_deref()) {
-        cause.push_str(&format!(" Its log: {}", audit_text(url)));
-    }
     Ok(RecordInput {
         execution_name: execution_name(&d.execution_id),
         execution_arn: change.resources.first().cloned(),
@@ -82,7 +87,7 @@ pub fn record(change: &PipelineActionChange) -> Result<RecordInput, Failure> {
                 audit_text(&d.action)
             )),
             error: Some(error_name(&d.stage)),
-            cause: Some(cause),
+            cause: Some(cause(d)),
             ..RunDetails::default()
         },
     })

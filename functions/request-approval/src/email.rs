@@ -51,10 +51,27 @@ pub fn email(
         .filter(|c| !c.is_control())
         .take(100)
         .collect();
-    let expires = shared::clock::rfc3339(deadline);
     let mut lines = vec![
         "A trained model is waiting for your decision before it goes live.".to_owned(),
         String::new(),
+    ];
+    lines.extend(evidence(input, champion));
+    lines.extend([
+        format!("Decide before: {}", shared::clock::rfc3339(deadline)),
+        String::new(),
+        "Review the run and approve or reject it here:".into(),
+        link.to_owned(),
+        String::new(),
+        "Opening the link decides nothing: the page has Approve and Reject buttons.".into(),
+    ]);
+    (subject, lines.join("\n"))
+}
+
+/// What the approver reviews, a line each: the run, what the endpoint
+/// serves now, the held-out figures beside it, and what the version learned
+/// from and was judged on.
+fn evidence(input: &RequestApprovalInput, champion: &ChampionLookup) -> Vec<String> {
+    let mut lines = vec![
         format!("Run: {}", input.execution_name),
         format!("Commit: {}", input.commit_id),
         format!("Model: {}", input.model_name),
@@ -98,13 +115,7 @@ pub fn email(
         "Batch predictions on held-out data: {}",
         input.transform_output_uri
     ));
-    lines.push(format!("Decide before: {expires}"));
-    lines.push(String::new());
-    lines.push("Review the run and approve or reject it here:".into());
-    lines.push(link.to_owned());
-    lines.push(String::new());
-    lines.push("Opening the link decides nothing: the page has Approve and Reject buttons.".into());
-    (subject, lines.join("\n"))
+    lines
 }
 
 /// One email: the link, to an approver's address alone when named (the

@@ -58,6 +58,7 @@ fn expires_at(input: &RequestApprovalInput, now: u64) -> u64 {
 }
 
 /// The approval item: everything the page shows, the token, the deadline.
+/// Long because it is one struct, every field named.
 fn approval_item(
     input: &RequestApprovalInput,
     champion: &ChampionLookup,

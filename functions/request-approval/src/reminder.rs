@@ -61,6 +61,7 @@ fn target(
 /// Best effort, like a notice: the deadline itself is Step Functions'
 /// `TimeoutSeconds`, so a reminder that cannot be scheduled is logged, never
 /// a failed request. A retry finds its schedule there (ConflictException).
+/// Long because it is one CreateSchedule request and its three answers.
 pub(crate) async fn remind(
     state: &State,
     input: &RequestApprovalInput,

@@ -152,25 +152,8 @@ pub async fn current_objects(
             .send()
             .await
             .map_err(|e| aws::failure("ListObjectVersions (run data)", &e))?;
-        for version in page.versions() {
-            let Some(key) = version.key() else { continue };
-            if version.is_latest() != Some(true) || key.ends_with('/') {
-                continue;
-            }
-            objects.push(ManifestObject {
-                key: key.to_owned(),
-                // An object written before versioning was enabled has the version "null".
-                version_id: version.version_id().unwrap_or("null").to_owned(),
-                e_tag: version
-                    .e_tag()
-                    .unwrap_or_default()
-                    .trim_matches('"')
-                    .to_owned(),
-                size: version
-                    .size()
-                    .and_then(|s| u64::try_from(s).ok())
-                    .unwrap_or(0),
-            });
+        for object in page.versions().iter().filter_map(current) {
+            objects.push(object);
             if objects.len() > MAX_OBJECTS {
                 return Err(Failure::invalid_input(format!(
                     "more than {MAX_OBJECTS} objects under s3://{bucket}/{prefix}: a run reads at most {MAX_OBJECTS} per prefix; merge them into fewer files"
@@ -188,6 +171,29 @@ pub async fn current_objects(
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(objects)
+}
+
+/// A listed version as the manifest records it, if it is a key's current
+/// version holding data (not a "folder" key).
+fn current(version: &aws_sdk_s3::types::ObjectVersion) -> Option<ManifestObject> {
+    let key = version.key()?;
+    if version.is_latest() != Some(true) || key.ends_with('/') {
+        return None;
+    }
+    Some(ManifestObject {
+        key: key.to_owned(),
+        // An object written before versioning was enabled has the version "null".
+        version_id: version.version_id().unwrap_or("null").to_owned(),
+        e_tag: version
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_owned(),
+        size: version
+            .size()
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0),
+    })
 }
 
 /// A set's manifest entry, refused if it is empty or holds an object too large
@@ -342,6 +348,33 @@ fn summary(set: &ManifestSet) -> SnapshotSet {
     }
 }
 
+/// The manifest an earlier try wrote, if it names this run's data: a
+/// `Conflict` when it names other data (the execution's input was changed).
+fn same_data(
+    config: &Config,
+    input: &SnapshotInput,
+    key: &str,
+    earlier: DataManifest,
+) -> Result<DataManifest, Failure> {
+    if earlier.training.source_uri == input.training_data_uri
+        && earlier.test.source_uri == input.test_data_uri
+        && earlier.bucket == config.data_bucket
+    {
+        return Ok(earlier);
+    }
+    Err(Failure::new(
+        ErrorName::Conflict,
+        format!(
+            "s3://{}/{key} names other data ({} and {}) than this run's {} and {}",
+            config.artifact_bucket,
+            earlier.training.source_uri,
+            earlier.test.source_uri,
+            input.training_data_uri,
+            input.test_data_uri
+        ),
+    ))
+}
+
 /// This execution's manifest: the one written before, or a new one listed now
 /// and written before any copy, so a retry copies exactly the same versions.
 async fn manifest(
@@ -352,23 +385,7 @@ async fn manifest(
 ) -> Result<DataManifest, Failure> {
     let config = &state.config;
     if let Some(earlier) = earlier_manifest(state, key).await? {
-        if earlier.training.source_uri != input.training_data_uri
-            || earlier.test.source_uri != input.test_data_uri
-            || earlier.bucket != config.data_bucket
-        {
-            return Err(Failure::new(
-                ErrorName::Conflict,
-                format!(
-                    "s3://{}/{key} names other data ({} and {}) than this run's {} and {}",
-                    config.artifact_bucket,
-                    earlier.training.source_uri,
-                    earlier.test.source_uri,
-                    input.training_data_uri,
-                    input.test_data_uri
-                ),
-            ));
-        }
-        return Ok(earlier);
+        return same_data(config, input, key, earlier);
     }
     let mut sets = Vec::with_capacity(2);
     for (set, uri) in [

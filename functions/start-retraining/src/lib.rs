@@ -232,19 +232,30 @@ pub fn pipeline_target_arn(role_arn: &str) -> String {
     format!("arn:{partition}:scheduler:::aws-sdk:codepipeline:startPipelineExecution")
 }
 
-async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
-    let quiet = state.config.quiet_seconds;
-    let window = now() / quiet;
+/// The window's one run: its schedule's name, when it fires, the prefix its
+/// uploads are under, and the pipeline's input (no one upload's version: the
+/// run reads the whole prefix as it is when the window closes).
+#[derive(Debug, Clone, PartialEq)]
+struct Window {
+    name: String,
+    fires_at: String,
+    prefix_uri: String,
+    input: serde_json::Value,
+}
+
+fn window(config: &Config, bucket: &str, now: u64) -> Window {
+    let quiet = config.quiet_seconds;
+    let window = now / quiet;
     let name = shared::naming::retrain_window_name(
-        &state.config.name_token,
-        &state.config.pipeline_name,
-        &state.config.prefix,
+        &config.name_token,
+        &config.pipeline_name,
+        &config.prefix,
         window,
     );
     let fires_at = shared::clock::rfc3339((window + 1) * quiet);
-    let prefix_uri = format!("s3://{}/{}", data.bucket, state.config.prefix);
+    let prefix_uri = format!("s3://{bucket}/{}", config.prefix);
     let input = serde_json::json!({
-        "Name": state.config.pipeline_name,
+        "Name": config.pipeline_name,
         "ClientRequestToken": name,
         "Variables": [
             {"Name": "TrainingDataUri", "Value": prefix_uri},
@@ -254,24 +265,51 @@ async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
             {"Name": "Trigger", "Value": "s3"}
         ]
     });
-    let role_arn = state.config.scheduler_role_arn.clone().unwrap_or_default();
-    let target = aws_sdk_scheduler::types::Target::builder()
+    Window {
+        name,
+        fires_at,
+        prefix_uri,
+        input,
+    }
+}
+
+/// The schedule's target: CodePipeline's StartPipelineExecution with the
+/// window's input, tried for a day, then kept in the dead-letter queue, so
+/// a window's run that cannot start is never dropped in silence.
+fn window_target(
+    config: &Config,
+    input: &serde_json::Value,
+) -> Result<aws_sdk_scheduler::types::Target, Failure> {
+    let role_arn = config.scheduler_role_arn.clone().unwrap_or_default();
+    aws_sdk_scheduler::types::Target::builder()
         .arn(pipeline_target_arn(&role_arn))
         .role_arn(role_arn)
-        // Tried for a day, then kept in the dead-letter queue: a window's run
-        // that cannot start is never dropped in silence.
         .retry_policy(
             aws_sdk_scheduler::types::RetryPolicy::builder()
                 .maximum_retry_attempts(185)
                 .maximum_event_age_in_seconds(86_400)
                 .build(),
         )
-        .set_dead_letter_config(state.config.dead_letter_arn.as_ref().map(|arn| {
+        .set_dead_letter_config(config.dead_letter_arn.as_ref().map(|arn| {
             aws_sdk_scheduler::types::DeadLetterConfig::builder()
                 .arn(arn)
                 .build()
         }))
         .input(input.to_string())
+        .build()
+        .map_err(|e| Failure::invalid_input(e.to_string()))
+}
+
+async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
+    let Window {
+        name,
+        fires_at,
+        prefix_uri,
+        input,
+    } = window(&state.config, &data.bucket, now());
+    let target = window_target(&state.config, &input)?;
+    let off = aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
+        .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
         .build()
         .map_err(|e| Failure::invalid_input(e.to_string()))?;
     let created = state
@@ -283,12 +321,7 @@ async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
         ))
         // at() takes no zone suffix: the time is UTC.
         .schedule_expression(format!("at({})", fires_at.trim_end_matches('Z')))
-        .flexible_time_window(
-            aws_sdk_scheduler::types::FlexibleTimeWindow::builder()
-                .mode(aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
-                .build()
-                .map_err(|e| Failure::invalid_input(e.to_string()))?,
-        )
+        .flexible_time_window(off)
         .action_after_completion(aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
         .target(target)
         .send()

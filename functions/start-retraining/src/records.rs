@@ -87,7 +87,8 @@ pub fn decode_key(raw: &str) -> Option<String> {
         .map(|k| k.into_owned())
 }
 
-/// Accepts a record as new data, or says why it is ignored.
+/// Accepts a record as new data, or says why it is ignored. Long because it
+/// is one check after another, each with its own answer.
 pub fn classify(record: &S3EventRecord, prefix: &str, suffix: &str) -> Result<NewData, Ignored> {
     let event = record.event_name.as_deref().unwrap_or_default();
     if !event.starts_with("ObjectCreated:") {

@@ -202,3 +202,20 @@ fn the_window_schedule_targets_the_pipeline_in_its_roles_partition() {
         "arn:aws:scheduler:::aws-sdk:codepipeline:startPipelineExecution"
     );
 }
+
+#[test]
+fn uploads_in_one_quiet_window_share_its_run_which_fires_when_it_closes() {
+    let mut config = state(&[], &[]).config;
+    config.quiet_seconds = 300;
+    let at = |now: u64| crate::window(&config, "mlops-data", now);
+    let (first, last, next) = (at(1_800), at(2_099), at(2_100));
+    assert_eq!(first, last, "one window, one run");
+    assert_eq!(first.fires_at, shared::clock::rfc3339(2_100));
+    assert_ne!(first.name, next.name);
+    assert_eq!(first.input["ClientRequestToken"], first.name.as_str());
+    assert_eq!(
+        first.input["Variables"][0]["Value"],
+        "s3://mlops-data/training/"
+    );
+    assert_eq!(first.input["Variables"][1]["Value"], "window-6");
+}
