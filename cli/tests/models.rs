@@ -11,21 +11,18 @@
 use std::process::Command;
 
 use aws_sdk_sagemaker::types::ModelApprovalStatus;
-use testkit::{Moto, unique};
+use testkit::rig::Rig;
 
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn lists_versions_and_starts_a_rollback_only_to_an_approved_one() {
-    let sdk = Moto::from_env().sdk_config().await;
-    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
-    let sfn = aws_sdk_sfn::Client::new(&sdk);
-    let group = unique("models");
-    sagemaker
-        .create_model_package_group()
-        .model_package_group_name(&group)
-        .send()
-        .await
-        .unwrap();
+    // The stack's model package group and state machine (the real
+    // definition), as the template creates them.
+    let rig = Rig::new("eu-central-2", &[]).await.unwrap();
+    let sagemaker = &rig.sagemaker;
+    let sfn = &rig.sfn;
+    let group = rig.world.name("ModelPackageGroup");
+    let machine = rig.state_machine_arn.clone();
     let mut arns = Vec::new();
     for (status, description) in [
         (
@@ -49,20 +46,11 @@ async fn lists_versions_and_starts_a_rollback_only_to_an_approved_one() {
             .unwrap();
         arns.push(arn);
     }
-    let role = testkit::create_service_role(&sdk, "states").await.unwrap();
-    let machine = sfn
-        .create_state_machine()
-        .name(unique("pipeline"))
-        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
-        .role_arn(role)
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn;
 
     let mlops = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
             .args(args)
+            .env("AWS_REGION", &rig.world.region)
             .env("MODEL_PACKAGE_GROUP", &group)
             .env("STATE_MACHINE_ARN", &machine)
             .output()

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use shared::contract::RecordInput;
@@ -25,7 +23,8 @@ fn input(file: &str, execution: &str) -> RecordInput {
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn lists_runs_and_shows_a_trail_in_order() {
-    let (table, state) = common::recorder().await;
+    let (world, state) = common::recorder("eu-west-3").await;
+    let table = world.name("Table");
     let execution = unique("run");
     for file in ["started.json", "failed.json"] {
         record_metadata::handle(
@@ -37,7 +36,7 @@ async fn lists_runs_and_shows_a_trail_in_order() {
     }
 
     let mlops = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mlops"))
+        let out = common::mlops(&world)
             .args(args)
             .env("TABLE_NAME", &table)
             .output()

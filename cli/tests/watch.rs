@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::contract::RecordInput;
+use testkit::rig::World;
 use testkit::unique;
 
 fn record(execution: &str, stage: &str, status: &str, minute: u32, details: Value) -> RecordInput {
@@ -30,10 +31,10 @@ fn record(execution: &str, stage: &str, status: &str, minute: u32, details: Valu
     .unwrap()
 }
 
-fn watch(table: &str, execution: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mlops"))
+fn watch(world: &World, execution: &str) -> Child {
+    common::mlops(world)
         .args(["runs", "watch", execution, "--interval", "0.2"])
-        .env("TABLE_NAME", table)
+        .env("TABLE_NAME", world.name("Table"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -72,12 +73,13 @@ fn finish(mut child: Child) -> (bool, String, String) {
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
-    let (table, state) = common::recorder().await;
+    let (world, state) = common::recorder("eu-north-1").await;
+    let table = world.name("Table");
     let pause = || tokio::time::sleep(Duration::from_millis(700));
 
     // A run that succeeds; the watcher starts before the run records anything.
     let execution = unique("run");
-    let watcher = watch(&table, &execution);
+    let watcher = watch(&world, &execution);
     // The same on a terminal (util-linux's script gives it one).
     let on_terminal = Command::new("script")
         .arg("-qec")
@@ -86,6 +88,7 @@ async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
             env!("CARGO_BIN_EXE_mlops")
         ))
         .arg("/dev/null")
+        .env("AWS_REGION", &world.region)
         .env("TABLE_NAME", &table)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -174,7 +177,7 @@ async fn follows_a_run_stage_by_stage_and_says_how_it_ended() {
             .await
             .unwrap();
     }
-    let (ok, out, err) = finish(watch(&table, &failing));
+    let (ok, out, err) = finish(watch(&world, &failing));
     assert!(!ok, "a failed run exits non-zero");
     assert!(
         out.contains("failed: TrainingFailed: the job ran out of memory"),

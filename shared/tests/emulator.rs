@@ -1,6 +1,8 @@
 //! One real test per AWS service the project uses, against the moto server,
 //! through the shared crate's own code: its SDK configuration, key layout,
-//! naming rules, contract types and error classification.
+//! naming rules, contract types and error classification. Where the stack
+//! has the resource (its table, data bucket, notification topic, pipeline),
+//! the test uses the one testkit's world makes as the template does.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +15,9 @@ use shared::contract::{ExecutionInput, Trigger, parse_s3_uri};
 use shared::keys::{self, PK, SK};
 use shared::naming::{self, RunNames};
 use shared::{ErrorName, aws};
+use std::time::Duration;
+
+use testkit::rig::World;
 use testkit::{Moto, NEEDS_MOTO, unique};
 
 fn execution_input(bucket: &str) -> ExecutionInput {
@@ -31,9 +36,9 @@ fn execution_input(bucket: &str) -> ExecutionInput {
 #[ignore = "needs the moto server: run `make test`"]
 async fn dynamodb_keeps_one_trigger_per_object_version_and_sorts_events_by_time() {
     let _ = NEEDS_MOTO;
-    let sdk = Moto::from_env().sdk_config().await;
-    let table = testkit::create_table(&sdk).await.unwrap();
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let world = World::create("us-east-1", &[]).await.unwrap();
+    let table = world.name("Table");
+    let ddb = aws_sdk_dynamodb::Client::new(&world.sdk);
 
     let trigger = keys::trigger("data", "training/iris.csv", "v1");
     let put = || {
@@ -104,20 +109,10 @@ async fn dynamodb_keeps_one_trigger_per_object_version_and_sorts_events_by_time(
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn s3_objects_are_versioned_and_a_missing_key_is_named() {
-    let sdk = Moto::from_env().sdk_config().await;
-    let s3 = aws_sdk_s3::Client::new(&sdk);
-    let bucket = unique("data");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    // The stack's data bucket, versioned as the template makes it.
+    let world = World::create("us-east-1", &[]).await.unwrap();
+    let s3 = aws_sdk_s3::Client::new(&world.sdk);
+    let bucket = world.name("DataBucket");
 
     let input = execution_input(&bucket);
     let (b, key) = parse_s3_uri(&input.training_data_uri).unwrap();
@@ -163,58 +158,23 @@ async fn s3_objects_are_versioned_and_a_missing_key_is_named() {
 #[tokio::test]
 #[ignore = "needs the moto server: run `make test`"]
 async fn sns_delivers_to_a_queue_and_an_unknown_topic_is_named() {
-    let sdk = Moto::from_env().sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let topic = sns
-        .create_topic()
-        .name(unique("topic"))
-        .send()
-        .await
-        .unwrap();
-    let topic_arn = topic.topic_arn().unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name(unique("queue"))
-        .send()
-        .await
-        .unwrap();
-    let queue_url = queue.queue_url().unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let queue_arn = &attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn];
-    sns.subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
-
+    // The stack's notification topic and a queue subscribed to it.
+    let world = World::create("us-east-1", &[]).await.unwrap();
+    let sns = aws_sdk_sns::Client::new(&world.sdk);
     sns.publish()
-        .topic_arn(topic_arn)
+        .topic_arn(world.name("NotificationTopic"))
         .subject("Run exec-1 deployed")
         .message("model-exec-1 is live")
         .send()
         .await
         .unwrap();
-    let received = sqs
-        .receive_message()
-        .queue_url(queue_url)
-        .wait_time_seconds(1)
-        .send()
+    let received = world
+        .read_inbox(&world.notifications_inbox, Duration::from_secs(2))
         .await
         .unwrap();
     let bodies: Vec<_> = received
-        .messages()
         .iter()
-        .filter_map(|m| m.body())
+        .filter_map(|m| m["Message"].as_str())
         .collect();
     assert_eq!(bodies, ["model-exec-1 is live"]);
 
@@ -274,10 +234,10 @@ async fn step_functions_receives_the_execution_input_contract() {
 #[ignore = "needs the moto server: run `make test`"]
 async fn codepipeline_starts_with_the_data_object_as_variables() {
     use aws_sdk_codepipeline::types::*;
-    let sdk = Moto::from_env().sdk_config().await;
-    let cp = aws_sdk_codepipeline::Client::new(&sdk);
-    let name = unique("pipeline");
-    testkit::create_pipeline(&sdk, &name).await.unwrap();
+    // The stack's pipeline, declared as the template declares it.
+    let world = World::create("us-east-1", &[]).await.unwrap();
+    let cp = aws_sdk_codepipeline::Client::new(&world.sdk);
+    let name = world.name("Pipeline");
 
     let token = naming::client_request_token("data", "training/iris.csv", "v1");
     let started = cp

@@ -1,20 +1,29 @@
-//! What the mlops tests share: record-metadata writing a trail into a fresh
-//! table in moto, as the deployed function does.
+//! What the mlops tests share: the stack's table and notification topic as
+//! the template creates them (testkit's world), and record-metadata writing a
+//! trail into them, as the deployed function does.
 
-use testkit::{Inbox, Moto};
+use std::process::Command;
 
-/// A fresh table and record-metadata's handler state writing to it.
-pub async fn recorder() -> (String, record_metadata::State) {
-    let sdk = Moto::from_env().sdk_config().await;
-    let table = testkit::create_table(&sdk).await.unwrap();
-    let inbox = Inbox::create(&sdk).await.unwrap();
+use testkit::rig::World;
+
+/// A world of its own in `region`, and record-metadata's handler state
+/// writing to its table.
+pub async fn recorder(region: &str) -> (World, record_metadata::State) {
+    let world = World::create(region, &[]).await.unwrap();
     let state = record_metadata::State::new(
         record_metadata::Config {
-            table_name: table.clone(),
-            topic_arn: inbox.topic_arn.clone(),
+            table_name: world.name("Table"),
+            topic_arn: world.name("NotificationTopic"),
             name_token: shared::naming::StackToken::parse(testkit::TEST_TOKEN).unwrap(),
         },
-        &sdk,
+        &world.sdk,
     );
-    (table, state)
+    (world, state)
+}
+
+/// The mlops command, pointed at the world's region.
+pub fn mlops(world: &World) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mlops"));
+    command.env("AWS_REGION", &world.region);
+    command
 }
