@@ -34,6 +34,17 @@ pub fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T, Failu
         .map_err(|e| Failure::new(ErrorName::Conflict, format!("{what} in the table: {e}")))
 }
 
+/// A string attribute, for the values of the conditional writes' expressions
+/// (the items themselves are written with [`to_item`]).
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute, for the same.
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
 /// Only finite values: DynamoDB stores no NaN or infinity.
 pub fn finite(metrics: &Metrics) -> BTreeMap<String, f64> {
     metrics
@@ -108,6 +119,31 @@ impl TriggerState {
             TriggerState::Failed => "failed",
         }
     }
+}
+
+/// start-retraining's claim on one object version (`TRIGGER#…`): written by
+/// the claim, its outcome set by the settle ([`crate::conditional`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerItem {
+    pub pk: String,
+    pub sk: String,
+    pub state: TriggerState,
+    /// The Lambda request id of the attempt holding the claim.
+    pub attempt: String,
+    /// While `starting`: when the claim may be taken over (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<u64>,
+    pub bucket: String,
+    pub key: String,
+    /// `none` for an object in a bucket without versioning.
+    pub version_id: String,
+    pub sequencer: String,
+    pub etag: String,
+    pub size: i64,
+    pub event_time: String,
+    /// The table's TTL ([`keys::TTL`]).
+    pub expires_at: u64,
 }
 
 /// The approval (`APPROVAL#<hash>`): written by request-approval with
@@ -783,5 +819,32 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn a_trigger_claim_has_the_names_its_condition_and_settle_use() {
+        let key = keys::trigger("data", "training/iris.csv", "v1");
+        let claim = TriggerItem {
+            pk: key.pk,
+            sk: key.sk,
+            state: TriggerState::Starting,
+            attempt: "req-1".into(),
+            lease_until: Some(400),
+            bucket: "data".into(),
+            key: "training/iris.csv".into(),
+            version_id: "v1".into(),
+            sequencer: "01".into(),
+            etag: "e".into(),
+            size: 7,
+            event_time: "2026-11-21T10:00:00Z".into(),
+            expires_at: 900,
+        };
+        let item = to_item(&claim).unwrap();
+        assert_eq!(item["state"].as_s().unwrap(), "starting");
+        assert_eq!(item["leaseUntil"].as_n().unwrap(), "400");
+        assert_eq!(item[keys::TTL].as_n().unwrap(), "900");
+        assert_eq!(item["attempt"].as_s().unwrap(), "req-1");
+        let back: TriggerItem = from_item(item, "the trigger").unwrap();
+        assert_eq!(back, claim);
     }
 }

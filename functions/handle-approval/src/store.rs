@@ -8,20 +8,12 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use shared::clock::epoch_seconds as now;
 use shared::conditional::{Lease, Write, written};
-use shared::items::{self, ApprovalItem};
+use shared::items::{self, ApprovalItem, n, s};
 use shared::{ApprovalHash, ApprovalId, Failure, aws, keys};
 
 use crate::approval::{Approval, Status};
 use crate::form::Form;
 use crate::{STALE_DECIDING_SECONDS, State};
-
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 /// The approval the write returned (`ALL_NEW`).
 fn returned(out: UpdateItemOutput) -> Result<Approval, Failure> {

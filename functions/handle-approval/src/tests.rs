@@ -1,6 +1,5 @@
 use super::*;
 use crate::form::field;
-use crate::store::s;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
@@ -11,6 +10,7 @@ use aws_sdk_sfn::types::error::TaskTimedOut;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use lambda_http::Context;
 use shared::contract::Decision;
+use shared::items::s;
 use std::collections::HashMap;
 
 const ID: &str = "0123456789abcdef0123456789abcdef";

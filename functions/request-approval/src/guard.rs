@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use shared::conditional::{Write, written};
 use shared::contract::RequestApprovalInput;
-use shared::items::{self, ApprovalItem, ApprovalStatus, GuardItem, LinkItem};
+use shared::items::{self, ApprovalItem, ApprovalStatus, GuardItem, LinkItem, s};
 use shared::{ApprovalHash, ApprovalId, ErrorName, Failure, aws, keys};
 
 use crate::email::ChampionLookup;
@@ -32,10 +32,6 @@ pub(crate) enum Emailing {
     },
     /// A retry whose approval was emailed: nothing more.
     Sent { hash: ApprovalHash },
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
 }
 
 fn built(e: aws_sdk_dynamodb::error::BuildError) -> Failure {

@@ -5,12 +5,11 @@ pub mod records;
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_codepipeline::types::PipelineVariable;
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use shared::clock::epoch_seconds as now;
 use shared::conditional::{Lease, written};
-use shared::items::TriggerState;
+use shared::items::{self, TriggerItem, TriggerState, n, s};
 use shared::{ConfigError, Env, Failure, aws, keys};
 use tracing::Instrument;
 
@@ -128,14 +127,6 @@ enum Outcome {
     Scheduled(String),
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
 /// Claims the object version: true when this delivery must start the pipeline.
 /// The claim succeeds when no record exists, when an earlier start failed,
 /// when an earlier claim's lease ran out (its Lambda died mid-way), or when
@@ -148,23 +139,32 @@ fn n(v: impl ToString) -> AttributeValue {
 async fn claim(state: &State, data: &NewData, attempt: &str) -> Result<bool, Failure> {
     let key = keys::trigger(&data.bucket, &data.key, data.version_or_sequencer());
     let now = now();
+    let claim = TriggerItem {
+        pk: key.pk,
+        sk: key.sk,
+        state: TriggerState::Starting,
+        attempt: attempt.to_owned(),
+        lease_until: Some(
+            Lease {
+                since: now,
+                seconds: LEASE_SECONDS,
+            }
+            .until(),
+        ),
+        bucket: data.bucket.clone(),
+        key: data.key.clone(),
+        version_id: data.version_id.clone().unwrap_or_else(|| "none".into()),
+        sequencer: data.sequencer.clone(),
+        etag: data.etag.clone(),
+        size: data.size,
+        event_time: data.event_time.clone(),
+        expires_at: now + TRIGGER_TTL_SECONDS,
+    };
     let put = state
         .dynamodb
         .put_item()
         .table_name(&state.config.table_name)
-        .item(keys::PK, s(key.pk))
-        .item(keys::SK, s(key.sk))
-        .item("state", s(TriggerState::Starting.as_str()))
-        .item("attempt", s(attempt))
-        .item("leaseUntil", n(Lease { since: now, seconds: LEASE_SECONDS }.until()))
-        .item("bucket", s(&data.bucket))
-        .item("key", s(&data.key))
-        .item("versionId", s(data.version_id.as_deref().unwrap_or("none")))
-        .item("sequencer", s(&data.sequencer))
-        .item("etag", s(&data.etag))
-        .item("size", n(data.size))
-        .item("eventTime", s(&data.event_time))
-        .item(keys::TTL, n(now + TRIGGER_TTL_SECONDS))
+        .set_item(Some(items::to_item(&claim)?))
         .condition_expression(
             "attribute_not_exists(#pk) OR #state = :failed OR (#state = :starting AND (#lease < :now OR #attempt = :attempt))",
         )
@@ -216,10 +216,6 @@ async fn settle(state: &State, data: &NewData, attempt: &str, outcome: Result<&O
     }
 }
 
-/// Joins the object version to its quiet window: the window's one-time
-/// schedule (made by the first upload of the window; later ones find it)
-/// starts the pipeline once when the window closes, on the whole prefix.
-/// Long because the schedule is one request: its name, time, target and input.
 /// The Scheduler's universal target for StartPipelineExecution, in the
 /// partition of the role it runs as (`aws`, `aws-cn`, `aws-us-gov`…), as the
 /// template's own schedule writes it with `${AWS::Partition}`.
@@ -300,6 +296,9 @@ fn window_target(
         .map_err(|e| Failure::invalid_input(e.to_string()))
 }
 
+/// Joins the object version to its quiet window: the window's one-time
+/// schedule (made by the first upload of the window; later ones find it)
+/// starts the pipeline once when the window closes, on the whole prefix.
 async fn schedule(state: &State, data: &NewData) -> Result<Outcome, Failure> {
     let Window {
         name,
