@@ -19,6 +19,7 @@
 mod cli;
 mod commands;
 mod lifecycle;
+mod output;
 mod stack;
 mod trail;
 mod watch;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use shared::contract::RunStatus;
 use shared::items::{RunEvent, RunSummary, Trail};
 
-use crate::trail::{printable, shown};
+use crate::output::{printable, shown};
 
 /// The stages a run passes, in order, as the trail names them. A deploy-only
 /// run skips training; the approval is a wait between `transformed` and

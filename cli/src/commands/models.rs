@@ -2,7 +2,7 @@
 //! versions, and a deploy-only run of one of them.
 
 use crate::lifecycle;
-use crate::trail::printable;
+use crate::output::printable;
 
 pub(crate) async fn list_models(
     sdk: &shared::aws::SdkConfig,

@@ -4,7 +4,8 @@ use shared::items::RunSummary;
 
 use crate::cli::{Output, StatusFilter};
 use crate::lifecycle;
-use crate::trail::{json, list, print_facts, printable, shown, trail};
+use crate::output::{json, print_facts, printable, shown};
+use crate::trail::{list, trail};
 
 #[derive(Debug)]
 pub(crate) struct RunsQuery {
