@@ -469,4 +469,87 @@ mod tests {
         let n = notification(&i).unwrap();
         assert!(n.subject.chars().count() <= 100 && !n.subject.contains('\n'));
     }
+
+    #[test]
+    fn every_fact_a_stage_sends_reaches_the_trail() {
+        // Every field named, no `..Default`: a field added to RunDetails does
+        // not compile here until this test, and so the trail, knows it.
+        let text = |name: &str| Some(format!("the {name}"));
+        let metrics = || {
+            Some(std::collections::BTreeMap::from([(
+                "accuracy".to_owned(),
+                0.9,
+            )]))
+        };
+        let details = RunDetails {
+            commit_id: text("commit"),
+            image_uri: text("image"),
+            training_data_uri: text("data"),
+            test_data_uri: text("test data"),
+            data_version_id: text("version"),
+            data_etag: text("etag"),
+            training_job_name: text("job"),
+            training_job_arn: text("job arn"),
+            metrics: metrics(),
+            model_name: text("model"),
+            transform_job_name: text("transform"),
+            transform_output_uri: text("output"),
+            approval: Some(shared::contract::ApprovalDecision {
+                decision: shared::contract::Decision::Approved,
+                approver: text("approver"),
+                comment: text("comment"),
+                decided_at: "2026-11-21T10:05:00Z".into(),
+            }),
+            endpoint_name: text("endpoint"),
+            endpoint_config_name: text("config"),
+            model_package_arn: text("version arn"),
+            gate: Some(shared::contract::GateReading {
+                metric_name: "accuracy".into(),
+                value: 0.9,
+                threshold: 0.8,
+            }),
+            model_quality_uri: text("report"),
+            model_artifact_sha256: text("digest"),
+            model_artifact_version_id: text("archive version"),
+            test_data_version_id: text("test version"),
+            data_manifest_uri: text("manifest"),
+            held_out_metrics: metrics(),
+            deploy_started_time: text("deploy start"),
+            failed_state: text("state"),
+            error: text("error"),
+            cause: text("cause"),
+        };
+        let sent = serde_json::to_value(&details).unwrap();
+        let kept = serde_json::to_value(trail_facts(&input(
+            Stage::Deployed,
+            RunStatus::Succeeded,
+            details,
+        )))
+        .unwrap();
+        for name in sent.as_object().unwrap().keys() {
+            let stored: &[&str] = match name.as_str() {
+                "approval" => &[
+                    "approvalDecision",
+                    "approvedBy",
+                    "approvalComment",
+                    "decidedAt",
+                ],
+                "gate" => &["gateMetric", "gateValue", "gateThreshold"],
+                other => &[other],
+            };
+            for attribute in stored {
+                assert!(
+                    kept.get(attribute).is_some_and(|v| !v.is_null()),
+                    "{name} is sent but the trail does not keep {attribute}: {kept}"
+                );
+            }
+        }
+        assert_eq!(
+            kept["executionArn"],
+            input(Stage::Started, RunStatus::Running, RunDetails::default())
+                .execution_arn
+                .unwrap()
+                .as_str()
+        );
+    }
 }
