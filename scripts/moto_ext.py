@@ -51,6 +51,14 @@ Started by scripts/with-moto in place of `moto_server`. It adds:
 - SageMaker's own limits on the registry calls moto does not check:
   ApprovalDescription (1024 characters, one line) and metadata values (256
   characters of a restricted set) in CreateModelPackage and UpdateModelPackage.
+- The registry's ModelLifeCycle (Stage, StageStatus, StageDescription), which
+  moto lacks: CreateModelPackage and UpdateModelPackage take it, checked as
+  the API reference declares it (Stage and StageStatus required, 1-63 of
+  letters, digits and inner hyphens; StageDescription at most 1024
+  characters, one line); DescribeModelPackage and ListModelPackages' summaries
+  answer it. UpdateModelPackage changes only what it is given, as on AWS:
+  moto cleared the approval status and its description when a call left
+  them out (a life-cycle update would have un-approved a version).
 - IAM as AWS evaluates it where moto differs: a DynamoDB transaction is
   authorized by its items' actions (AWS has no TransactWriteItems
   permission); a statement's `dynamodb:LeadingKeys` condition holds for
@@ -335,6 +343,89 @@ def refuse_next_approval(request, full_url, headers):
     """The next UpdateModelPackage to Approved fails, as SageMaker may refuse one."""
     REFUSE_NEXT_APPROVAL.append(True)
     return 200, {}, json.dumps({"status": "ok"})
+
+
+LIFE_CYCLE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def _life_cycle_refused(life_cycle):
+    """Why SageMaker would refuse this ModelLifeCycle, or None."""
+    if not isinstance(life_cycle, dict):
+        return "Value at 'modelLifeCycle' failed to satisfy constraint: Member must be a structure"
+    for field, member in (("Stage", "stage"), ("StageStatus", "stageStatus")):
+        value = life_cycle.get(field)
+        if not isinstance(value, str) or not LIFE_CYCLE_NAME.fullmatch(value):
+            return (
+                f"Value at 'modelLifeCycle.{member}' failed to satisfy constraint: Member must not be null, "
+                "have length between 1 and 63 and match pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+            )
+    description = life_cycle.get("StageDescription")
+    if description is not None and (len(description) > 1024 or "\n" in description or "\r" in description):
+        return (
+            "Value at 'modelLifeCycle.stageDescription' failed to satisfy constraint: "
+            "Member must have length less than or equal to 1024 and match pattern .{0,1024}"
+        )
+    return None
+
+
+def keep_model_life_cycle():
+    """ModelLifeCycle on CreateModelPackage and UpdateModelPackage, answered
+    by DescribeModelPackage and in ListModelPackages' summaries."""
+    from moto.sagemaker.models import ModelPackage
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def taking(original, arn_of):
+        def handler(self):
+            life_cycle = self._get_param("ModelLifeCycle")
+            if life_cycle is not None:
+                refused = _life_cycle_refused(life_cycle)
+                if refused:
+                    raise ValidationError(message=f"1 validation error detected: {refused}")
+            answer = original(self)
+            if life_cycle is not None:
+                package = self.sagemaker_backend.describe_model_package(arn_of(self, answer))
+                package.model_life_cycle = {
+                    k: life_cycle[k] for k in ("Stage", "StageStatus", "StageDescription") if k in life_cycle
+                }
+            return answer
+        return handler
+
+    def created_arn(self, answer):
+        result = answer.result if hasattr(answer, "result") else json.loads(answer)
+        return result["ModelPackageArn"]
+
+    def only_what_is_given(original):
+        def handler(self):
+            try:
+                package = self.sagemaker_backend.describe_model_package(self._get_param("ModelPackageArn"))
+            except ValidationError:
+                package = None
+            kept = package and {
+                "ModelApprovalStatus": ("model_approval_status", package.model_approval_status),
+                "ApprovalDescription": ("approval_description", package.approval_description),
+            }
+            answer = original(self)
+            for param, (attribute, value) in (kept or {}).items():
+                if self._get_param(param) is None:
+                    setattr(package, attribute, value)
+            return answer
+        return handler
+
+    SageMakerResponse.create_model_package = taking(SageMakerResponse.create_model_package, created_arn)
+    SageMakerResponse.update_model_package = taking(
+        only_what_is_given(SageMakerResponse.update_model_package),
+        lambda self, _answer: self._get_param("ModelPackageArn"),
+    )
+    described = ModelPackage.gen_response_object
+
+    def with_life_cycle(self):
+        response = described(self)
+        life_cycle = getattr(self, "model_life_cycle", None)
+        if life_cycle:
+            response["ModelLifeCycle"] = dict(life_cycle)
+        return response
+
+    ModelPackage.gen_response_object = with_life_cycle
 
 
 def validate_model_package_requests():
@@ -796,6 +887,7 @@ def install():
     fresh_token_per_attempt()
     keep_raw_form_bodies()
     validate_model_package_requests()
+    keep_model_life_cycle()
     authorize_transactions_per_item()
     enforce_leading_keys()
     SageMakerModelBackend.update_endpoint = update_endpoint

@@ -13,6 +13,9 @@ pub struct Version {
     pub status: String,
     pub created: String,
     pub description: String,
+    /// Where the version is in its life cycle (the registry's
+    /// `ModelLifeCycle`): `staging: Approved`, or empty when it has none.
+    pub stage: String,
 }
 
 impl Version {
@@ -52,6 +55,16 @@ pub async fn versions(
                     .model_package_description()
                     .unwrap_or_default()
                     .to_owned(),
+                stage: summary
+                    .model_life_cycle()
+                    .map(|l| {
+                        format!(
+                            "{}: {}",
+                            l.stage().unwrap_or_default(),
+                            l.stage_status().unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default(),
             });
         }
     }
@@ -190,6 +203,7 @@ mod tests {
             status: status.into(),
             created: String::new(),
             description: String::new(),
+            stage: String::new(),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::process::Command;
 
-use aws_sdk_sagemaker::types::ModelApprovalStatus;
+use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelLifeCycle};
 use testkit::rig::Rig;
 
 #[tokio::test]
@@ -62,6 +62,49 @@ async fn lists_versions_and_starts_a_rollback_only_to_an_approved_one() {
         )
     };
 
+    // Where a version is (the registry's ModelLifeCycle), as the stages set
+    // it; a name SageMaker's pattern refuses is refused.
+    sagemaker
+        .update_model_package()
+        .model_package_arn(&arns[0])
+        .model_life_cycle(
+            ModelLifeCycle::builder()
+                .stage("staging")
+                .stage_status("Approved")
+                .stage_description("passed its staging test")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused = sagemaker
+        .update_model_package()
+        .model_package_arn(&arns[1])
+        .model_life_cycle(
+            ModelLifeCycle::builder()
+                .stage("staging area")
+                .stage_status("Approved")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("modelLifeCycle.stage"),
+        "{refused:?}"
+    );
+    let described = sagemaker
+        .describe_model_package()
+        .model_package_name(&arns[0])
+        .send()
+        .await
+        .unwrap();
+    let life_cycle = described.model_life_cycle().unwrap();
+    assert_eq!(
+        (life_cycle.stage(), life_cycle.stage_status()),
+        (Some("staging"), Some("Approved"))
+    );
+
     let (ok, listed, err) = mlops(&["models"]);
     assert!(ok, "{err}");
     let rows: Vec<&str> = listed.lines().skip(1).collect();
@@ -73,6 +116,11 @@ async fn lists_versions_and_starts_a_rollback_only_to_an_approved_one() {
     assert!(
         rows[1].starts_with("1 ") && rows[1].contains("Approved"),
         "{listed}"
+    );
+    assert!(rows[1].contains("staging: Approved"), "{listed}");
+    assert!(
+        rows[0].contains(" - "),
+        "a version with no stage shows none: {listed}"
     );
     let (ok, approved, _) = mlops(&["models", "--approved"]);
     assert!(

@@ -23,14 +23,16 @@ pub(crate) async fn list_models(
         return Ok(());
     }
     println!(
-        "{:<8} {:<22} {:<26} DESCRIPTION",
-        "VERSION", "STATUS", "CREATED"
+        "{:<8} {:<22} {:<20} {:<26} DESCRIPTION",
+        "VERSION", "STATUS", "STAGE", "CREATED"
     );
     for v in shown {
+        let stage = if v.stage.is_empty() { "-" } else { &v.stage };
         println!(
-            "{:<8} {:<22} {:<26} {}",
+            "{:<8} {:<22} {:<20} {:<26} {}",
             v.version,
             printable(&v.status),
+            printable(stage),
             v.created,
             printable(&v.description)
         );
