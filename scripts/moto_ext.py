@@ -391,8 +391,7 @@ def keep_model_life_cycle():
         return handler
 
     def created_arn(self, answer):
-        result = answer.result if hasattr(answer, "result") else json.loads(answer)
-        return result["ModelPackageArn"]
+        return answer.result["ModelPackageArn"]
 
     def only_what_is_given(original):
         def handler(self):

@@ -85,10 +85,6 @@ impl ApprovalStatus {
             ApprovalStatus::Expired => "expired",
         }
     }
-
-    pub fn parse(text: &str) -> Option<ApprovalStatus> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
 }
 
 impl From<Decision> for ApprovalStatus {
@@ -753,11 +749,12 @@ mod tests {
 
     #[test]
     fn every_status_reads_back_as_stored_and_nothing_else_is_one() {
+        let read = |text: &str| serde_json::from_value::<ApprovalStatus>(text.into()).ok();
         for s in ApprovalStatus::ALL {
-            assert_eq!(ApprovalStatus::parse(s.as_str()), Some(s));
+            assert_eq!(read(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
-        assert_eq!(ApprovalStatus::parse("Approved"), None);
+        assert_eq!(read("Approved"), None);
         assert_eq!(
             ApprovalStatus::from(Decision::Rejected),
             ApprovalStatus::Rejected
