@@ -709,6 +709,22 @@ def fresh_token_per_attempt():
     StateTaskServiceCallback._eval_execution = _eval_execution
 
 
+def task_failures_keep_their_cause():
+    """SendTaskFailure's cause reaches the task's failure, as on AWS: moto's
+    handler passed on the error alone, so a Catch read an empty Cause (a
+    person's rejection, a function's named error and its message)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
 def sagemaker_task_failures_as_on_aws():
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -883,6 +899,7 @@ def install():
     autoscaling_as_on_aws()
     failing_publishes()
     sagemaker_task_failures_as_on_aws()
+    task_failures_keep_their_cause()
     fresh_token_per_attempt()
     keep_raw_form_bodies()
     validate_model_package_requests()
