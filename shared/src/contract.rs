@@ -250,6 +250,80 @@ pub struct CheckEndpointInput {
     pub execution_name: Option<String>,
 }
 
+// ---------------------------------------------------------------- test-staging
+
+/// Where a deploy goes: the one endpoint of a single-stage stack
+/// (`production`), or staging, then production (`Stages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployStage {
+    Staging,
+    Production,
+}
+
+impl DeployStage {
+    /// As the state machine, the registry's `ModelLifeCycle.Stage` and the trail write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStage::Staging => "staging",
+            DeployStage::Production => "production",
+        }
+    }
+}
+
+/// test-staging's input: which run's held-out sample to send to the staging
+/// endpoint. The endpoint is the function's own (`ENDPOINT_NAME`), never the input's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestStagingInput {
+    pub execution_name: String,
+    /// The run's model-quality report: its sample rows carry the batch
+    /// transform's prediction last, which the endpoint must repeat.
+    pub model_quality_uri: String,
+    /// The model the staging endpoint should serve (for the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    /// `$$.Execution.StartTime` and the template's approval timeout: the
+    /// production approval gets what is left of the run's time, less the
+    /// production deploy's (see `TestStagingOutput::approval_timeout_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_seconds: Option<u64>,
+}
+
+/// The staging test's figures: what the report, the trail and the production
+/// approver's page show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagingFigures {
+    /// Requests sent in all: the sample, the examples, then the load.
+    pub requests: u64,
+    /// Requests that got no usable answer.
+    pub errors: u64,
+    pub error_percent: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Held-out sample rows whose answer was the batch transform's prediction.
+    pub agreed: u64,
+    pub compared: u64,
+    /// Published example rows answered with their expected label.
+    pub examples_passed: u64,
+    pub examples: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestStagingOutput {
+    /// The staging report (`staging-report.json` beside the model-quality report).
+    pub report_uri: String,
+    pub figures: StagingFigures,
+    /// How long production's approvers have: the template's approval timeout,
+    /// cut so that the run, production's deploy included, still ends within
+    /// the definition's own timeout (two approvals at the longest would not).
+    pub approval_timeout_seconds: u64,
+}
+
 /// SageMaker's endpoint status, spelled as SageMaker spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndpointStatus {
@@ -472,6 +546,16 @@ pub struct RequestApprovalInput {
     /// The endpoint the version would go to: its champion is read for comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_name: Option<String>,
+    /// The stage this approval lets the version into. Absent: the first (or
+    /// only) one. `production` after staging: production's approvers decide,
+    /// with the staging report beside the held-out figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_stage: Option<DeployStage>,
+    /// The staging test's report and figures (`deploy_stage` production only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_report_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<StagingFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -526,6 +610,8 @@ pub enum Stage {
     Approved,
     Rejected,
     Deployed,
+    /// The staging endpoint passed its test (`Stages`: staging-then-production).
+    StagingTested,
     Failed,
 }
 
@@ -540,6 +626,7 @@ impl Stage {
             Stage::Approved => "approved",
             Stage::Rejected => "rejected",
             Stage::Deployed => "deployed",
+            Stage::StagingTested => "stagingTested",
             Stage::Failed => "failed",
         }
     }
@@ -650,6 +737,15 @@ pub struct RunDetails {
         deserialize_with = "metrics_format::deserialize_option"
     )]
     pub held_out_metrics: Option<Metrics>,
+    /// Which stage's endpoint a stage concerns (`approved`, `deployed`,
+    /// `stagingTested`, and the failures after the first deploy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_stage: Option<DeployStage>,
+    /// The staging test's report and figures (`stagingTested`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_report_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<StagingFigures>,
     /// When the endpoint's create or update was sent (`deployed` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_started_time: Option<String>,
@@ -985,6 +1081,9 @@ mod tests {
             timeout_seconds: 60,
             model_quality_uri: None,
             endpoint_name: None,
+            deploy_stage: None,
+            staging_report_uri: None,
+            staging: None,
         };
         assert!(!format!("{input:?}").contains("secret-token-value"));
     }
@@ -1000,6 +1099,7 @@ mod tests {
             Stage::Approved,
             Stage::Rejected,
             Stage::Deployed,
+            Stage::StagingTested,
             Stage::Failed,
         ] {
             assert_eq!(serde_json::to_value(stage).unwrap(), stage.as_str());

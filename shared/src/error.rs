@@ -34,11 +34,15 @@ pub enum ErrorName {
     ApprovalRejected,
     /// The training metric missed the threshold. Raised by the state machine.
     QualityGateFailed,
+    /// The staging endpoint disagreed with the batch transform, missed a
+    /// published example, erred too often or answered too slowly. Raised by
+    /// test-staging; production is left as it was. Not retried.
+    StagingTestFailed,
 }
 
 impl ErrorName {
     /// Every name, in the order of docs/reference/configuration.md's table.
-    pub const ALL: [ErrorName; 11] = [
+    pub const ALL: [ErrorName; 12] = [
         ErrorName::InvalidInput,
         ErrorName::Throttled,
         ErrorName::AwsUnavailable,
@@ -50,6 +54,7 @@ impl ErrorName {
         ErrorName::EndpointFailed,
         ErrorName::ApprovalRejected,
         ErrorName::QualityGateFailed,
+        ErrorName::StagingTestFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -65,6 +70,7 @@ impl ErrorName {
             ErrorName::EndpointFailed => "EndpointFailed",
             ErrorName::ApprovalRejected => "ApprovalRejected",
             ErrorName::QualityGateFailed => "QualityGateFailed",
+            ErrorName::StagingTestFailed => "StagingTestFailed",
         }
     }
 

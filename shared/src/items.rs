@@ -206,6 +206,14 @@ pub struct ApprovalItem {
     pub champion_quality_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub champion_metrics: Option<BTreeMap<String, f64>>,
+    /// The stage this approval is for: absent for the first (or only) one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_stage: Option<crate::contract::DeployStage>,
+    /// Production's approval: the staging test's report and figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_report_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<crate::contract::StagingFigures>,
     /// The addresses that approved so far (a string set), while more are needed.
     #[serde(
         default,
@@ -411,6 +419,12 @@ pub struct RunFacts {
     /// The training job's own metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<BTreeMap<String, f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_stage: Option<crate::contract::DeployStage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_report_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<crate::contract::StagingFigures>,
     /// The names of the fields cut to fit the item.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<String>,
@@ -575,6 +589,9 @@ mod tests {
             champion_version: None,
             champion_quality_uri: None,
             champion_metrics: None,
+            deploy_stage: None,
+            staging_report_uri: None,
+            staging: None,
             approvals: vec![],
             decision: None,
             approver: None,

@@ -127,6 +127,11 @@ pub const ENDPOINT_BUSY: Metric = metric(
     Unit::Count,
     "deploy-endpoint: the endpoint was busy, an expected failure the state machine retries (FunctionErrorsAlarm leaves these out)",
 );
+pub const STAGING_TESTS_FAILED: Metric = metric(
+    "StagingTestsFailed",
+    Unit::Count,
+    "test-staging: the staging endpoint failed its test, an expected answer that stops the promotion (FunctionErrorsAlarm leaves these out; RunsFailed counts the run)",
+);
 pub const PREDICT_LATENCY: Metric = metric(
     "PredictLatency",
     Unit::Milliseconds,
@@ -146,7 +151,7 @@ pub const MODEL_ERRORS: Metric = metric(
 );
 
 /// Every metric the pipeline emits.
-pub const ALL: [Metric; 21] = [
+pub const ALL: [Metric; 22] = [
     RUNS_STARTED,
     RUNS_DEDUPLICATED,
     RUNS_SUCCEEDED,
@@ -163,6 +168,7 @@ pub const ALL: [Metric; 21] = [
     DEPLOYS_SUCCEEDED,
     DEPLOYS_FAILED,
     ENDPOINT_BUSY,
+    STAGING_TESTS_FAILED,
     PREDICT_LATENCY,
     PREDICT_2XX,
     PREDICT_4XX,

@@ -80,6 +80,42 @@ pub struct SampleGroup {
     pub rows: Vec<String>,
 }
 
+/// The staging test's report (test-staging's `staging-report.json`, beside
+/// the model-quality report): what the staging endpoint answered the
+/// held-out sample and the published examples, and how it held a short load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagingReport {
+    pub endpoint_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    pub execution_name: String,
+    pub tested_at: String,
+    pub figures: crate::contract::StagingFigures,
+    /// The bounds it was held to (`STAGING_MAX_ERROR_PERCENT`, `STAGING_MAX_P99_MS`).
+    pub max_error_percent: f64,
+    pub max_p99_ms: f64,
+    /// Each row asked once before the load, and what came back.
+    pub cases: Vec<StagingCase>,
+    pub passed: bool,
+    /// Why it did not pass, one reason a line (empty when it passed).
+    #[serde(default)]
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagingCase {
+    /// The features sent, as the API takes them.
+    pub row: String,
+    /// `heldOut` (the batch transform's prediction is expected) or `example`.
+    pub kind: String,
+    pub expected: String,
+    /// The label staging answered, or the API's error code.
+    pub answered: String,
+    pub agreed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,9 @@ fn full_record_input() -> Value {
         "deployStartedTime": "2026-11-21T10:00:00Z", "failedState": "Train",
         "modelQualityUri": "s3://b/transform/run/model-quality.json", "heldOutMetrics": {"accuracy": 0.9},
         "modelArtifactSha256": "00", "modelArtifactVersionId": "v",
-        "testDataVersionId": "v", "dataManifestUri": "s3://b/runs/run/data-manifest.json"
+        "testDataVersionId": "v", "dataManifestUri": "s3://b/runs/run/data-manifest.json",
+        "deployStage": "staging", "stagingReportUri": "s3://b/transform/run/staging-report.json",
+        "staging": serde_json::to_value(shared::contract::StagingFigures::default()).unwrap()
     });
     // Round-trip through the type: the sample holds exactly the type's fields.
     let input: RecordInput = serde_json::from_value(json!({
@@ -112,6 +114,9 @@ fn full_request_approval_input() -> Value {
         timeout_seconds: 60,
         model_quality_uri: Some("s3://b/o/model-quality.json".into()),
         endpoint_name: Some("e".into()),
+        deploy_stage: Some(shared::contract::DeployStage::Production),
+        staging_report_uri: Some("s3://b/o/staging-report.json".into()),
+        staging: Some(shared::contract::StagingFigures::default()),
     })
     .unwrap()
 }
@@ -193,6 +198,17 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             .unwrap(),
         ),
         (
+            "${TestStagingFunctionArn}",
+            serde_json::to_value(shared::contract::TestStagingInput {
+                execution_name: "run".into(),
+                model_quality_uri: "s3://b/transform/run/model-quality.json".into(),
+                model_name: Some("m".into()),
+                execution_start_time: Some("2026-11-21T10:00:00Z".into()),
+                approval_timeout_seconds: Some(60),
+            })
+            .unwrap(),
+        ),
+        (
             "${SnapshotDataFunctionArn}",
             serde_json::to_value(SnapshotInput {
                 execution_name: "run".into(),
@@ -253,6 +269,15 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
                     sha256: "0".repeat(64),
                     bytes: 1,
                 }),
+            })
+            .unwrap(),
+        ),
+        (
+            "${TestStagingFunctionArn}",
+            serde_json::to_value(shared::contract::TestStagingOutput {
+                report_uri: "s3://b/transform/run/staging-report.json".into(),
+                figures: shared::contract::StagingFigures::default(),
+                approval_timeout_seconds: 60,
             })
             .unwrap(),
         ),
@@ -321,7 +346,7 @@ fn every_lambda_payload_and_result_path_matches_the_shared_types() {
             }
         }
     }
-    assert_eq!(lambda_tasks, 13, "the Lambda tasks this test knows of");
+    assert_eq!(lambda_tasks, 16, "the Lambda tasks this test knows of");
     assert!(errors.is_empty(), "{errors:#?}");
 }
 

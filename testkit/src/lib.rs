@@ -82,13 +82,18 @@ impl Moto {
 
     /// Queues results for SageMaker Runtime `InvokeEndpoint` (taken in order, once each).
     pub fn queue_endpoint_results(&self, bodies: &[&str]) -> Result<(), String> {
+        self.queue_endpoint_results_in("us-east-1", bodies)
+    }
+
+    /// The same, in `region`'s SageMaker Runtime (moto keeps one queue a region).
+    pub fn queue_endpoint_results_in(&self, region: &str, bodies: &[&str]) -> Result<(), String> {
         let results: Vec<_> = bodies
             .iter()
             .map(|b| serde_json::json!({"Body": b, "ContentType": "text/csv"}))
             .collect();
         self.control(
             "/moto-api/static/sagemaker/endpoint-results",
-            &serde_json::json!({ "results": results }),
+            &serde_json::json!({ "region": region, "results": results }),
         )
     }
 

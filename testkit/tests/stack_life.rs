@@ -277,7 +277,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
         "CloudFormation filled every substitution"
     );
     let called_before = versions_called(&before);
-    assert_eq!(called_before.len(), 6, "{called_before:?}");
+    assert_eq!(called_before.len(), 7, "{called_before:?}");
     let schema = dynamodb
         .describe_table()
         .table_name(&table)
@@ -334,7 +334,7 @@ async fn the_stack_is_created_updated_with_a_run_waiting_and_deleted_and_keeps_w
     assert_eq!(status, StackStatus::UpdateComplete, "{why}");
     let after = definition(&sfn, &state_machine).await;
     let called_after = versions_called(&after);
-    assert_eq!(called_after.len(), 6, "{called_after:?}");
+    assert_eq!(called_after.len(), 7, "{called_after:?}");
     assert!(
         called_after.is_disjoint(&called_before),
         "new code is new versions: {called_before:?} → {called_after:?}"

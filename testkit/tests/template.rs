@@ -297,6 +297,17 @@ fn without_tests(file: &str) -> &str {
 }
 
 fn production_source(binary: &str) -> String {
+    // test-staging sends its requests through invoke-endpoint's library
+    // (invoke_endpoint::answer): that crate's calls are test-staging's too.
+    if binary == "test-staging" {
+        let mut text = crate_source("test-staging");
+        text.push_str(&crate_source("invoke-endpoint"));
+        return text;
+    }
+    crate_source(binary)
+}
+
+fn crate_source(binary: &str) -> String {
     // record-reminder is a binary of record-metadata's crate that runs only
     // reminder.rs; record-metadata itself refuses reminders.
     let (crate_dir, only): (&str, &[&str]) = match binary {
@@ -534,9 +545,15 @@ fn required(
             on(vec![config.clone()])
         }
         ("sagemaker", "add_tags") => on(vec![endpoint.clone(), config.clone()]),
-        ("sagemakerruntime", "invoke_endpoint") => {
-            vec![("sagemaker:InvokeEndpoint".into(), endpoint.clone())]
-        }
+        // The endpoint the function's environment names: the API's, or
+        // staging's for test-staging.
+        ("sagemakerruntime", "invoke_endpoint") => vec![(
+            "sagemaker:InvokeEndpoint".into(),
+            format!(
+                "arn:aws:sagemaker:{region}:{a}:endpoint/{}",
+                env.get("ENDPOINT_NAME")?
+            ),
+        )],
         ("sfn", "send_task_success" | "send_task_failure") => {
             on(vec![r.reference("StateMachine").ok()?])
         }
@@ -604,6 +621,15 @@ fn required(
                 _ => return None,
             }
         }
+        // test-staging reads the model-quality report and writes its own beside it.
+        ("s3", "get_object") if env.contains_key("STAGING_REQUESTS") => vec![(
+            "s3:GetObject".into(),
+            format!("arn:aws:s3:::{artifacts}/transform/run-1/model-quality.json"),
+        )],
+        ("s3", "put_object") if env.contains_key("STAGING_REQUESTS") => vec![(
+            "s3:PutObject".into(),
+            format!("arn:aws:s3:::{artifacts}/transform/run-1/staging-report.json"),
+        )],
         ("s3", "get_object") => vec![(
             "s3:GetObject".into(),
             format!("arn:aws:s3:::{artifacts}/transform/run-1/iris.csv.out"),
@@ -661,7 +687,7 @@ fn every_sdk_call_of_every_function_is_granted_on_its_resource() {
     let r = Resolver::new(t, REGION);
     let mut missing = Vec::new();
     let functions = t.functions();
-    assert_eq!(functions.len(), 10, "{functions:?}");
+    assert_eq!(functions.len(), 11, "{functions:?}");
     for (id, binary) in functions {
         let statements = r.role_statements(&r.function_role(&id).unwrap()).unwrap();
         let source = production_source(&binary);
@@ -1823,6 +1849,16 @@ fn the_longest_run_the_parameters_allow_ends_within_the_definitions_timeout_and_
         worst < timeout,
         "the parameters allow a run of {worst} s, past the definition's {timeout} s"
     );
+    // With staging first, production's approval gets what is left once its
+    // deploy is set aside (test-staging): the constants it counts with are
+    // the definition's timeout and the longest deploy the parameters allow.
+    assert_eq!(test_staging::RUN_TIMEOUT_SECONDS, timeout);
+    let deploy =
+        max("EndpointPollSeconds") * max("EndpointMaxPolls") + max("DeploymentWaitSeconds");
+    assert!(
+        test_staging::DEPLOY_RESERVE_SECONDS > deploy,
+        "production's deploy may take {deploy} s"
+    );
 }
 
 #[test]
@@ -2064,8 +2100,15 @@ fn the_function_errors_alarm_leaves_out_the_endpoint_busy_retries_deploy_endpoin
         .find(|m| m["MetricStat"]["Metric"]["MetricName"] == "EndpointBusy")
         .expect("the alarm reads EndpointBusy");
     let id = busy["Id"].as_str().unwrap();
+    let staging = metrics
+        .iter()
+        .find(|m| m["MetricStat"]["Metric"]["MetricName"] == "StagingTestsFailed")
+        .expect("the alarm reads StagingTestsFailed");
     assert!(
-        expression.ends_with(&format!("- FILL({id}, 0)")),
+        expression.ends_with(&format!(
+            "- FILL({id}, 0) - FILL({}, 0)",
+            staging["Id"].as_str().unwrap()
+        )),
         "{expression}"
     );
     let namespace = r.text(&busy["MetricStat"]["Metric"]["Namespace"]).unwrap();

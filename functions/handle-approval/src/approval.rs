@@ -1,7 +1,7 @@
 //! The approval item, read from DynamoDB.
 
 use shared::TaskToken;
-use shared::contract::Decision;
+use shared::contract::{Decision, DeployStage, StagingFigures};
 use shared::items::ApprovalItem;
 
 /// An approval's lifecycle, as the table stores it.
@@ -50,6 +50,10 @@ pub struct Approval {
     pub decision: Option<Decision>,
     /// When the current `deciding` claim was made (epoch seconds), or 0.
     pub deciding_since: u64,
+    /// Production's approval (`Stages`): what the staging test measured.
+    pub deploy_stage: Option<DeployStage>,
+    pub staging: Option<StagingFigures>,
+    pub staging_report_uri: Option<String>,
 }
 
 /// One metric of the page's comparison: this version, the deployed one, the difference.
@@ -85,6 +89,73 @@ impl Approval {
                 MetricRow {
                     name: name.clone(),
                     value: value.clone(),
+                    champion,
+                    difference,
+                    worse,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Reads one figure of a staging test.
+type Figure = fn(&StagingFigures) -> f64;
+
+impl Approval {
+    /// Whether production's approvers decide this one (after staging passed).
+    pub fn for_production(&self) -> bool {
+        self.deploy_stage == Some(DeployStage::Production)
+    }
+
+    /// The staging test's figures beside production's champion's own (from
+    /// its staging report, when it had one), with the difference. Empty
+    /// without a staging test.
+    pub fn staging_comparison(&self, champion: Option<&StagingFigures>) -> Vec<MetricRow> {
+        let Some(now) = &self.staging else {
+            return Vec::new();
+        };
+        let share = |f: &StagingFigures| {
+            if f.compared == 0 {
+                0.0
+            } else {
+                100.0 * f.agreed as f64 / f.compared as f64
+            }
+        };
+        // (name, this version, the champion's, higher is better)
+        let figures: [(&str, Figure, bool); 5] = [
+            ("Held-out rows as the batch transform (%)", share, true),
+            (
+                "Examples answered as published",
+                |f| f.examples_passed as f64,
+                true,
+            ),
+            ("Errors (%)", |f| f.error_percent, false),
+            ("p50 latency (ms)", |f| f.p50_ms, false),
+            ("p99 latency (ms)", |f| f.p99_ms, false),
+        ];
+        figures
+            .iter()
+            .map(|(name, read, higher_is_better)| {
+                let value = read(now);
+                let (champion, difference, worse) = match champion {
+                    Some(c) => {
+                        let before = read(c);
+                        let worse = if *higher_is_better {
+                            value < before
+                        } else {
+                            value > before
+                        };
+                        (
+                            format!("{before:.1}"),
+                            format!("{:+.1}", value - before),
+                            worse,
+                        )
+                    }
+                    None => ("not tested".into(), String::new(), false),
+                };
+                MetricRow {
+                    name: (*name).to_owned(),
+                    value: format!("{value:.1}"),
                     champion,
                     difference,
                     worse,
@@ -130,6 +201,89 @@ impl From<ApprovalItem> for Approval {
             decided_at: item.decided_at,
             decision: item.decision,
             deciding_since: item.deciding_since.unwrap_or(0),
+            deploy_stage: item.deploy_stage,
+            staging: item.staging,
+            staging_report_uri: item.staging_report_uri,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use askama::Template;
+
+    fn production_approval() -> Approval {
+        let item: ApprovalItem = serde_json::from_value(serde_json::json!({
+            "pk": "APPROVAL#x", "sk": "APPROVAL", "status": "pending", "taskToken": "t",
+            "deadline": 100, "modelName": "model-2", "metrics": {"accuracy": 0.97},
+            "championKnown": true, "championMetrics": {"accuracy": 0.93},
+            "deployStage": "production",
+            "stagingReportUri": "s3://artifacts/transform/run-2/staging-report.json",
+            "staging": {"requests": 60, "errors": 0, "errorPercent": 0.0, "p50Ms": 4.0,
+                        "p99Ms": 30.0, "agreed": 9, "compared": 9, "examplesPassed": 2, "examples": 2}
+        }))
+        .unwrap();
+        Approval::from(item)
+    }
+
+    #[test]
+    fn the_production_page_shows_staging_beside_production_and_the_held_out_figures() {
+        let a = production_approval();
+        assert!(a.for_production());
+        let champion = StagingFigures {
+            requests: 60,
+            p50_ms: 5.0,
+            p99_ms: 12.0,
+            agreed: 8,
+            compared: 9,
+            examples_passed: 2,
+            examples: 2,
+            ..StagingFigures::default()
+        };
+        let rows = a.staging_comparison(Some(&champion));
+        let row = |name: &str| rows.iter().find(|r| r.name.starts_with(name)).unwrap();
+        let agree = row("Held-out rows");
+        assert_eq!(
+            (agree.value.as_str(), agree.champion.as_str()),
+            ("100.0", "88.9")
+        );
+        assert!(!agree.worse && agree.difference == "+11.1");
+        let p99 = row("p99");
+        assert!(p99.worse, "a slower p99 is worse: {p99:?}");
+        assert_eq!(p99.difference, "+18.0");
+        assert!(!row("p50").worse);
+        let page = crate::page::ApprovalPage {
+            bound: None,
+            a: &a,
+            rows: a.comparison(),
+            sample: Vec::new(),
+            matrices: Vec::new(),
+            expires: "2026-12-04T10:00:00Z".into(),
+            staging_rows: rows,
+        }
+        .render()
+        .unwrap();
+        for needed in [
+            "Approve this model for production?",
+            "On the staging endpoint",
+            "staging-report.json",
+            "Production now",
+            "(worse)",
+            "0.93",
+        ] {
+            assert!(page.contains(needed), "{needed} missing from the page");
+        }
+        // Without a champion's staging report: the figures, and "not tested".
+        let alone = a.staging_comparison(None);
+        assert!(alone.iter().all(|r| r.champion == "not tested" && !r.worse));
+    }
+
+    #[test]
+    fn a_first_stage_approval_has_no_staging_rows() {
+        let mut a = production_approval();
+        a.staging = None;
+        a.deploy_stage = None;
+        assert!(a.staging_comparison(None).is_empty() && !a.for_production());
     }
 }

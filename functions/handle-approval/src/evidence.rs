@@ -4,8 +4,9 @@
 //! its part of the page out.
 
 use shared::aws;
+use shared::contract::StagingFigures;
 use shared::contract::parse_s3_uri;
-use shared::report::ModelQuality;
+use shared::report::{ModelQuality, StagingReport};
 
 use crate::State;
 use crate::approval::Approval;
@@ -16,6 +17,9 @@ use crate::page;
 pub(crate) struct Evidence {
     pub matrices: Vec<page::Matrix>,
     pub sample: Vec<(String, Vec<String>)>,
+    /// Production's approval: the champion's own staging figures, from the
+    /// staging report beside its model-quality report (none before staging).
+    pub champion_staging: Option<StagingFigures>,
 }
 
 /// The reports of this version and of the deployed one, and rows of every
@@ -48,7 +52,25 @@ pub(crate) async fn gather(state: &State, approval: &Approval) -> Evidence {
     } else {
         sampled
     };
-    Evidence { matrices, sample }
+    let champion_staging = match (&approval.staging, &approval.champion_quality_uri) {
+        (Some(_), Some(uri)) => staging_figures(state, uri).await,
+        _ => None,
+    };
+    Evidence {
+        matrices,
+        sample,
+        champion_staging,
+    }
+}
+
+/// The figures of the staging report beside a model-quality report, if any.
+async fn staging_figures(state: &State, quality_uri: &str) -> Option<StagingFigures> {
+    let uri = quality_uri.strip_suffix("model-quality.json")?;
+    let bytes = object(state, &format!("{uri}staging-report.json")).await?;
+    serde_json::from_slice::<StagingReport>(&bytes)
+        .inspect_err(|e| tracing::warn!(error = %e, "not a staging report"))
+        .ok()
+        .map(|r| r.figures)
 }
 
 /// The most a model-quality report may be for the page to read it.
@@ -56,6 +78,14 @@ const MAX_REPORT_BYTES: i64 = 1 << 20;
 
 /// A model-quality report (evaluate-model's), if it can be read.
 async fn report(state: &State, uri: &str) -> Option<ModelQuality> {
+    let bytes = object(state, uri).await?;
+    serde_json::from_slice(&bytes)
+        .inspect_err(|e| tracing::warn!(error = %e, "the report is not a model-quality report"))
+        .ok()
+}
+
+/// A report's bytes, if it can be read and is at most [`MAX_REPORT_BYTES`].
+async fn object(state: &State, uri: &str) -> Option<Vec<u8>> {
     let (bucket, key) = parse_s3_uri(uri)?;
     let object = state
         .s3
@@ -72,10 +102,7 @@ async fn report(state: &State, uri: &str) -> Option<ModelQuality> {
         tracing::warn!("the report is too large to show");
         return None;
     }
-    let bytes = object.body.collect().await.ok()?.into_bytes();
-    serde_json::from_slice(&bytes)
-        .inspect_err(|e| tracing::warn!(error = %e, "the report is not a model-quality report"))
-        .ok()
+    Some(object.body.collect().await.ok()?.into_bytes().to_vec())
 }
 
 /// The batch transform's output objects under `prefix` (not its reports):

@@ -23,6 +23,8 @@ pub struct ApprovalPage<'a> {
     pub sample: Vec<(String, Vec<String>)>,
     pub matrices: Vec<Matrix>,
     pub expires: String,
+    /// Production's approval: the staging figures beside production's champion's.
+    pub staging_rows: Vec<crate::approval::MetricRow>,
 }
 
 /// A confusion matrix as the page shows it: rows actual, columns predicted.

@@ -106,6 +106,8 @@ async fn request(
             reminder: None,
             approvers: approvers.iter().map(|a| (*a).to_owned()).collect(),
             required,
+            production_approvers: Vec::new(),
+            production_required: 1,
         },
         &sdk,
     );
@@ -313,6 +315,9 @@ fn request_input(
         timeout_seconds: approval_timeout,
         model_quality_uri: Some(format!("s3://{bucket}/transform/run/model-quality.json")),
         endpoint_name: Some("iris-model".into()),
+        deploy_stage: None,
+        staging_report_uri: None,
+        staging: None,
     }
 }
 

@@ -150,13 +150,28 @@ async fn predict(state: &State, request: &Request, request_id: &str) -> Result<S
         Body::Binary(bytes) => bytes,
         _ => b"",
     };
-    let prediction = parse(
+    answer(
+        state,
         request.method().as_str(),
         content_type,
         body,
-        &state.config.limits,
+        request_id,
     )
-    .inspect_err(|e| tracing::info!(request_id, code = e.code(), "refused: {}", e.message()))?;
+    .await
+}
+
+/// What the API answers a request's method, content type and body with:
+/// parse, InvokeEndpoint, the model's answer as `{"result"}`. Public so that
+/// test-staging sends its requests through the same path as the API.
+pub async fn answer(
+    state: &State,
+    method: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    request_id: &str,
+) -> Result<String, ApiError> {
+    let prediction = parse(method, content_type, body, &state.config.limits)
+        .inspect_err(|e| tracing::info!(request_id, code = e.code(), "refused: {}", e.message()))?;
     let answer = state
         .runtime
         .invoke_endpoint()

@@ -95,10 +95,20 @@ pub fn trail_facts(input: &RecordInput) -> RunFacts {
         gate_threshold: gate.map(|g| g.threshold),
         held_out_metrics: d.held_out_metrics.as_ref().map(bounded),
         metrics: d.metrics.as_ref().map(bounded),
+        deploy_stage: d.deploy_stage,
+        staging_report_uri: text("stagingReportUri", &d.staging_report_uri, MAX_TEXT),
+        staging: d.staging.filter(finite_figures),
         truncated: Vec::new(),
     };
     facts.truncated = cut;
     facts
+}
+
+/// Staging figures are kept only when every one is a number DynamoDB takes.
+fn finite_figures(f: &shared::contract::StagingFigures) -> bool {
+    [f.error_percent, f.p50_ms, f.p99_ms]
+        .iter()
+        .all(|v| v.is_finite())
 }
 
 /// At most 50 finite metrics, their names cut to 256 bytes.
@@ -228,6 +238,9 @@ fn headline(input: &RecordInput) -> Option<(String, &'static str)> {
             "Approval requested".to_owned(),
             "An approver has been emailed a link to the approval page. The run waits for a decision until the approval expires.",
         ),
+        // Staging's deploy: the run goes on to the staging test and
+        // production's approval, whose request is the next notice.
+        (Stage::Deployed, RunStatus::Running) => return None,
         (Stage::Deployed, _) => (
             "Deployed".to_owned(),
             "The endpoint serves the new model; clients need change nothing. To put the previous model back, deploy its model again.",
@@ -515,6 +528,13 @@ mod tests {
             data_manifest_uri: text("manifest"),
             held_out_metrics: metrics(),
             deploy_started_time: text("deploy start"),
+            deploy_stage: Some(shared::contract::DeployStage::Staging),
+            staging_report_uri: text("staging report"),
+            staging: Some(shared::contract::StagingFigures {
+                requests: 10,
+                p99_ms: 12.5,
+                ..Default::default()
+            }),
             failed_state: text("state"),
             error: text("error"),
             cause: text("cause"),

@@ -35,9 +35,12 @@ pub fn for_stage(input: &RecordInput) -> Emf {
                 emf.property("gateMetric", gate.metric_name.as_str());
             }
         }
-        (Stage::Deployed, _) => {
-            emf.put(metrics::RUNS_SUCCEEDED, 1.0)
-                .put(metrics::DEPLOYS_SUCCEEDED, 1.0);
+        (Stage::Deployed, status) => {
+            // Staging's deploy (the run goes on) is a deploy, not yet a run that succeeded.
+            if status == RunStatus::Succeeded {
+                emf.put(metrics::RUNS_SUCCEEDED, 1.0);
+            }
+            emf.put(metrics::DEPLOYS_SUCCEEDED, 1.0);
             if let Some(seconds) = d
                 .deploy_started_time
                 .as_deref()

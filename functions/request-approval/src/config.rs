@@ -1,6 +1,7 @@
 //! request-approval's configuration, read once at init: the table, the
 //! topic, the pages' base URL, the named approvers and the reminder.
 
+use shared::contract::DeployStage;
 use shared::{ConfigError, Env};
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,64 @@ pub struct Config {
     pub approvers: Vec<String>,
     /// Distinct approvers needed before the run goes on (with named approvers).
     pub required: usize,
+    /// Production's approvers (`Stages`: staging-then-production): some or all
+    /// of `approvers`, whose subscriptions carry their links, and how many
+    /// of them must approve.
+    pub production_approvers: Vec<String>,
+    pub production_required: usize,
+}
+
+impl Config {
+    /// Who decides an approval for `stage`, and how many must approve.
+    pub fn approvers_for(&self, stage: Option<DeployStage>) -> (&[String], usize) {
+        match stage {
+            Some(DeployStage::Production) => (&self.production_approvers, self.production_required),
+            _ => (&self.approvers, self.required),
+        }
+    }
+}
+
+/// Production's approvers from `PRODUCTION_APPROVERS` (empty: the same as
+/// `APPROVERS`) and `PRODUCTION_REQUIRED_APPROVALS` (0 or absent: as many as
+/// `REQUIRED_APPROVALS`, at most their number).
+fn production_approvers(
+    env: &Env,
+    approvers: &[String],
+    required: usize,
+) -> Result<(Vec<String>, usize), ConfigError> {
+    let listed = env.optional("PRODUCTION_APPROVERS").unwrap_or_default();
+    let named: Vec<String> = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(stranger) = named.iter().find(|a| !approvers.contains(a)) {
+        return Err(ConfigError::Invalid {
+            name: "PRODUCTION_APPROVERS".into(),
+            value: stranger.clone(),
+            reason: "each production approver must be one of APPROVERS (their email subscriptions carry the links)".into(),
+        });
+    }
+    let chosen = if named.is_empty() {
+        approvers.to_vec()
+    } else {
+        named
+    };
+    let asked: usize = env.parsed_or("PRODUCTION_REQUIRED_APPROVALS", 0usize)?;
+    let needed = if asked == 0 {
+        required.min(chosen.len().max(1))
+    } else {
+        asked
+    };
+    if needed > chosen.len().max(1) {
+        return Err(ConfigError::Invalid {
+            name: "PRODUCTION_REQUIRED_APPROVALS".into(),
+            value: asked.to_string(),
+            reason: "must be at most the number of production approvers (1 without any)".into(),
+        });
+    }
+    Ok((chosen, needed))
 }
 
 /// The approvers from `APPROVERS` (comma-separated addresses) and
@@ -116,7 +175,11 @@ impl Config {
             });
         }
         let (approvers, required) = approvers(env)?;
+        let (production_approvers, production_required) =
+            production_approvers(env, &approvers, required)?;
         Ok(Config {
+            production_approvers,
+            production_required,
             table_name: env.resource_name("TABLE_NAME")?,
             topic_arn: env.resource_name("APPROVAL_TOPIC_ARN")?,
             approval_base_url: approval_base_url.trim_end_matches('/').to_owned(),

@@ -3,7 +3,7 @@
 
 use shared::Failure;
 use shared::aws;
-use shared::contract::RequestApprovalInput;
+use shared::contract::{DeployStage, RequestApprovalInput};
 
 use crate::State;
 use crate::guard::{Link, mark_sent};
@@ -46,13 +46,22 @@ pub fn email(
     link: &str,
     deadline: u64,
 ) -> (String, String) {
-    let subject: String = format!("[mlops] Approval needed: {}", input.execution_name)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
+    let production = input.deploy_stage == Some(DeployStage::Production);
+    let subject: String = format!(
+        "[mlops] {}pproval needed: {}",
+        if production { "Production a" } else { "A" },
+        input.execution_name
+    )
+    .chars()
+    .filter(|c| !c.is_control())
+    .take(100)
+    .collect();
     let mut lines = vec![
-        "A trained model is waiting for your decision before it goes live.".to_owned(),
+        if production {
+            "A model that passed its staging test is waiting for your decision before it goes to production.".to_owned()
+        } else {
+            "A trained model is waiting for your decision before it goes live.".to_owned()
+        },
         String::new(),
     ];
     lines.extend(evidence(input, champion));
@@ -115,6 +124,22 @@ fn evidence(input: &RequestApprovalInput, champion: &ChampionLookup) -> Vec<Stri
         "Batch predictions on held-out data: {}",
         input.transform_output_uri
     ));
+    lines.extend(staging_lines(input));
+    lines
+}
+
+/// Production's approval: what the staging endpoint did with the version.
+fn staging_lines(input: &RequestApprovalInput) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(f) = &input.staging {
+        lines.push(format!(
+            "Staging: {} of {} held-out rows as the batch transform, {} of {} examples, {} requests, {:.1}% errors, p50 {:.1} ms, p99 {:.1} ms",
+            f.agreed, f.compared, f.examples_passed, f.examples, f.requests, f.error_percent, f.p50_ms, f.p99_ms
+        ));
+    }
+    if let Some(uri) = &input.staging_report_uri {
+        lines.push(format!("Staging report: {uri}"));
+    }
     lines
 }
 
@@ -138,8 +163,8 @@ pub(crate) async fn send(
     if let Some(address) = to {
         body.push_str(&format!(
             "\nThis link is yours ({address}): a decision made with it is recorded as yours, so do not forward it.{}",
-            if state.config.required > 1 {
-                format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.required)
+            if state.config.approvers_for(input.deploy_stage).1 > 1 {
+                format!(" The model goes on once {} approvers have approved; a rejection by any one rejects it.", state.config.approvers_for(input.deploy_stage).1)
             } else {
                 String::new()
             }

@@ -98,6 +98,13 @@ fn approval_item(
         champion_version: champion.and_then(|c| c.model_package_arn.clone()),
         champion_quality_uri: champion.and_then(|c| c.model_quality_uri.clone()),
         champion_metrics: champion.map(|c| items::finite(&c.metrics)),
+        deploy_stage: input.deploy_stage,
+        staging_report_uri: input.staging_report_uri.clone(),
+        staging: input.staging.filter(|f| {
+            [f.error_percent, f.p50_ms, f.p99_ms]
+                .iter()
+                .all(|v| v.is_finite())
+        }),
         approvals: Vec::new(),
         decision: None,
         approver: None,
@@ -137,11 +144,12 @@ fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, Failure>
         .map_err(built)
 }
 
-/// A link of its own for each named approver.
-fn new_links(state: &State) -> Result<Vec<Link>, Failure> {
+/// A link of its own for each named approver of the input's stage.
+fn new_links(state: &State, input: &RequestApprovalInput) -> Result<Vec<Link>, Failure> {
     state
         .config
-        .approvers
+        .approvers_for(input.deploy_stage)
+        .0
         .iter()
         .map(|email| Ok((new_approval_id()?, email.clone())))
         .collect()
@@ -160,7 +168,7 @@ pub(crate) async fn create_or_find(
     now: u64,
 ) -> Result<Emailing, Failure> {
     let id = new_approval_id()?;
-    let links = new_links(state)?;
+    let links = new_links(state, input)?;
     let puts = approval_puts(state, input, champion, &id, &links, now)?;
     if create(state, input, &id, &links, puts.clone(), now).await? {
         return Ok(Emailing::New { id, links });
@@ -306,7 +314,7 @@ fn approval_puts(
     let required = if links.is_empty() {
         0
     } else {
-        state.config.required
+        state.config.approvers_for(input.deploy_stage).1
     };
     let approval = approval_item(input, champion, id, now, required);
     let mut puts = vec![put_new(table, items::to_item(&approval)?)?];

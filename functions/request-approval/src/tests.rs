@@ -38,6 +38,8 @@ fn state_reminding(
             reminder,
             approvers: Vec::new(),
             required: 1,
+            production_approvers: Vec::new(),
+            production_required: 1,
         },
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::Sequential, scheduler, |c| c
             .retry_config(aws_sdk_scheduler::config::retry::RetryConfig::disabled())),
@@ -515,4 +517,81 @@ fn the_approvers_and_the_count_they_must_reach_are_checked_at_init() {
             "{approvers} {required}"
         );
     }
+}
+
+#[test]
+fn production_has_its_own_approvers_from_among_the_subscribed_ones_or_the_same_by_default() {
+    let env = |production: &str, required: &str| {
+        Env::from_pairs([
+            ("TABLE_NAME", "runs"),
+            ("APPROVAL_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:a"),
+            ("APPROVAL_BASE_URL", "https://api.example.com"),
+            (
+                "APPROVERS",
+                "ana@example.com,bob@example.com,cy@example.com",
+            ),
+            ("REQUIRED_APPROVALS", "2"),
+            ("PRODUCTION_APPROVERS", production),
+            ("PRODUCTION_REQUIRED_APPROVALS", required),
+        ])
+    };
+    let same = Config::from_env(&env("", "0")).unwrap();
+    let (who, needed) = same.approvers_for(Some(shared::contract::DeployStage::Production));
+    assert_eq!((who.len(), needed), (3, 2));
+    let own = Config::from_env(&env("cy@example.com", "0")).unwrap();
+    assert_eq!(
+        own.approvers_for(Some(shared::contract::DeployStage::Production)),
+        (&["cy@example.com".to_owned()][..], 1),
+        "REQUIRED_APPROVALS' 2 is more than production's one approver: all of them"
+    );
+    assert_eq!(own.approvers_for(None), (&own.approvers[..], 2));
+    assert_eq!(
+        own.approvers_for(Some(shared::contract::DeployStage::Staging))
+            .1,
+        2
+    );
+    for (production, required) in [("dee@example.com", "0"), ("cy@example.com", "2")] {
+        let err = Config::from_env(&env(production, required)).unwrap_err();
+        assert!(err.to_string().contains("PRODUCTION_"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn production_approval_says_so_and_shows_the_staging_figures() {
+    let mut input = input();
+    input.deploy_stage = Some(shared::contract::DeployStage::Production);
+    input.staging_report_uri = Some("s3://artifacts/transform/run/staging-report.json".into());
+    input.staging = Some(shared::contract::StagingFigures {
+        requests: 60,
+        errors: 0,
+        error_percent: 0.0,
+        p50_ms: 4.2,
+        p99_ms: 9.75,
+        agreed: 9,
+        compared: 9,
+        examples_passed: 2,
+        examples: 2,
+    });
+    let (subject, body) = email::email(
+        &input,
+        &email::ChampionLookup::NoneDeployed,
+        "https://x/approvals/id",
+        0,
+    );
+    assert!(
+        subject.starts_with("[mlops] Production approval needed"),
+        "{subject}"
+    );
+    assert!(
+        body.contains("Staging: 9 of 9 held-out rows as the batch transform, 2 of 2 examples, 60 requests, 0.0% errors, p50 4.2 ms, p99 9.8 ms")
+            && body.contains("Staging report: s3://artifacts/transform/run/staging-report.json"),
+        "{body}"
+    );
+    let (first, _) = email::email(
+        &crate::tests::input(),
+        &email::ChampionLookup::NoneDeployed,
+        "l",
+        0,
+    );
+    assert!(first.starts_with("[mlops] Approval needed"), "{first}");
 }

@@ -16,7 +16,7 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 15] = [
+pub const PATH_PARAMETERS: [&str; 17] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
@@ -32,6 +32,8 @@ pub const PATH_PARAMETERS: [&str; 15] = [
     "EndpointMaxInstances",
     "EndpointHosting",
     "DataCaptureSamplingPercent",
+    "Stages",
+    "StagingRequests",
 ];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must
