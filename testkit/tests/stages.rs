@@ -391,3 +391,102 @@ async fn production_rejected_leaves_staging_on_the_new_model_and_production_as_i
         "production was never deployed"
     );
 }
+
+/// Interpreter-style faults at every task the second stage adds: each
+/// answer is lost once after the work was done (a Lambda's, and
+/// UpdateModelPackage's), and the retries still give one staging deploy, one
+/// production approval with one email per approver, and one production deploy.
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_lost_answer_at_every_new_task_still_gives_one_promotion_one_approval_and_one_deploy_each()
+ {
+    let rig = rig("eu-west-1", &TWO_STAGES).await;
+    let execution = "run-two-stages-faults";
+    let names = rig.world.run_names(execution);
+    for state in [
+        "TestStaging",
+        "RecordStagingTested",
+        "RequestProductionApproval",
+    ] {
+        rig.lose_next_answer(state, "Lambda.ServiceException");
+    }
+    let (arn, link) = through_staging(&rig, execution, None).await;
+    // The approver decides once the lost request was retried (the retry
+    // moves the approval to its new task token).
+    rig.pump_until("production's request retried", |calls| {
+        calls
+            .iter()
+            .filter(|c| c.state == "RequestProductionApproval")
+            .count()
+            == 2
+    })
+    .await
+    .unwrap();
+    // Production's approval is asked; the registry's next answer is lost
+    // after it marked the version approved for production.
+    rig.lose_next_api_answer("sagemaker:UpdateModelPackage")
+        .unwrap();
+    approve(&rig, &link.unwrap());
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let lost = rig
+        .history(&arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.task_failed_event_details())
+        .filter(|d| {
+            d.resource().contains("updateModelPackage")
+                && d.error() == Some("SageMaker.InternalFailureException")
+        })
+        .count();
+    assert_eq!(lost, 1, "MarkProductionApproved's lost answer was retried");
+    let calls = rig.calls();
+    all_answered(&calls);
+    for state in [
+        "TestStaging",
+        "RecordStagingTested",
+        "RequestProductionApproval",
+    ] {
+        assert_eq!(
+            calls.iter().filter(|c| c.state == state).count(),
+            2,
+            "{state}'s lost answer was retried"
+        );
+    }
+    // One email per approval: the retried request found its approval.
+    assert_eq!(
+        rig.approval_emails().len(),
+        2,
+        "{:?}",
+        rig.approval_emails()
+    );
+    assert!(rig.approval_link().await.is_err(), "no third email");
+    let deploys: Vec<String> = deploy_inputs(&calls)
+        .into_iter()
+        .map(|d| d.endpoint_name)
+        .collect();
+    assert_eq!(deploys, [staging_endpoint(&rig), rig.world.endpoint_name()]);
+    for endpoint in [staging_endpoint(&rig), rig.world.endpoint_name()] {
+        assert_eq!(
+            serves(&rig, &endpoint).await.as_deref(),
+            Some(names.model_name.as_str())
+        );
+    }
+    assert_eq!(
+        life_cycle(&rig).await,
+        ("production".to_owned(), "Approved".to_owned())
+    );
+    // Each stage recorded once in the trail, whatever the retries.
+    let tested = run_items(&rig, execution)
+        .await
+        .into_iter()
+        .filter(|i| {
+            i.get("stage")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some("stagingTested")
+        })
+        .count();
+    assert_eq!(tested, 1);
+}
