@@ -393,6 +393,8 @@ def keep_model_life_cycle():
     def created_arn(self, answer):
         return answer.result["ModelPackageArn"]
 
+    # AWS changes only what an UpdateModelPackage call gives; moto cleared the
+    # approval status, its description and the metadata a call left out.
     def only_what_is_given(original):
         def handler(self):
             try:
@@ -402,10 +404,18 @@ def keep_model_life_cycle():
             kept = package and {
                 "ModelApprovalStatus": ("model_approval_status", package.model_approval_status),
                 "ApprovalDescription": ("approval_description", package.approval_description),
+                # Kept unless given (CustomerMetadataPropertiesToRemove is how a call drops one).
+                "CustomerMetadataProperties": (
+                    "customer_metadata_properties",
+                    dict(package.customer_metadata_properties or {}),
+                ),
             }
             answer = original(self)
             for param, (attribute, value) in (kept or {}).items():
                 if self._get_param(param) is None:
+                    if param == "CustomerMetadataProperties":
+                        for name in self._get_param("CustomerMetadataPropertiesToRemove") or []:
+                            value.pop(name, None)
                     setattr(package, attribute, value)
             return answer
         return handler
@@ -709,6 +719,21 @@ def fresh_token_per_attempt():
     StateTaskServiceCallback._eval_execution = _eval_execution
 
 
+def forget_endpoint_results(request, full_url, headers):
+    """Forgets the answers moto's SageMaker Runtime kept for a region's
+    endpoints, so that a later model behind one answers from the queue again
+    (a new version deployed to the same endpoint)."""
+    from moto.sagemakerruntime.models import sagemakerruntime_backends
+
+    body = json.loads(request.data.decode() or "{}")
+    backend = sagemakerruntime_backends[body.get("account", DEFAULT_ACCOUNT_ID)][body["region"]]
+    backend.results.pop(body["endpoint"], None)
+    # moto's server does not read the endpoint's name from the path: it keeps
+    # every endpoint's answers under None, which is forgotten too.
+    backend.results.pop(None, None)
+    return 200, {}, "{}"
+
+
 def task_failures_keep_their_cause():
     """SendTaskFailure's cause reaches the task's failure, as on AWS: moto's
     handler passed on the error alone, so a Catch read an empty Cause (a
@@ -911,6 +936,7 @@ def install():
     FakeEndpoint.response_object = property(response_object_with_deployment)
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/endpoint-status"] = endpoint_status
     moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/refuse-next-approval"] = refuse_next_approval
+    moto_api_urls.url_paths["{0}/moto-api/extension/sagemaker/forget-endpoint-results"] = forget_endpoint_results
     moto_api_urls.url_paths["{0}/moto-api/extension/sns/fail-first-publish"] = fail_first_publish
     moto_api_urls.url_paths["{0}/moto-api/extension/lose-next-answer"] = lose_next_answer
     moto_api_urls.url_paths["{0}/moto-api/extension/ecr/apply-lifecycle"] = ecr_apply_lifecycle
