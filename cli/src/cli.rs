@@ -61,7 +61,33 @@ pub(crate) enum Command {
     Rollback {
         /// The version number (from `mlops models`) or its ARN
         version: String,
+        /// With two stages (Stages: staging-then-production): put it back on
+        /// this stage alone, to a version approved for it before
+        #[arg(long, value_enum)]
+        stage: Option<StageArg>,
     },
+    /// With two stages: send a version that passed the staging test to
+    /// production, without retraining, through production's approval
+    Promote {
+        /// The version number (from `mlops models`) or its ARN
+        version: String,
+    },
+}
+
+/// A deploy stage, as `--stage` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StageArg {
+    Staging,
+    Production,
+}
+
+impl From<StageArg> for shared::contract::DeployStage {
+    fn from(stage: StageArg) -> Self {
+        match stage {
+            StageArg::Staging => shared::contract::DeployStage::Staging,
+            StageArg::Production => shared::contract::DeployStage::Production,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 
 use aws_sdk_sagemaker::types::{ModelApprovalStatus, ModelPackageSortBy, SortOrder};
 use aws_sdk_sfn::types::{ExecutionRedriveStatus, ExecutionStatus};
-use shared::contract::DeployInput;
+use shared::contract::{DeployInput, DeployStage};
 
 /// One version of the model package group, as `mlops models` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,12 +87,16 @@ pub async fn find(
 }
 
 /// Starts a deploy-only run of an Approved version; a rollback is not asked
-/// for approval again (see docs/how-to/operations.md, Model lifecycle). Returns the execution ARN.
+/// for approval again (see docs/how-to/operations.md, Model lifecycle). With
+/// two stages, `stage` names one: a rollback of that stage alone, or (not a
+/// rollback) a promotion to production of a version that passed staging's
+/// test, which the state machine checks in the trail. Returns the execution ARN.
 pub async fn start_deploy(
     sfn: &aws_sdk_sfn::Client,
     state_machine_arn: &str,
     version: &Version,
     rollback: bool,
+    stage: Option<DeployStage>,
     now_unix: u64,
 ) -> Result<String, String> {
     if !version.is_approved() {
@@ -104,9 +108,14 @@ pub async fn start_deploy(
     let input = DeployInput {
         model_package_arn: version.arn.clone(),
         rollback,
+        stage,
     };
     input.validate().map_err(|e| e.to_string())?;
-    let kind = if rollback { "rollback" } else { "deploy" };
+    let kind = match (rollback, stage) {
+        (true, _) => "rollback",
+        (false, Some(DeployStage::Production)) => "promote",
+        (false, _) => "deploy",
+    };
     let name = format!("{kind}-v{}-{now_unix}", version.version);
     let started = sfn
         .start_execution()
@@ -269,11 +278,62 @@ mod tests {
                     .unwrap()
             });
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&start]);
-        let arn = start_deploy(&sfn, MACHINE, &version("Approved"), true, 1_700_000_000)
-            .await
-            .unwrap();
+        let arn = start_deploy(
+            &sfn,
+            MACHINE,
+            &version("Approved"),
+            true,
+            None,
+            1_700_000_000,
+        )
+        .await
+        .unwrap();
         assert!(arn.ends_with(":rollback-v3-1700000000"));
         assert_eq!(start.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_promotion_names_production_and_a_stage_rollback_its_stage() {
+        for (rollback, stage, name, wanted) in [
+            (
+                false,
+                DeployStage::Production,
+                "promote-v3-5",
+                serde_json::json!({"modelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/stack-models/3", "rollback": false, "stage": "production"}),
+            ),
+            (
+                true,
+                DeployStage::Staging,
+                "rollback-v3-5",
+                serde_json::json!({"modelPackageArn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/stack-models/3", "rollback": true, "stage": "staging"}),
+            ),
+        ] {
+            let start = mock!(aws_sdk_sfn::Client::start_execution)
+                .match_requests(move |r| {
+                    let input: serde_json::Value =
+                        serde_json::from_str(r.input().unwrap_or("{}")).unwrap();
+                    r.name() == Some(name) && input == wanted
+                })
+                .then_output(|| {
+                    StartExecutionOutput::builder()
+                        .execution_arn("arn:aws:states:eu-west-1:123456789012:execution:pipeline:x")
+                        .start_date(DateTime::from_secs(0))
+                        .build()
+                        .unwrap()
+                });
+            let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&start]);
+            start_deploy(
+                &sfn,
+                MACHINE,
+                &version("Approved"),
+                rollback,
+                Some(stage),
+                5,
+            )
+            .await
+            .unwrap();
+            assert_eq!(start.num_calls(), 1, "{name}");
+        }
     }
 
     #[tokio::test]
@@ -287,7 +347,7 @@ mod tests {
         });
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&start]);
         for status in ["PendingManualApproval", "Rejected"] {
-            let err = start_deploy(&sfn, MACHINE, &version(status), true, 0)
+            let err = start_deploy(&sfn, MACHINE, &version(status), true, None, 0)
                 .await
                 .unwrap_err();
             assert!(err.contains(status), "{err}");

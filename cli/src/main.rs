@@ -47,7 +47,9 @@ impl Needs {
             } => (false, false, true),
             Command::Runs { .. } => (true, false, false),
             Command::Models { .. } => (false, true, false),
-            Command::Deploy { .. } | Command::Rollback { .. } => (false, true, true),
+            Command::Deploy { .. } | Command::Rollback { .. } | Command::Promote { .. } => {
+                (false, true, true)
+            }
         };
         Needs {
             table,
@@ -145,10 +147,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             commands::models::list_models(&sdk, &names.group()?, *approved).await
         }
         Command::Deploy { version } => {
-            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, false).await
+            let how = commands::models::How::deploy();
+            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, how).await
         }
-        Command::Rollback { version } => {
-            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, true).await
+        Command::Rollback { version, stage } => {
+            let how = commands::models::How::rollback(stage.map(Into::into));
+            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, how).await
+        }
+        Command::Promote { version } => {
+            let how = commands::models::How::promote();
+            commands::models::deploy(&sdk, &names.group()?, &names.machine()?, version, how).await
         }
     }
 }

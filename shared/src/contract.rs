@@ -50,6 +50,12 @@ pub struct DeployInput {
     /// `true`: put back a version approved before, without a new approval.
     #[serde(default)]
     pub rollback: bool,
+    /// With `Stages: staging-then-production` only. A rollback of this stage
+    /// alone (to a version approved for it before); `production` without
+    /// `rollback`: a promotion of a version that passed staging's test,
+    /// through production's approval. Absent: staging first, as a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<DeployStage>,
 }
 
 impl DeployInput {
@@ -435,6 +441,10 @@ pub struct DeployEndpointInput {
     /// For tags: the endpoint's history is traceable from SageMaker.
     pub execution_name: String,
     pub commit_id: String,
+    /// Staging's deploy (`Stages`): its endpoint configs are its own, so a
+    /// config one stage supersedes and deletes is never the other's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_stage: Option<DeployStage>,
 }
 
 fn default_variant() -> String {
@@ -946,6 +956,7 @@ mod tests {
             let input = DeployInput {
                 model_package_arn: bad.into(),
                 rollback: true,
+                stage: None,
             };
             assert!(input.validate().is_err(), "{bad} was accepted");
         }

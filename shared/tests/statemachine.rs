@@ -91,6 +91,7 @@ fn full_deploy_input() -> Value {
         }),
         execution_name: "run".into(),
         commit_id: "c".into(),
+        deploy_stage: Some(shared::contract::DeployStage::Staging),
     })
     .unwrap()
 }

@@ -490,3 +490,228 @@ async fn a_lost_answer_at_every_new_task_still_gives_one_promotion_one_approval_
         .count();
     assert_eq!(tested, 1);
 }
+
+/// The model each endpoint serves now: (staging's, production's).
+async fn both(rig: &Rig) -> (Option<String>, Option<String>) {
+    (
+        serves(rig, &staging_endpoint(rig)).await,
+        serves(rig, &rig.world.endpoint_name()).await,
+    )
+}
+
+/// The states an execution entered, in order.
+async fn entered(rig: &Rig, arn: &str) -> Vec<String> {
+    rig.history(arn)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.state_entered_event_details())
+        .map(|d| d.name().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_version_that_passed_staging_is_promoted_without_retraining_and_one_that_did_not_is_refused()
+ {
+    let rig = rig("ap-south-1", &TWO_STAGES).await;
+    // Run 1 passes staging; production's approvers say not yet.
+    let first = "run-first";
+    let (arn, link) = through_staging(&rig, first, None).await;
+    rig.decide(&link.unwrap(), "reject", "ana@example.com", "next week");
+    assert_eq!(
+        rig.finish(&arn).await.unwrap().1.as_deref(),
+        Some("ApprovalRejected")
+    );
+    let version = versions(&rig).await.pop().unwrap().arn;
+    let first_model = rig.world.run_names(first).model_name;
+    assert_eq!(both(&rig).await, (Some(first_model.clone()), None));
+
+    // mlops promote: no training, no staging deploy, production's approval.
+    let promote = "promote-v1";
+    let arn = rig
+        .start(
+            promote,
+            &serde_json::json!({"modelPackageArn": version, "stage": "production"}),
+        )
+        .await
+        .unwrap();
+    let calls = rig
+        .pump_until("asked production's approvers", |calls| {
+            calls.iter().any(|c| {
+                c.state == "RequestProductionApproval" && c.payload["executionName"] == promote
+            })
+        })
+        .await
+        .unwrap();
+    let ask: RequestApprovalInput = serde_json::from_value(
+        calls
+            .iter()
+            .rev()
+            .find(|c| c.state == "RequestProductionApproval")
+            .unwrap()
+            .payload
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(
+        ask.staging_report_uri.as_deref(),
+        Some(
+            format!(
+                "s3://{}/transform/{first}/staging-report.json",
+                rig.world.name("ArtifactBucket")
+            )
+            .as_str()
+        ),
+        "the version's own staging report"
+    );
+    let link = rig.approval_link().await.unwrap();
+    let (status, page) = rig.page(&link);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("On the staging endpoint"),
+        "the page reads the staging figures from the report"
+    );
+    approve(&rig, &link);
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    let promoted = rig.world.run_names(promote).model_name;
+    assert_eq!(both(&rig).await, (Some(first_model), Some(promoted)));
+    let states = entered(&rig, &arn).await;
+    for skipped in ["Train", "Transform", "TestStaging", "RequestApproval"] {
+        assert!(
+            !states.iter().any(|s| s == skipped),
+            "{skipped} ran: {states:?}"
+        );
+    }
+    let promotion: Vec<String> = deploy_inputs(&rig.calls())
+        .into_iter()
+        .filter(|d| d.execution_name == promote)
+        .map(|d| d.endpoint_name)
+        .collect();
+    assert_eq!(promotion, [rig.world.endpoint_name()]);
+    assert_eq!(
+        life_cycle(&rig).await,
+        ("production".to_owned(), "Approved".to_owned())
+    );
+
+    // A version whose staging test failed cannot be promoted, whatever its input.
+    let failed = "run-failed-staging";
+    let (arn, _) = through_staging_again(&rig, failed, "versicolor").await;
+    assert_eq!(
+        rig.finish(&arn).await.unwrap().1.as_deref(),
+        Some("StagingTestFailed")
+    );
+    let untested = versions(&rig).await.pop().unwrap().arn;
+    let arn = rig
+        .start(
+            "promote-v2",
+            &serde_json::json!({"modelPackageArn": untested, "stage": "production"}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("NotTestedInStaging")),
+        "{cause:?}"
+    );
+    assert_eq!(
+        serves(&rig, &rig.world.endpoint_name()).await,
+        Some(rig.world.run_names(promote).model_name),
+        "production still serves the promoted version"
+    );
+}
+
+/// A later run through staging in the same rig, whose model answers `wrong`
+/// for every held-out row. moto keeps each row's first answer (for every
+/// endpoint of the region), so the test stack forgets them before this
+/// run's are queued.
+async fn through_staging_again(rig: &Rig, execution: &str, wrong: &str) -> (String, ()) {
+    let (arn, link) = run_to_approval(rig, execution, "0123abc").await;
+    rig.world
+        .moto
+        .control(
+            "/moto-api/extension/sagemaker/forget-endpoint-results",
+            &serde_json::json!({"region": rig.world.region, "endpoint": staging_endpoint(rig)}),
+        )
+        .unwrap();
+    queue_staging_answers(rig, execution, Some(wrong)).await;
+    approve(rig, &link);
+    (arn, ())
+}
+
+#[tokio::test]
+#[ignore = "needs the moto server: run `make test`"]
+async fn a_rollback_of_one_stage_leaves_the_other_as_it_is() {
+    let rig = rig("me-central-1", &TWO_STAGES).await;
+    let mut models = Vec::new();
+    for run in ["run-one", "run-two"] {
+        let (arn, link) = if models.is_empty() {
+            through_staging(&rig, run, None).await
+        } else {
+            let (arn, link) = run_to_approval(&rig, run, "0123abc").await;
+            approve(&rig, &link);
+            rig.pump_until("asked production's approvers", |calls| {
+                calls
+                    .iter()
+                    .filter(|c| c.state == "RequestProductionApproval")
+                    .count()
+                    == 2
+            })
+            .await
+            .unwrap();
+            (arn, Some(rig.approval_link().await.unwrap()))
+        };
+        approve(&rig, &link.unwrap());
+        let (status, error, cause) = rig.finish(&arn).await.unwrap();
+        assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+        models.push(rig.world.run_names(run).model_name);
+    }
+    assert_eq!(
+        both(&rig).await,
+        (Some(models[1].clone()), Some(models[1].clone()))
+    );
+    let first = versions(&rig).await[0].arn.clone();
+    // mlops rollback 1 --stage production: no approval, production alone.
+    let rollback = "rollback-v1-production";
+    let arn = rig
+        .start(
+            rollback,
+            &serde_json::json!({"modelPackageArn": first, "rollback": true, "stage": "production"}),
+        )
+        .await
+        .unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!((status.as_str(), error), ("SUCCEEDED", None), "{cause:?}");
+    assert_eq!(
+        both(&rig).await,
+        (
+            Some(models[1].clone()),
+            Some(rig.world.run_names(rollback).model_name)
+        ),
+        "staging keeps run two's model"
+    );
+    let states = entered(&rig, &arn).await;
+    for skipped in [
+        "RequestApproval",
+        "RequestProductionApproval",
+        "TestStaging",
+    ] {
+        assert!(
+            !states.iter().any(|s| s == skipped),
+            "{skipped}: {states:?}"
+        );
+    }
+    // A training run cannot name a stage to skip staging.
+    let mut input = execution_input(&rig, "0123abc").await;
+    input["stage"] = serde_json::json!("production");
+    let arn = rig.start("run-skips", &input).await.unwrap();
+    let (status, error, cause) = rig.finish(&arn).await.unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_deref()),
+        ("FAILED", Some("InvalidInput")),
+        "{cause:?}"
+    );
+    assert!(!entered(&rig, &arn).await.iter().any(|s| s == "Train"));
+}

@@ -3,6 +3,7 @@
 
 use crate::lifecycle;
 use crate::output::printable;
+use shared::contract::DeployStage;
 
 pub(crate) async fn list_models(
     sdk: &shared::aws::SdkConfig,
@@ -40,22 +41,53 @@ pub(crate) async fn list_models(
     Ok(())
 }
 
+/// What a deploy-only run does: deploy (approved again), roll back, or promote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct How {
+    rollback: bool,
+    stage: Option<DeployStage>,
+}
+
+impl How {
+    pub(crate) fn deploy() -> How {
+        How {
+            rollback: false,
+            stage: None,
+        }
+    }
+
+    pub(crate) fn rollback(stage: Option<DeployStage>) -> How {
+        How {
+            rollback: true,
+            stage,
+        }
+    }
+
+    pub(crate) fn promote() -> How {
+        How {
+            rollback: false,
+            stage: Some(DeployStage::Production),
+        }
+    }
+}
+
 pub(crate) async fn deploy(
     sdk: &shared::aws::SdkConfig,
     group: &str,
     machine: &str,
     version: &str,
-    rollback: bool,
+    how: How,
 ) -> Result<(), String> {
     let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
     let sfn = aws_sdk_sfn::Client::new(sdk);
     let found = lifecycle::find(&sagemaker, group, version).await?;
     let now = shared::clock::epoch_seconds();
-    let arn = lifecycle::start_deploy(&sfn, machine, &found, rollback, now).await?;
-    let kind = if rollback {
-        "a rollback"
-    } else {
-        "a deploy-only run"
+    let arn = lifecycle::start_deploy(&sfn, machine, &found, how.rollback, how.stage, now).await?;
+    let kind = match (how.rollback, how.stage) {
+        (true, Some(stage)) => format!("a rollback of {}", stage.as_str()),
+        (true, None) => "a rollback".to_owned(),
+        (false, Some(_)) => "a promotion to production".to_owned(),
+        (false, None) => "a deploy-only run".to_owned(),
     };
     println!(
         "started {kind} of version {} ({}): {arn}",

@@ -293,10 +293,16 @@ pub fn config_name(token: &naming::StackToken, input: &DeployEndpointInput) -> S
         ),
         (Some(s), _) => format!("serverless {} MB|{}", s.memory_size_mb, s.max_concurrency),
     };
+    // Staging's configs are named apart; production's (and a single stage's)
+    // keep the names they always had.
+    let stage = match input.deploy_stage {
+        Some(shared::contract::DeployStage::Staging) => "|staging",
+        _ => "",
+    };
     naming::endpoint_config_name(
         token,
         &input.model_name,
-        &format!("{}|{hosting}|{capture}", input.variant_name),
+        &format!("{}|{hosting}|{capture}{stage}", input.variant_name),
     )
 }
 

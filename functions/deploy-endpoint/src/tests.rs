@@ -143,6 +143,23 @@ fn config_names_are_stable_valid_and_follow_the_content() {
 }
 
 #[test]
+fn staging_names_its_configs_apart_and_production_keeps_the_names_it_had() {
+    use shared::contract::DeployStage;
+    let a = input("create.json");
+    let mut staging = a.clone();
+    staging.deploy_stage = Some(DeployStage::Staging);
+    let mut production = a.clone();
+    production.deploy_stage = Some(DeployStage::Production);
+    // One model on both stages: each endpoint's config is its own, so the
+    // config one stage supersedes (and deletes) is never the other's.
+    assert_ne!(config_name(&token(), &staging), config_name(&token(), &a));
+    assert_eq!(
+        config_name(&token(), &production),
+        config_name(&token(), &a)
+    );
+}
+
+#[test]
 fn bad_inputs_are_refused_with_the_field_named() {
     type Spoil = Box<dyn Fn(&mut DeployEndpointInput)>;
     let cases: Vec<(&str, Spoil)> = vec![

@@ -107,11 +107,14 @@ impl Approval {
         self.deploy_stage == Some(DeployStage::Production)
     }
 
-    /// The staging test's figures beside production's champion's own (from
+    /// A staging test's figures beside production's champion's own (from
     /// its staging report, when it had one), with the difference. Empty
     /// without a staging test.
-    pub fn staging_comparison(&self, champion: Option<&StagingFigures>) -> Vec<MetricRow> {
-        let Some(now) = &self.staging else {
+    pub fn staging_comparison(
+        now: Option<&StagingFigures>,
+        champion: Option<&StagingFigures>,
+    ) -> Vec<MetricRow> {
+        let Some(now) = now else {
             return Vec::new();
         };
         let share = |f: &StagingFigures| {
@@ -241,7 +244,7 @@ mod tests {
             examples: 2,
             ..StagingFigures::default()
         };
-        let rows = a.staging_comparison(Some(&champion));
+        let rows = Approval::staging_comparison(a.staging.as_ref(), Some(&champion));
         let row = |name: &str| rows.iter().find(|r| r.name.starts_with(name)).unwrap();
         let agree = row("Held-out rows");
         assert_eq!(
@@ -275,7 +278,7 @@ mod tests {
             assert!(page.contains(needed), "{needed} missing from the page");
         }
         // Without a champion's staging report: the figures, and "not tested".
-        let alone = a.staging_comparison(None);
+        let alone = Approval::staging_comparison(a.staging.as_ref(), None);
         assert!(alone.iter().all(|r| r.champion == "not tested" && !r.worse));
     }
 
@@ -284,6 +287,9 @@ mod tests {
         let mut a = production_approval();
         a.staging = None;
         a.deploy_stage = None;
-        assert!(a.staging_comparison(None).is_empty() && !a.for_production());
+        assert!(
+            Approval::staging_comparison(a.staging.as_ref(), None).is_empty()
+                && !a.for_production()
+        );
     }
 }

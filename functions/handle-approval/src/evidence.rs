@@ -17,8 +17,10 @@ use crate::page;
 pub(crate) struct Evidence {
     pub matrices: Vec<page::Matrix>,
     pub sample: Vec<(String, Vec<String>)>,
-    /// Production's approval: the champion's own staging figures, from the
-    /// staging report beside its model-quality report (none before staging).
+    /// Production's approval: this version's staging figures (the request's,
+    /// or its staging report's for a promotion) and the champion's own, from
+    /// the staging report beside its model-quality report (none before staging).
+    pub staging: Option<StagingFigures>,
     pub champion_staging: Option<StagingFigures>,
 }
 
@@ -52,21 +54,36 @@ pub(crate) async fn gather(state: &State, approval: &Approval) -> Evidence {
     } else {
         sampled
     };
-    let champion_staging = match (&approval.staging, &approval.champion_quality_uri) {
-        (Some(_), Some(uri)) => staging_figures(state, uri).await,
-        _ => None,
+    let (staging, champion_staging) = if approval.for_production() {
+        let own = match (&approval.staging, &approval.staging_report_uri) {
+            (Some(figures), _) => Some(*figures),
+            (None, Some(uri)) => staging_figures(state, uri).await,
+            (None, None) => None,
+        };
+        let champion = match &approval.champion_quality_uri {
+            Some(uri) => match uri.strip_suffix("model-quality.json") {
+                Some(prefix) => {
+                    staging_figures(state, &format!("{prefix}staging-report.json")).await
+                }
+                None => None,
+            },
+            None => None,
+        };
+        (own, champion)
+    } else {
+        (None, None)
     };
     Evidence {
         matrices,
         sample,
+        staging,
         champion_staging,
     }
 }
 
-/// The figures of the staging report beside a model-quality report, if any.
-async fn staging_figures(state: &State, quality_uri: &str) -> Option<StagingFigures> {
-    let uri = quality_uri.strip_suffix("model-quality.json")?;
-    let bytes = object(state, &format!("{uri}staging-report.json")).await?;
+/// The figures of a staging report (test-staging's), if it can be read.
+async fn staging_figures(state: &State, uri: &str) -> Option<StagingFigures> {
+    let bytes = object(state, uri).await?;
     serde_json::from_slice::<StagingReport>(&bytes)
         .inspect_err(|e| tracing::warn!(error = %e, "not a staging report"))
         .ok()

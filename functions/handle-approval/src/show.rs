@@ -36,7 +36,10 @@ pub(crate) async fn show(state: &State, request: &Request) -> Response<Body> {
                 sample: evidence.sample,
                 matrices: evidence.matrices,
                 expires: rfc3339(approval.deadline),
-                staging_rows: approval.staging_comparison(evidence.champion_staging.as_ref()),
+                staging_rows: crate::approval::Approval::staging_comparison(
+                    evidence.staging.as_ref(),
+                    evidence.champion_staging.as_ref(),
+                ),
             };
             match page.render() {
                 Ok(body) => page::html(200, body),
