@@ -64,6 +64,19 @@ async fn queue_staging_answers(rig: &Rig, execution: &str, wrong: Option<&str>) 
         .unwrap();
 }
 
+/// Pumps the rig until `n` calls came from the state, or to the function, `name`.
+async fn until_called(rig: &Rig, what: &str, name: &str, n: usize) {
+    rig.pump_until(what, |calls| {
+        calls
+            .iter()
+            .filter(|c| c.state == name || c.function == name)
+            .count()
+            == n
+    })
+    .await
+    .unwrap();
+}
+
 /// The model an endpoint serves, if it exists.
 async fn serves(rig: &Rig, endpoint: &str) -> Option<String> {
     let e = rig
@@ -120,15 +133,7 @@ async fn through_staging(
     if wrong.is_some() {
         return (arn, None);
     }
-    rig.pump_until("asked production's approvers", |calls| {
-        calls
-            .iter()
-            .filter(|c| c.function == "request-approval")
-            .count()
-            == 2
-    })
-    .await
-    .unwrap();
+    until_called(rig, "asked production's approvers", "request-approval", 2).await;
     let link = rig.approval_link().await.unwrap();
     (arn, Some(link))
 }
@@ -413,15 +418,13 @@ async fn a_lost_answer_at_every_new_task_still_gives_one_promotion_one_approval_
     let (arn, link) = through_staging(&rig, execution, None).await;
     // The approver decides once the lost request was retried (the retry
     // moves the approval to its new task token).
-    rig.pump_until("production's request retried", |calls| {
-        calls
-            .iter()
-            .filter(|c| c.state == "RequestProductionApproval")
-            .count()
-            == 2
-    })
-    .await
-    .unwrap();
+    until_called(
+        &rig,
+        "production's request retried",
+        "RequestProductionApproval",
+        2,
+    )
+    .await;
     // Production's approval is asked; the registry's next answer is lost
     // after it marked the version approved for production.
     rig.lose_next_api_answer("sagemaker:UpdateModelPackage")
@@ -652,15 +655,13 @@ async fn a_rollback_of_one_stage_leaves_the_other_as_it_is() {
         } else {
             let (arn, link) = run_to_approval(&rig, run, "0123abc").await;
             approve(&rig, &link);
-            rig.pump_until("asked production's approvers", |calls| {
-                calls
-                    .iter()
-                    .filter(|c| c.state == "RequestProductionApproval")
-                    .count()
-                    == 2
-            })
-            .await
-            .unwrap();
+            until_called(
+                &rig,
+                "asked production's approvers",
+                "RequestProductionApproval",
+                2,
+            )
+            .await;
             (arn, Some(rig.approval_link().await.unwrap()))
         };
         approve(&rig, &link.unwrap());
