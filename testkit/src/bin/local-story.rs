@@ -20,6 +20,9 @@
 //!   local-story --reject rejects the first run by POSTing the form (a story
 //!                        that ends as the person chose: exit 0)
 //!   local-story --check  fails unless both runs end as they should (the test)
+//!   local-story --stages the template's Stages: staging-then-production: each
+//!                        run deploys to staging, test-staging asks the model
+//!                        server there, then production's approval and deploy
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +37,7 @@ struct Args {
     yes: bool,
     reject: bool,
     check: bool,
+    stages: bool,
 }
 
 fn say(text: &str) {
@@ -76,6 +80,8 @@ struct Outcome {
     endpoint: Option<String>,
     /// The newest registry version's status after the run.
     version: Option<String>,
+    /// With two stages: test-staging passed for this run.
+    staging_tested: bool,
 }
 
 /// Two free ports on 127.0.0.1, different from each other (both held while chosen).
@@ -224,7 +230,8 @@ impl Story {
         say(&format!("input {}", show(&input)));
 
         let mut seen = self.rig.calls().len();
-        let mut asked = false;
+        // Each approval state asks once (a retry finds the same approval).
+        let mut asked = std::collections::BTreeSet::new();
         let d = loop {
             let d = self.rig.describe(&arn).await?;
             if d.status().as_str() != "RUNNING" {
@@ -249,9 +256,15 @@ impl Story {
                         message,
                     } => say(&format!("error  {error_type}: {message}")),
                 }
-                if call.function == "request-approval" && !asked {
-                    asked = true;
+                if call.function == "request-approval" && asked.insert(call.state.clone()) {
                     self.approval().await?;
+                }
+                // Staging is InService on the run's model: its container
+                // starts before test-staging asks it (the next task).
+                if call.state == "RecordDeployed"
+                    && call.payload["details"]["deployStage"] == "staging"
+                {
+                    self.serve_staging().await?;
                 }
             }
             seen = calls.len();
@@ -333,6 +346,11 @@ impl Story {
                     .first()
                     .and_then(|v| v.model_approval_status().map(|s| s.as_str().to_owned()))
             });
+        let staging_tested = self.rig.calls().iter().any(|c| {
+            c.function == "test-staging"
+                && c.payload["executionName"] == name.as_str()
+                && matches!(c.answer, Invocation::Ok(_))
+        });
         Ok(Outcome {
             status,
             error,
@@ -340,7 +358,40 @@ impl Story {
             deploy_action,
             endpoint,
             version,
+            staging_tested,
         })
+    }
+
+    /// The staging endpoint's model, in its container on the model port,
+    /// which test-staging (and invoke-endpoint) reach as SageMaker Runtime.
+    async fn serve_staging(&mut self) -> Result<(), String> {
+        let endpoint = format!("{}-staging", self.rig.world.endpoint_name());
+        let sm = &self.rig.sagemaker;
+        let described = sm
+            .describe_endpoint()
+            .endpoint_name(&endpoint)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpoint {endpoint}: {e:?}"))?;
+        let config = sm
+            .describe_endpoint_config()
+            .endpoint_config_name(described.endpoint_config_name().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| format!("DescribeEndpointConfig: {e:?}"))?;
+        let model_name = config.production_variants()[0]
+            .model_name()
+            .unwrap_or_default()
+            .to_owned();
+        let data = self.model_data(&model_name).await?;
+        self.sagemaker.stop_servers();
+        let pid = self.sagemaker.serve(&data, self.model_port).await?;
+        self.step(&format!(
+            "staging endpoint {endpoint} serves {model_name}: `serve` in {}, pid {pid}, on 127.0.0.1:{}; test-staging asks it next",
+            self.sagemaker.runner.describe(),
+            self.model_port
+        ));
+        Ok(())
     }
 
     /// The approval email, the page, and (with --yes) the decision.
@@ -584,20 +635,30 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
     // The endpoint's wait between polls, shortened from the template's 30 s; everything else is the template's.
     // Fast polls, and a bake time within them (deploy-endpoint refuses a rollout
     // that bakes longer than the wait for InService).
-    let rig = Rig::new(
-        &region,
-        &[
-            ("EndpointPollSeconds", "1"),
-            ("DeploymentWaitSeconds", "60"),
-        ],
-    )
-    .await?;
+    let mut parameters = vec![
+        ("EndpointPollSeconds", "1"),
+        ("DeploymentWaitSeconds", "60"),
+    ];
+    if args.stages {
+        // No published examples: run 2 relabels the classes (Iris-setosa),
+        // which an example promising `setosa` would rightly stop at staging.
+        parameters.extend([
+            ("Stages", "staging-then-production"),
+            ("StagingRequests", "20"),
+            ("StagingExamples", ""),
+        ]);
+    }
+    let rig = Rig::new(&region, &parameters).await?;
     let (model_port, transform_port) = two_free_ports()?;
-    rig.set_env(
-        "invoke-endpoint",
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
-        &format!("http://127.0.0.1:{model_port}"),
-    );
+    // One model server stands for whichever endpoint is asked: staging's
+    // while test-staging runs, production's for POST /predict.
+    for function in ["invoke-endpoint", "test-staging"] {
+        rig.set_env(
+            function,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+            &format!("http://127.0.0.1:{model_port}"),
+        );
+    }
     for id in [
         "Table",
         "DataBucket",
@@ -608,6 +669,12 @@ async fn story(args: Args) -> Result<Vec<Outcome>, String> {
         say(&format!("{id}: {}", rig.world.name(id)));
     }
     say(&format!("EndpointName: {}", rig.world.endpoint_name()));
+    if args.stages {
+        say(&format!(
+            "Stages: staging-then-production (staging: {}-staging)",
+            rig.world.endpoint_name()
+        ));
+    }
     say(&format!("StateMachine: {}", rig.state_machine_arn));
     let root = testkit::workspace_root();
     let test = std::fs::read(root.join("data/iris-test.csv")).map_err(|e| e.to_string())?;
@@ -690,7 +757,12 @@ fn check_rejected(outcomes: &[Outcome]) -> Result<(), String> {
     Ok(())
 }
 
-fn check(outcomes: &[Outcome]) -> Result<(), String> {
+fn check(outcomes: &[Outcome], stages: bool) -> Result<(), String> {
+    if stages && outcomes.iter().any(|o| !o.staging_tested) {
+        return Err(format!(
+            "with two stages every run passes the staging test first; got {outcomes:?}"
+        ));
+    }
     let [first, second] = outcomes else {
         return Err(format!("expected two runs, got {outcomes:?}"));
     };
@@ -720,13 +792,16 @@ async fn main() -> ExitCode {
             "--yes" => args.yes = true,
             "--reject" => args.reject = true,
             "--check" => args.check = true,
+            "--stages" => args.stages = true,
             other => {
-                eprintln!("local-story: unknown argument {other} (use --yes, --reject, --check)");
+                eprintln!(
+                    "local-story: unknown argument {other} (use --yes, --reject, --check, --stages)"
+                );
                 return ExitCode::from(2);
             }
         }
     }
-    let (checking, rejecting) = (args.check, args.reject);
+    let (checking, rejecting, stages) = (args.check, args.reject, args.stages);
     match story(args).await {
         Ok(outcomes) => {
             if checking && rejecting {
@@ -738,12 +813,17 @@ async fn main() -> ExitCode {
                     "\nlocal: check passed: the model was rejected on its page; its version is Rejected and no endpoint was made"
                 );
             } else if checking {
-                if let Err(e) = check(&outcomes) {
+                if let Err(e) = check(&outcomes, stages) {
                     eprintln!("\nlocal: check failed: {e}");
                     return ExitCode::FAILURE;
                 }
                 println!(
-                    "\nlocal: check passed: two runs end to end; the endpoint was created, then updated (the template's default strategy), and /predict answered setosa, then Iris-setosa from the new model"
+                    "\nlocal: check passed: two runs end to end; the endpoint was created, then updated (the template's default strategy), and /predict answered setosa, then Iris-setosa from the new model{}",
+                    if stages {
+                        "; each run passed the staging test on staging's endpoint before production's approval"
+                    } else {
+                        ""
+                    }
                 );
             }
             if let Some(rejected) = outcomes

@@ -16,7 +16,7 @@ pub const DEFINITION: &str = "statemachine/pipeline.asl.json";
 pub const MOTO_REDRIVE_COUNT: &str = "0";
 
 /// The parameters a path may set: features it is about, and timers it shortens.
-pub const PATH_PARAMETERS: [&str; 17] = [
+pub const PATH_PARAMETERS: [&str; 18] = [
     "ApproverEmails",
     "RequiredApprovals",
     "RetrainQuietSeconds",
@@ -34,6 +34,7 @@ pub const PATH_PARAMETERS: [&str; 17] = [
     "DataCaptureSamplingPercent",
     "Stages",
     "StagingRequests",
+    "StagingExamples",
 ];
 
 /// The definition with `${Name}` filled in from `values`; every placeholder must
