@@ -712,9 +712,17 @@ def fresh_token_per_attempt():
 
     def _eval_execution(self, env):
         state = env.states.context_object.context_object_data.get("State") or {}
-        if state.get("RetryCount", 0) > 0 and self.resource.condition == ResourceCondition.WaitForTaskToken:
+        waits = self.resource.condition == ResourceCondition.WaitForTaskToken
+        if state.get("RetryCount", 0) > 0 and waits:
             env.callback_pool_manager.add(env.states.context_object.update_task_token())
-        return original(self, env)
+        token = (env.states.context_object.context_object_data.get("Task") or {}).get("Token")
+        try:
+            return original(self, env)
+        finally:
+            # The attempt is over, answered or failed: as on AWS its token is
+            # dead (SendTask* with it is InvalidToken), where moto kept it.
+            if waits and token:
+                env.callback_pool_manager._pool.pop(token, None)
 
     StateTaskServiceCallback._eval_execution = _eval_execution
 

@@ -582,7 +582,7 @@ fn required(
                 env.get("SCHEDULER_ROLE_ARN")?.clone(),
             ),
         ],
-        ("sfn", "get_execution_history") => {
+        ("sfn", "get_execution_history" | "describe_execution") => {
             let machine = r.attribute("StateMachine", "Name").ok()?;
             on(vec![format!(
                 "arn:aws:states:{region}:{a}:execution:{machine}:run-0123abc-1"

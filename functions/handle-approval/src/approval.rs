@@ -13,6 +13,8 @@ pub use shared::items::ApprovalStatus as Status;
 pub struct Approval {
     pub status: Status,
     pub task_token: TaskToken,
+    /// The run that waits (to ask whether it still runs, never logged with the token).
+    pub execution_arn: String,
     pub execution_name: String,
     pub commit_id: String,
     pub model_name: String,
@@ -173,6 +175,7 @@ impl From<ApprovalItem> for Approval {
         Approval {
             status: item.status,
             task_token: item.task_token,
+            execution_arn: item.execution_arn,
             execution_name: item.execution_name,
             commit_id: item.commit_id,
             model_name: item.model_name,

@@ -143,6 +143,24 @@ async fn conclude(
 ) -> Response<Body> {
     match told {
         Ok(()) => decided(state, hash, request_id, approval, form, decided_at).await,
+        Err(Untold::Gone(failure))
+            if approval.deadline > now() && still_runs(state, &approval).await =>
+        {
+            // The approval task failed after request-approval emailed (its
+            // answer was lost) and Step Functions is about to ask again under
+            // a new token, which the retry moves this approval to. Reopened,
+            // the decision is taken then; marked expired, it would be lost.
+            tracing::info!(approval = %hash, error = %failure, "the task is being retried: approval reopened");
+            if let Err(e) = store::settle(state, hash, request_id, Status::Pending).await {
+                tracing::error!(approval = %hash, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
+            }
+            page::message(
+                503,
+                "Not recorded yet",
+                "The run is asking for this approval again (its first request was retried), so your decision could not reach it. Nothing was decided: reload this page in a minute and decide again.",
+                vec![("Run", approval.execution_name.clone())],
+            )
+        }
         Err(Untold::Gone(failure)) => {
             tracing::info!(approval = %hash, error = %failure, "the task is gone: approval expired");
             if let Err(e) = store::settle(state, hash, request_id, Status::Expired).await {
@@ -157,6 +175,24 @@ async fn conclude(
                 tracing::error!(approval = %hash, error = %e, "could not reopen the approval; it reopens after {STALE_DECIDING_SECONDS} s");
             }
             page::unavailable()
+        }
+    }
+}
+
+/// Whether the approval's run is still running (its task gone before the
+/// deadline means a retry is coming). Not known: no, as before.
+async fn still_runs(state: &State, approval: &Approval) -> bool {
+    let described = state
+        .sfn
+        .describe_execution()
+        .execution_arn(&approval.execution_arn)
+        .send()
+        .await;
+    match described {
+        Ok(d) => d.status() == &aws_sdk_sfn::types::ExecutionStatus::Running,
+        Err(e) => {
+            tracing::warn!(error = %shared::aws::failure("DescribeExecution", &e), "could not tell whether the run still runs");
+            false
         }
     }
 }

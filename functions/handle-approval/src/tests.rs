@@ -110,6 +110,19 @@ fn update_to(status: &'static str) -> Rule {
         .then_output(|| UpdateItemOutput::builder().build())
 }
 
+/// DescribeExecution's answer: the run is in `status`.
+fn run_is(status: aws_sdk_sfn::types::ExecutionStatus) -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_execution).then_output(move || {
+        aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput::builder()
+            .execution_arn("arn:aws:states:us-east-1:123456789012:execution:m:run")
+            .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:m")
+            .status(status.clone())
+            .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    })
+}
+
 fn body(response: &Response<Body>) -> String {
     match response.body() {
         Body::Text(t) => t.clone(),
@@ -208,10 +221,31 @@ async fn a_timed_out_task_marks_the_approval_expired() {
         )
     });
     let (c, expired) = (claim(), update_to("expired"));
-    let s = state(&[&link(), &c, &expired], &[&timed_out], &[]);
+    let ended = run_is(aws_sdk_sfn::types::ExecutionStatus::Aborted);
+    let s = state(&[&link(), &c, &expired], &[&timed_out, &ended], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!(expired.num_calls(), 1);
+}
+
+/// The task is gone before the deadline while the run still runs: its
+/// request was retried under a new token (the first answer lost), which the
+/// retry moves the approval to. The decision cannot reach it yet, so the
+/// approval reopens and the page says to decide again, never "expired".
+#[tokio::test]
+async fn a_task_gone_while_its_run_still_runs_reopens_the_approval() {
+    let gone = mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| gone("InvalidToken"));
+    let running = run_is(aws_sdk_sfn::types::ExecutionStatus::Running);
+    let (c, reopened) = (claim(), update_to("pending"));
+    let s = state(&[&link(), &c, &reopened], &[&gone, &running], &[]);
+    let response = handle(&s, request("approve.json")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(
+        body(&response).contains("decide again"),
+        "{}",
+        body(&response)
+    );
+    assert_eq!((running.num_calls(), reopened.num_calls()), (1, 1));
 }
 
 #[tokio::test]
@@ -679,7 +713,8 @@ async fn a_task_gone_at_the_first_try_is_expired() {
     let gone =
         mock!(aws_sdk_sfn::Client::send_task_success).then_error(|| gone("TaskDoesNotExist"));
     let (c, expired) = (claim(), update_to("expired"));
-    let s = state(&[&link(), &c, &expired], &[&gone], &[]);
+    let ended = run_is(aws_sdk_sfn::types::ExecutionStatus::Succeeded);
+    let s = state(&[&link(), &c, &expired], &[&gone, &ended], &[]);
     let response = handle(&s, request("approve.json")).await.unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!((gone.num_calls(), expired.num_calls()), (1, 1));
