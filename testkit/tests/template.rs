@@ -80,7 +80,16 @@ fn predict_is_the_http_apis_only_route_and_reaches_invoke_endpoint() {
         .map(|(_, v)| v["Properties"]["RouteKey"].as_str().unwrap())
         .collect();
     // The approval pages are not on the HTTP API, which cannot take a WAF.
-    assert_eq!(keys, ["POST /predict"]);
+    // Staging's route exists only with two stages, with /predict's auth.
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, ["POST /predict", "POST /staging/predict"]);
+    let staging = &t.resource("StagingPredictRoute").unwrap();
+    assert_eq!(staging["Condition"], "TwoStages");
+    assert_eq!(
+        staging["Properties"]["AuthorizationType"],
+        t.resource("PredictRoute").unwrap()["Properties"]["AuthorizationType"]
+    );
     let props = &t.resource("PredictRoute").unwrap()["Properties"];
     let target = r.text(&props["Target"]).unwrap();
     let integration = t
@@ -99,6 +108,11 @@ fn predict_is_the_http_apis_only_route_and_reaches_invoke_endpoint() {
         r.reference("HttpApi").unwrap()
     );
     assert!(api_may_invoke(&r, "InvokeEndpointFunction", &source));
+    let staging = format!(
+        "arn:aws:execute-api:{REGION}:{ACCOUNT}:{}/$default/POST/staging/predict",
+        r.reference("HttpApi").unwrap()
+    );
+    assert!(api_may_invoke(&r, "InvokeEndpointFunction", &staging));
 }
 
 /// An approver's link reaches handle-approval only through the REST API's

@@ -35,6 +35,7 @@ pub fn state() -> State {
     State {
         config: Config {
             endpoint_name: "iris-classifier".into(),
+            staging_endpoint_name: None,
             limits: Limits {
                 feature_count: Some(4),
                 ..Limits::default()

@@ -19,8 +19,11 @@ use response::{ApiError, answer_body, error_response, ok_response};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The one endpoint this API serves; never taken from the request.
+    /// The endpoint `POST /predict` serves; never taken from the request.
     pub endpoint_name: String,
+    /// With two stages: the endpoint `POST /staging/predict` serves
+    /// (`STAGING_ENDPOINT_NAME`; unset or empty, that route is not served).
+    pub staging_endpoint_name: Option<String>,
     pub limits: Limits,
     /// How long InvokeEndpoint may take in all, retries included. It must end
     /// before the function's own timeout, or the caller gets API Gateway's
@@ -61,6 +64,10 @@ impl Config {
         }
         Ok(Config {
             endpoint_name: env.resource_name("ENDPOINT_NAME")?,
+            staging_endpoint_name: env
+                .optional("STAGING_ENDPOINT_NAME")
+                .map(|_| env.resource_name("STAGING_ENDPOINT_NAME"))
+                .transpose()?,
             limits,
             invoke_timeout: std::time::Duration::from_secs(seconds),
         })
@@ -150,8 +157,10 @@ async fn predict(state: &State, request: &Request, request_id: &str) -> Result<S
         Body::Binary(bytes) => bytes,
         _ => b"",
     };
+    let endpoint = endpoint_for(&state.config, request.raw_http_path())?;
     answer(
         state,
+        endpoint,
         request.method().as_str(),
         content_type,
         body,
@@ -160,11 +169,25 @@ async fn predict(state: &State, request: &Request, request_id: &str) -> Result<S
     .await
 }
 
+/// The endpoint a route serves: staging's for `/staging/predict` (only where
+/// the stack has two stages), else the one `/predict` serves. The route picks
+/// one of the configured endpoints; no request names one.
+pub fn endpoint_for<'a>(config: &'a Config, path: &str) -> Result<&'a str, ApiError> {
+    if path.trim_end_matches('/').ends_with("/staging/predict") {
+        return config
+            .staging_endpoint_name
+            .as_deref()
+            .ok_or(ApiError::NoStaging);
+    }
+    Ok(&config.endpoint_name)
+}
+
 /// What the API answers a request's method, content type and body with:
 /// parse, InvokeEndpoint, the model's answer as `{"result"}`. Public so that
 /// test-staging sends its requests through the same path as the API.
 pub async fn answer(
     state: &State,
+    endpoint: &str,
     method: &str,
     content_type: Option<&str>,
     body: &[u8],
@@ -175,7 +198,7 @@ pub async fn answer(
     let answer = state
         .runtime
         .invoke_endpoint()
-        .endpoint_name(&state.config.endpoint_name)
+        .endpoint_name(endpoint)
         .content_type("text/csv")
         .accept("text/csv")
         .body(Blob::new(prediction.csv.as_bytes()))

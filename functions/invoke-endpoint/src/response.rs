@@ -30,6 +30,8 @@ pub enum ApiError {
     BadModelAnswer(String),
     /// The endpoint does not exist or is not in service.
     NotDeployed,
+    /// `/staging/predict` on a stack with one stage.
+    NoStaging,
     Throttled,
     Unavailable,
     Timeout,
@@ -55,6 +57,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest { .. } => 400,
+            ApiError::NoStaging => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::TooLarge(_) => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::ModelError => "model_error",
             ApiError::BadModelAnswer(_) => "bad_model_answer",
             ApiError::NotDeployed => "model_not_deployed",
+            ApiError::NoStaging => "no_staging",
             ApiError::Throttled => "throttled",
             ApiError::Unavailable => "unavailable",
             ApiError::Timeout => "timeout",
@@ -93,6 +97,7 @@ impl ApiError {
             ApiError::ModelError => "the model could not answer this input".into(),
             ApiError::BadModelAnswer(_) => "the model's answer did not match the rows sent".into(),
             ApiError::NotDeployed => "model not deployed".into(),
+            ApiError::NoStaging => "this stack has one stage: POST /predict".into(),
             ApiError::Throttled => "too many requests; retry after a second".into(),
             ApiError::Unavailable => "the model is unavailable; retry shortly".into(),
             ApiError::Timeout => "the model did not answer in time".into(),

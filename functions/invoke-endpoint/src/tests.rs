@@ -15,6 +15,7 @@ fn state(rules: &[&Rule]) -> State {
     State {
         config: Config {
             endpoint_name: "iris-classifier".into(),
+            staging_endpoint_name: None,
             limits: Limits {
                 feature_count: Some(4),
                 ..Limits::default()
@@ -283,4 +284,39 @@ fn each_request_counts_its_latency_its_status_class_and_a_model_error() {
             v("ModelErrors", 1.0)
         ]
     );
+}
+
+/// `predict.json` as API Gateway sends it for `POST /staging/predict`.
+fn staging_event() -> Request {
+    let text = testkit::event_text("invoke-endpoint", "predict.json")
+        .replace("\"/predict\"", "\"/staging/predict\"")
+        .replace("POST /predict", "POST /staging/predict");
+    lambda_http::request::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn the_staging_route_serves_the_staging_endpoint_and_only_where_there_is_one() {
+    let staging = mock!(aws_sdk_sagemakerruntime::Client::invoke_endpoint)
+        .match_requests(|r| r.endpoint_name() == Some("iris-classifier-staging"))
+        .then_output(|| {
+            InvokeEndpointOutput::builder()
+                .body(Blob::new("virginica\n"))
+                .build()
+        });
+    let mut two = state(&[&staging]);
+    two.config.staging_endpoint_name = Some("iris-classifier-staging".into());
+    let response = handle(&two, staging_event()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(staging.num_calls(), 1);
+    // /predict stays production's.
+    assert_eq!(
+        endpoint_for(&two.config, "/predict").unwrap(),
+        "iris-classifier"
+    );
+    // One stage: the route is not served, and nothing is invoked.
+    let model = model();
+    let one = state(&[&model]);
+    let response = handle(&one, staging_event()).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(model.num_calls(), 0);
 }

@@ -224,6 +224,7 @@ async fn ask(state: &State, row: &str) -> (Result<String, String>, f64) {
     let started = Instant::now();
     let answer = invoke_endpoint::answer(
         &state.invoke,
+        &state.config.invoke.endpoint_name,
         "POST",
         Some("application/json"),
         body.as_bytes(),
