@@ -156,18 +156,7 @@ pub async fn handle(
             input.model_quality_uri
         )));
     }
-    let mut answered = Vec::with_capacity(cases.len());
-    let mut latencies = Vec::new();
-    for case in &cases {
-        let (answer, ms) = ask(state, &case.row).await;
-        latencies.push(ms);
-        answered.push(answer);
-    }
-    for i in 0..state.config.bounds.requests as usize {
-        let (answer, ms) = ask(state, &cases[i % cases.len()].row).await;
-        latencies.push(ms);
-        answered.push(answer);
-    }
+    let (answered, latencies) = ask_all(state, &cases).await;
     let (figures, report_cases, failures) =
         verdict::judge(&cases, &answered, &latencies, &state.config.bounds);
     let report = StagingReport {
@@ -180,7 +169,7 @@ pub async fn handle(
         max_p99_ms: state.config.bounds.max_p99_ms,
         cases: report_cases,
         passed: failures.is_empty(),
-        failures: failures.clone(),
+        failures,
     };
     let report_uri = write_report(state, key, &report).await?;
     tracing::info!(
@@ -193,28 +182,53 @@ pub async fn handle(
         compared = figures.compared,
         "tested staging"
     );
-    if failures.is_empty() {
-        let now_ms = i64::try_from(shared::clock::epoch_seconds()).unwrap_or(0) * 1000;
-        Ok(TestStagingOutput {
-            report_uri,
-            figures,
-            approval_timeout_seconds: approval_timeout(&input, now_ms),
-        })
-    } else {
-        // An answer, not a fault: FunctionErrorsAlarm subtracts these.
-        let mut emf = shared::metrics::Emf::new();
-        emf.put(shared::metrics::STAGING_TESTS_FAILED, 1.0)
-            .property("executionName", input.execution_name.as_str());
-        emf.emit();
-        Err(Failure::new(
-            ErrorName::StagingTestFailed,
-            format!(
-                "staging endpoint {}: {} (report {report_uri})",
-                report.endpoint_name,
-                failures.join("; ")
-            ),
-        ))
+    if !report.passed {
+        return Err(failed(&input, &report, &report_uri));
     }
+    let now_ms = i64::try_from(shared::clock::epoch_seconds()).unwrap_or(0) * 1000;
+    Ok(TestStagingOutput {
+        report_uri,
+        figures,
+        approval_timeout_seconds: approval_timeout(&input, now_ms),
+    })
+}
+
+/// `StagingTestFailed` with every reason and the report, counted as an
+/// answer, not a fault (FunctionErrorsAlarm subtracts these).
+fn failed(input: &TestStagingInput, report: &StagingReport, report_uri: &str) -> Failure {
+    let mut emf = shared::metrics::Emf::new();
+    emf.put(shared::metrics::STAGING_TESTS_FAILED, 1.0)
+        .property("executionName", input.execution_name.as_str());
+    emf.emit();
+    Failure::new(
+        ErrorName::StagingTestFailed,
+        format!(
+            "staging endpoint {}: {} (report {report_uri})",
+            report.endpoint_name,
+            report.failures.join("; ")
+        ),
+    )
+}
+
+/// Each case once, in order, then the load (the cases again, in turn): every
+/// answer and its latency, one after another as a client would send them.
+async fn ask_all(
+    state: &State,
+    cases: &[verdict::Case],
+) -> (Vec<Result<String, String>>, Vec<f64>) {
+    let load = state.config.bounds.requests as usize;
+    let rows = cases
+        .iter()
+        .chain(cases.iter().cycle().take(load))
+        .map(|c| c.row.as_str());
+    let mut answered = Vec::with_capacity(cases.len() + load);
+    let mut latencies = Vec::with_capacity(cases.len() + load);
+    for row in rows {
+        let (answer, ms) = ask(state, row).await;
+        latencies.push(ms);
+        answered.push(answer);
+    }
+    (answered, latencies)
 }
 
 /// One request through the API's path: the answer's label (or the API's

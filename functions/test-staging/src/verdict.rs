@@ -101,67 +101,98 @@ pub fn judge(
     latencies: &[f64],
     bounds: &Bounds,
 ) -> (StagingFigures, Vec<StagingCase>, Vec<String>) {
-    let mut figures = StagingFigures {
+    let mut figures = load_figures(answers, latencies);
+    let compared = compare(cases, answers, &mut figures);
+    let failures = failures(&figures, &compared, bounds);
+    (figures, compared.shown, failures)
+}
+
+/// Every request's share: how many, how many failed, the latency quantiles.
+fn load_figures(answers: &[Result<String, String>], latencies: &[f64]) -> StagingFigures {
+    let errors = answers.iter().filter(|a| a.is_err()).count();
+    StagingFigures {
         requests: answers.len() as u64,
-        errors: answers.iter().filter(|a| a.is_err()).count() as u64,
+        errors: errors as u64,
+        error_percent: if answers.is_empty() {
+            0.0
+        } else {
+            100.0 * errors as f64 / answers.len() as f64
+        },
         p50_ms: quantile(latencies, 0.50),
         p99_ms: quantile(latencies, 0.99),
         ..StagingFigures::default()
-    };
-    figures.error_percent = if answers.is_empty() {
-        0.0
-    } else {
-        100.0 * figures.errors as f64 / answers.len() as f64
-    };
-    let mut shown = Vec::new();
-    let mut disagreed = Vec::new();
-    let mut missed = Vec::new();
+    }
+}
+
+/// Each case against its first answer.
+#[derive(Debug, Default)]
+struct Compared {
+    shown: Vec<StagingCase>,
+    /// Held-out rows staging answered otherwise than the batch transform.
+    disagreed: Vec<String>,
+    /// Examples staging answered otherwise than published.
+    missed: Vec<String>,
+}
+
+fn compare(
+    cases: &[Case],
+    answers: &[Result<String, String>],
+    figures: &mut StagingFigures,
+) -> Compared {
+    let mut out = Compared::default();
     for (case, answer) in cases.iter().zip(answers) {
         let answered = match answer {
             Ok(label) | Err(label) => label.clone(),
         };
-        let (kind, expected) = match (&case.expected_from_batch, &case.expected_example) {
-            (Some(batch), _) => ("heldOut", batch.clone()),
-            (None, Some(label)) => ("example", label.clone()),
+        let (held_out, expected) = match (&case.expected_from_batch, &case.expected_example) {
+            (Some(batch), _) => (true, batch.clone()),
+            (None, Some(label)) => (false, label.clone()),
             (None, None) => continue,
         };
         let agreed = answer.as_ref().is_ok_and(|label| *label == expected);
-        if kind == "heldOut" {
+        if held_out {
             figures.compared += 1;
             figures.agreed += u64::from(agreed);
             if !agreed {
-                disagreed.push(format!("{}: {answered}, batch {expected}", case.row));
+                out.disagreed
+                    .push(format!("{}: {answered}, batch {expected}", case.row));
             }
         } else {
             figures.examples += 1;
             figures.examples_passed += u64::from(agreed);
             if !agreed {
-                missed.push(format!("{}: {answered}, expected {expected}", case.row));
+                out.missed
+                    .push(format!("{}: {answered}, expected {expected}", case.row));
             }
         }
-        shown.push(StagingCase {
+        out.shown.push(StagingCase {
             row: case.row.clone(),
-            kind: kind.to_owned(),
+            kind: if held_out { "heldOut" } else { "example" }.to_owned(),
             expected,
             answered,
             agreed,
         });
     }
+    out
+}
+
+/// Every reason the test fails, one a line (none: it passed).
+fn failures(figures: &StagingFigures, compared: &Compared, bounds: &Bounds) -> Vec<String> {
     let mut failures = Vec::new();
-    if !disagreed.is_empty() {
+    if !compared.disagreed.is_empty() {
         failures.push(format!(
             "{} of {} held-out rows disagree with the batch transform: {}",
-            disagreed.len(),
+            compared.disagreed.len(),
             figures.compared,
-            first_few(&disagreed)
+            first_few(&compared.disagreed)
         ));
     }
-    if !missed.is_empty() {
+    if !compared.missed.is_empty() {
         failures.push(format!(
             "{} of {} published examples answered otherwise: {}",
-            missed.len(),
+            compared.missed.len(),
             figures.examples,
-            first_few(&missed)
+            first_few(&compared.missed)
         ));
     }
     if figures.error_percent > bounds.max_error_percent {
@@ -176,7 +207,7 @@ pub fn judge(
             figures.p99_ms, bounds.max_p99_ms
         ));
     }
-    (figures, shown, failures)
+    failures
 }
 
 /// The first three, then how many more: a reason stays one readable line.
