@@ -20,6 +20,7 @@ pub mod clock;
 pub mod conditional;
 pub mod config;
 pub mod contract;
+pub mod drift;
 pub mod error;
 pub mod ids;
 pub mod items;
